@@ -1,0 +1,363 @@
+"""Experiment configuration: nested frozen dataclasses, one docstring per field.
+
+The docstrings become ``relayrl train --help`` (parsed by tyro). Every leaf field name is unique
+across groups so that the command line stays flat (``--num-workers``, not ``--sampling.num-workers``).
+Derived values are properties, never fields filled in later. ``validate`` rejects bad values and
+combinations before any process starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from typing import Annotated, Any, Literal
+
+import tyro
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value or combination; the message says what to change."""
+
+
+JsonDict = Annotated[dict[str, Any], tyro.conf.arg(constructor=json.loads, metavar="JSON")]
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    """How environments are built."""
+
+    env_kwargs: JsonDict = dataclasses.field(default_factory=dict)
+    """Keyword arguments for the env: passed to ``gymnasium.make`` for an id, or as the single
+    env-config dict to a ``module:callable`` factory. On the command line, a JSON object."""
+
+    vectorized: bool = False
+    """Step each worker's envs through the id's Gymnasium vector entry point (numpy-batched, e.g.
+    CartPole-v1) instead of one env object per env. Cheap envs run much faster this way."""
+
+    max_episode_steps: int | None = None
+    """Override the env's time limit (episodes are truncated after this many steps)."""
+
+    frame_stack: int = 4
+    """Frames stacked for Atari (ALE/...) ids, which get the standard 84x84 grayscale preprocessing."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingConfig:
+    """Rollout workers and the trajectories they produce."""
+
+    num_workers: int = dataclasses.field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 16)))
+    """Rollout worker processes (default: one per CPU core, at most 16)."""
+
+    num_envs_per_worker: int = 16
+    """Envs stepped by each worker, as one batch for policy inference."""
+
+    rollout_length: int = 32
+    """Env steps per env in one trajectory slot (the unit a worker hands to the learner)."""
+
+    sampling_mode: Literal["async", "sync"] = "async"
+    """``async``: workers keep sampling while the learner trains (policy lag corrected with V-trace);
+    ``sync``: workers wait for fresh weights after each rollout (no policy lag)."""
+
+    num_buffers_per_worker: int = 2
+    """Trajectory slots per worker in async mode (sync mode uses as many as one batch needs)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AlgorithmConfig:
+    """PPO hyperparameters."""
+
+    batch_size: int | None = None
+    """Env steps per learner update. Default: one rollout from every worker
+    (num_workers * num_envs_per_worker * rollout_length). Must be a multiple of
+    num_envs_per_worker * rollout_length."""
+
+    num_epochs: int = 4
+    """Passes over each batch."""
+
+    num_minibatches: int = 4
+    """Minibatches per epoch (the batch is split into this many; whole sequences with an RNN)."""
+
+    lr: float = 3e-4
+    """Adam learning rate."""
+
+    lr_schedule: Literal["constant", "linear"] = "linear"
+    """``linear`` anneals the learning rate to 0 at train_for_env_steps."""
+
+    adam_eps: float = 1e-5
+    """Adam epsilon."""
+
+    gamma: float = 0.99
+    """Discount factor."""
+
+    gae_lambda: float = 0.95
+    """GAE / V-trace lambda."""
+
+    clip_coef: float = 0.2
+    """PPO ratio clipping."""
+
+    clip_value_loss: bool = False
+    """Clip the value update around the old value prediction (same coefficient as the ratio)."""
+
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient."""
+
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+
+    max_grad_norm: float = 0.5
+    """Gradient norm clipping."""
+
+    normalize_advantages: bool = True
+    """Normalize advantages per minibatch."""
+
+    target_kl: float | None = None
+    """Stop the epochs of an update early when the approximate KL exceeds this."""
+
+    off_policy_correction: Literal["vtrace", "none"] = "vtrace"
+    """Correction for policy lag in async mode: V-trace-style truncated importance weights in the
+    advantage/return computation (identical to GAE when there is no lag), or none."""
+
+    vtrace_rho_bar: float = 1.0
+    """V-trace truncation of the importance weight on the TD error."""
+
+    vtrace_c_bar: float = 1.0
+    """V-trace truncation of the importance weight on the trace."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Actor-critic network."""
+
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """MLP encoder layer sizes (for vector observations, and after a CNN)."""
+
+    activation: Literal["tanh", "relu", "elu"] = "tanh"
+    """Activation of MLP layers."""
+
+    shared_actor_critic: bool = False
+    """One encoder (and core) for actor and critic instead of two separate ones."""
+
+    use_rnn: bool = False
+    """Add a GRU core after the encoder, for partial observability."""
+
+    rnn_size: int = 128
+    """GRU hidden size."""
+
+    normalize_obs: bool = True
+    """Running mean/std normalization of vector observations (images are scaled to [0, 1] instead)."""
+
+    normalize_returns: bool = True
+    """Value head predicts returns normalized by a running mean/std."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LoggingConfig:
+    """Console, TensorBoard and progress file."""
+
+    report_interval: float = 5.0
+    """Seconds between console reports / TensorBoard / progress-file rows."""
+
+    stats_window: int = 100
+    """Recent episodes over which episode statistics are aggregated."""
+
+    progress_bar: bool = True
+    """Show a progress bar with ETA on a terminal (the console report carries the ETA otherwise)."""
+
+    tensorboard: bool = True
+    """Write TensorBoard event files into the experiment directory."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointConfig:
+    """Checkpoints and resuming."""
+
+    save_every_seconds: float = 120.0
+    """Seconds between periodic checkpoints (one is always written at the end)."""
+
+    keep_checkpoints: int = 3
+    """Latest checkpoints kept (the best one is kept separately)."""
+
+    resume: bool = True
+    """Continue from the experiment's latest checkpoint when it has one. ``--no-resume`` refuses to
+    run in an experiment directory that already has checkpoints."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """A relayrl experiment."""
+
+    env: str = "CartPole-v1"
+    """A Gymnasium id (``CartPole-v1``, ``ALE/Pong-v5``), or ``package.module:callable`` returning a
+    ``gymnasium.Env`` (called with the env-kwargs dict) or a ``gymnasium.vector.VectorEnv``."""
+
+    experiment: str | None = None
+    """Experiment name, the folder under train_dir (default: derived from the env name)."""
+
+    train_dir: str = "train_dir"
+    """Root folder for experiments."""
+
+    train_for_env_steps: int = 500_000
+    """Stop after this many env steps (summed over all envs)."""
+
+    seed: int | None = None
+    """Seed for envs, sampling and initialization (default: a random one, recorded in config.json)."""
+
+    device: str = "cpu"
+    """Learner device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``. Workers always infer on the CPU."""
+
+    serial: bool = False
+    """Run workers and learner in one process (for debugging and fast tests)."""
+
+    environment: EnvConfig = EnvConfig()
+    sampling: SamplingConfig = SamplingConfig()
+    algorithm: AlgorithmConfig = AlgorithmConfig()
+    model: ModelConfig = ModelConfig()
+    logging: LoggingConfig = LoggingConfig()
+    checkpointing: CheckpointConfig = CheckpointConfig()
+
+    # ----- derived values -----
+
+    @property
+    def experiment_name(self) -> str:
+        """The experiment folder name: ``experiment`` or the env name made filesystem-safe."""
+        if self.experiment:
+            return self.experiment
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.env).strip("_") or "experiment"
+
+    @property
+    def experiment_dir(self) -> str:
+        return os.path.join(self.train_dir, self.experiment_name)
+
+    @property
+    def rollout_steps(self) -> int:
+        """Env steps in one trajectory slot."""
+        return self.sampling.num_envs_per_worker * self.sampling.rollout_length
+
+    @property
+    def batch_size(self) -> int:
+        """Env steps per learner update."""
+        if self.algorithm.batch_size is not None:
+            return self.algorithm.batch_size
+        return self.sampling.num_workers * self.rollout_steps
+
+    @property
+    def rollouts_per_batch(self) -> int:
+        return self.batch_size // self.rollout_steps
+
+    @property
+    def num_slots_per_worker(self) -> int:
+        """Trajectory slots each worker owns in shared memory."""
+        if self.sampling.sampling_mode == "sync":
+            return max(1, self.rollouts_per_batch // self.sampling.num_workers)
+        return max(self.sampling.num_buffers_per_worker, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Config:
+        """Rebuild a Config from ``to_dict`` output (e.g. a saved config.json)."""
+        groups = {
+            "environment": EnvConfig,
+            "sampling": SamplingConfig,
+            "algorithm": AlgorithmConfig,
+            "model": ModelConfig,
+            "logging": LoggingConfig,
+            "checkpointing": CheckpointConfig,
+        }
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in groups:
+                sub = dict(value)
+                if key == "model" and "hidden_sizes" in sub:
+                    sub["hidden_sizes"] = tuple(sub["hidden_sizes"])
+                kwargs[key] = groups[key](**sub)
+            else:
+                kwargs[key] = value
+        return Config(**kwargs)
+
+
+def replace(cfg: Config, **changes: Any) -> Config:
+    """``dataclasses.replace`` that also accepts ``group__field=value`` for nested fields."""
+    top: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in changes.items():
+        if "__" in key:
+            group, field = key.split("__", 1)
+            nested.setdefault(group, {})[field] = value
+        else:
+            top[key] = value
+    for group, fields in nested.items():
+        top[group] = dataclasses.replace(getattr(cfg, group), **fields)
+    return dataclasses.replace(cfg, **top)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def validate(cfg: Config) -> None:
+    """Reject invalid values and combinations with a message that says what to change."""
+    s, a, m = cfg.sampling, cfg.algorithm, cfg.model
+    _require(bool(cfg.env), "--env is empty: give a Gymnasium id or 'package.module:callable'.")
+    _require(cfg.train_for_env_steps > 0, f"--train-for-env-steps must be > 0 (got {cfg.train_for_env_steps}).")
+    _require(s.num_workers >= 1, f"--num-workers must be >= 1 (got {s.num_workers}).")
+    _require(s.num_envs_per_worker >= 1, f"--num-envs-per-worker must be >= 1 (got {s.num_envs_per_worker}).")
+    _require(s.rollout_length >= 1, f"--rollout-length must be >= 1 (got {s.rollout_length}).")
+    _require(s.num_buffers_per_worker >= 1, f"--num-buffers-per-worker must be >= 1 (got {s.num_buffers_per_worker}).")
+    if a.batch_size is not None:
+        _require(a.batch_size > 0, f"--batch-size must be > 0 (got {a.batch_size}).")
+        _require(
+            a.batch_size % cfg.rollout_steps == 0,
+            f"--batch-size {a.batch_size} is not a multiple of one rollout "
+            f"(num_envs_per_worker * rollout_length = {cfg.rollout_steps}); use e.g. "
+            f"{max(1, a.batch_size // cfg.rollout_steps) * cfg.rollout_steps}.",
+        )
+        if s.sampling_mode == "sync":
+            per_round = s.num_workers * cfg.rollout_steps
+            _require(
+                a.batch_size % per_round == 0,
+                f"in sync mode --batch-size must be a multiple of num_workers * num_envs_per_worker * "
+                f"rollout_length = {per_round} (got {a.batch_size}); change it or use --sampling-mode async.",
+            )
+    _require(a.num_epochs >= 1, f"--num-epochs must be >= 1 (got {a.num_epochs}).")
+    _require(a.num_minibatches >= 1, f"--num-minibatches must be >= 1 (got {a.num_minibatches}).")
+    units = cfg.rollouts_per_batch * s.num_envs_per_worker if m.use_rnn else cfg.batch_size
+    what = "env sequences per batch (RNN minibatches hold whole sequences)" if m.use_rnn else "env steps per batch"
+    _require(
+        a.num_minibatches <= units,
+        f"--num-minibatches {a.num_minibatches} exceeds the {units} {what}; lower it.",
+    )
+    _require(a.lr > 0, f"--lr must be > 0 (got {a.lr}).")
+    _require(a.adam_eps > 0, f"--adam-eps must be > 0 (got {a.adam_eps}).")
+    _require(0.0 <= a.gamma <= 1.0, f"--gamma must be in [0, 1] (got {a.gamma}).")
+    _require(0.0 <= a.gae_lambda <= 1.0, f"--gae-lambda must be in [0, 1] (got {a.gae_lambda}).")
+    _require(a.clip_coef > 0, f"--clip-coef must be > 0 (got {a.clip_coef}).")
+    _require(a.ent_coef >= 0, f"--ent-coef must be >= 0 (got {a.ent_coef}).")
+    _require(a.vf_coef >= 0, f"--vf-coef must be >= 0 (got {a.vf_coef}).")
+    _require(a.max_grad_norm > 0, f"--max-grad-norm must be > 0 (got {a.max_grad_norm}).")
+    _require(a.target_kl is None or a.target_kl > 0, f"--target-kl must be > 0 (got {a.target_kl}).")
+    _require(a.vtrace_rho_bar > 0 and a.vtrace_c_bar > 0, "--vtrace-rho-bar and --vtrace-c-bar must be > 0.")
+    _require(len(m.hidden_sizes) >= 1 and all(h > 0 for h in m.hidden_sizes),
+             f"--hidden-sizes must be one or more positive ints (got {m.hidden_sizes}).")
+    _require(m.rnn_size > 0, f"--rnn-size must be > 0 (got {m.rnn_size}).")
+    _require(cfg.logging.report_interval > 0, f"--report-interval must be > 0 (got {cfg.logging.report_interval}).")
+    _require(cfg.logging.stats_window >= 1, f"--stats-window must be >= 1 (got {cfg.logging.stats_window}).")
+    _require(cfg.checkpointing.keep_checkpoints >= 1,
+             f"--keep-checkpoints must be >= 1 (got {cfg.checkpointing.keep_checkpoints}).")
+    _require(cfg.checkpointing.save_every_seconds > 0,
+             f"--save-every-seconds must be > 0 (got {cfg.checkpointing.save_every_seconds}).")
+    _require(cfg.environment.frame_stack >= 1, f"--frame-stack must be >= 1 (got {cfg.environment.frame_stack}).")
+    _require(cfg.environment.max_episode_steps is None or cfg.environment.max_episode_steps > 0,
+             f"--max-episode-steps must be > 0 (got {cfg.environment.max_episode_steps}).")
+    _require(
+        re.fullmatch(r"(auto|cpu|cuda(:\d+)?)", cfg.device) is not None,
+        f"--device {cfg.device!r} is not one of cpu, cuda, cuda:N, auto.",
+    )
+    _require(
+        cfg.experiment is None or (cfg.experiment and "/" not in cfg.experiment and cfg.experiment not in (".", "..")),
+        f"--experiment {cfg.experiment!r} must be a plain folder name (no '/').",
+    )

@@ -1,0 +1,180 @@
+"""The PPO learner: owns the model being trained, the optimizer and the policy version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from relayrl.algo import explained_variance, gae, normalize_advantages, ppo_loss, vtrace
+from relayrl.config import Config
+from relayrl.models import build_actor_critic
+from relayrl.sampling.buffers import map_obs
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    """[T, B, ...] -> [T * B, ...]"""
+    return x.reshape(-1, *x.shape[2:])
+
+
+class Learner:
+    """PPO updates on batches gathered from trajectory slots.
+
+    ``train(batch)`` takes the dict produced by ``TrajectoryBuffers.gather`` (tensors
+    ``[T, B, ...]``), runs ``num_epochs`` passes of ``num_minibatches`` minibatches and increments
+    ``policy_version``. All state that a resume needs is in ``state_dict``.
+    """
+
+    def __init__(self, cfg: Config, obs_space: gym.Space, action_space: gym.Space, device: torch.device) -> None:
+        self.cfg = cfg
+        self.device = device
+        self.model = build_actor_critic(obs_space, action_space, cfg.model).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.algorithm.lr, eps=cfg.algorithm.adam_eps)
+        self.policy_version = 0
+
+    # ----- schedule -----
+
+    def lr_at(self, env_steps: int) -> float:
+        a = self.cfg.algorithm
+        if a.lr_schedule == "linear":
+            return a.lr * max(0.0, 1.0 - env_steps / self.cfg.train_for_env_steps)
+        return a.lr
+
+    # ----- the update -----
+
+    def _advantages(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """Advantages and value targets in return units, [T, B] each."""
+        a = self.cfg.algorithm
+        args = (batch["rewards"], batch["values"], batch["bootstrap_value"], batch["dones"].float())
+        lag = self.policy_version - batch["policy_version"]
+        stats = {"policy_lag_mean": float(lag.float().mean()), "policy_lag_max": float(lag.max())}
+        if a.off_policy_correction == "vtrace" and bool((lag > 0).any()):
+            with torch.no_grad():
+                cur = self.model.evaluate(batch["obs_t"], batch["actions"], batch["rnn_state0"], batch["starts"])
+            log_rhos = (cur.log_probs - batch["log_probs"]) * batch["valid"]
+            adv, ret = vtrace(*args, log_rhos, a.gamma, a.gae_lambda, a.vtrace_rho_bar, a.vtrace_c_bar)
+            stats["vtrace_rho_mean"] = float(log_rhos.exp().mean())
+        else:
+            adv, ret = gae(*args, a.gamma, a.gae_lambda)
+        return adv, ret, stats
+
+    def train(self, batch: dict[str, Any], env_steps: int) -> dict[str, float]:
+        """One PPO update on ``batch``; returns scalar statistics (losses, KL, policy lag ...)."""
+        a, m = self.cfg.algorithm, self.cfg.model
+        T, B = batch["rewards"].shape
+        batch["obs_t"] = map_obs(batch["obs"], lambda x: x[:T])
+        batch["rnn_state0"] = batch["rnn_state"] if m.use_rnn else None
+        mask = batch["valid"]
+
+        self.model.update_obs_normalizer(map_obs(batch["obs_t"], lambda x: _flat(x)[_flat(mask)]))
+        advantages, returns, stats = self._advantages(batch)
+        self.model.update_return_normalizer(returns[mask])
+        target = self.model.normalize_returns(returns)
+        old_values = self.model.normalize_returns(batch["values"])
+
+        lr = self.lr_at(env_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+        sums: dict[str, float] = {}
+        count = 0
+        stop_early = False
+        for _epoch in range(a.num_epochs):
+            for mb in self._minibatches(T, B):
+                terms = self._minibatch_loss(batch, mb, advantages, target, old_values)
+                self.optimizer.zero_grad(set_to_none=True)
+                terms.loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), a.max_grad_norm)
+                self.optimizer.step()
+                for key, value in terms._asdict().items():
+                    sums[key] = sums.get(key, 0.0) + float(value.detach())
+                sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(grad_norm)
+                count += 1
+                if a.target_kl is not None and float(terms.approx_kl) > a.target_kl:
+                    stop_early = True
+                    break
+            if stop_early:
+                break
+        self.policy_version += 1
+
+        stats.update({k: v / count for k, v in sums.items()})
+        stats["lr"] = lr
+        stats["num_minibatch_steps"] = float(count)
+        stats["explained_variance"] = explained_variance(
+            old_values.flatten(), target.flatten(), mask.flatten()
+        )
+        stats["advantage_mean"] = float(advantages[mask].mean())
+        stats["value_mean"] = float(batch["values"][mask].mean())
+        return stats
+
+    def _minibatches(self, T: int, B: int) -> list[Any]:
+        """Index sets: flat step indices, or env columns (whole sequences) with an RNN."""
+        a = self.cfg.algorithm
+        if self.cfg.model.use_rnn:
+            perm = torch.randperm(B)
+            return [("cols", idx) for idx in np.array_split(perm.numpy(), a.num_minibatches)]
+        perm = torch.randperm(T * B)
+        return [("flat", torch.as_tensor(idx)) for idx in np.array_split(perm.numpy(), a.num_minibatches)]
+
+    def _minibatch_loss(
+        self,
+        batch: dict[str, Any],
+        mb: tuple[str, Any],
+        advantages: torch.Tensor,
+        target: torch.Tensor,
+        old_values: torch.Tensor,
+    ) -> Any:
+        a = self.cfg.algorithm
+        kind, idx = mb
+        if kind == "cols":
+            cols = torch.as_tensor(idx, device=self.device)
+
+            def pick(x: torch.Tensor) -> torch.Tensor:
+                return x.index_select(1, cols)
+
+            obs = map_obs(batch["obs_t"], pick)
+            out = self.model.evaluate(
+                obs, pick(batch["actions"]), batch["rnn_state0"].index_select(0, cols), pick(batch["starts"])
+            )
+        else:
+            flat_idx = idx.to(self.device)
+
+            def pick(x: torch.Tensor) -> torch.Tensor:
+                return _flat(x).index_select(0, flat_idx).unsqueeze(0)
+
+            obs = map_obs(batch["obs_t"], pick)
+            out = self.model.evaluate(obs, pick(batch["actions"]), None, None)
+        mask = pick(batch["valid"]).flatten()
+        adv = pick(advantages).flatten()
+        if a.normalize_advantages:
+            adv = normalize_advantages(adv, mask)
+        return ppo_loss(
+            out.log_probs.flatten(),
+            pick(batch["log_probs"]).flatten(),
+            adv,
+            out.values.flatten(),
+            pick(old_values).flatten(),
+            pick(target).flatten(),
+            out.entropy.flatten(),
+            clip_coef=a.clip_coef,
+            vf_coef=a.vf_coef,
+            ent_coef=a.ent_coef,
+            clip_value_loss=a.clip_value_loss,
+            mask=mask,
+        )
+
+    # ----- state -----
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "policy_version": self.policy_version,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.policy_version = int(state["policy_version"])

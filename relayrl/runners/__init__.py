@@ -1,0 +1,1 @@
+"""Wiring: the training loop (serial and multi-process), reporting and evaluation."""

@@ -1,0 +1,177 @@
+"""Episode statistics, per-phase timing, console report, TensorBoard and the progress file.
+
+Everything here runs in the main process and is fed by the runner: finished episodes (from the
+rollout messages), worker timing, learner statistics. TensorBoard's x-axis is env steps, so a
+resumed run continues its curves where they stopped.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from relayrl.config import Config
+
+log = logging.getLogger("relayrl.report")
+
+LOSS_KEYS = ("loss", "pg_loss", "v_loss", "entropy_loss")
+POLICY_KEYS = ("approx_kl", "clipfrac", "explained_variance", "grad_norm", "lr", "value_mean", "advantage_mean")
+
+
+class Reporter:
+    """Aggregates what the runner feeds it and writes it out every ``report_interval`` seconds."""
+
+    def __init__(self, cfg: Config, experiment_dir: Path, env_steps: int, resumed: bool) -> None:
+        self.cfg = cfg
+        self.episodes: collections.deque[dict[str, float]] = collections.deque(maxlen=cfg.logging.stats_window)
+        self.total_episodes = 0
+        self.worker_timing: dict[str, float] = collections.defaultdict(float)
+        self.main_timing: dict[str, float] = collections.defaultdict(float)
+        self.learner_stats: dict[str, float] = {}
+        self.lags: list[float] = []
+        self.last_time = time.monotonic()
+        self.last_steps = env_steps
+        self.start_steps = env_steps
+        self.start_time = self.last_time
+        self.progress_path = experiment_dir / "progress.jsonl"
+        self.writer: Any = None
+        if cfg.logging.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=str(experiment_dir / "tensorboard"))
+        self.bar: Any = None
+        if cfg.logging.progress_bar and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=cfg.train_for_env_steps, initial=env_steps, unit="step", unit_scale=True,
+                            dynamic_ncols=True, leave=False)
+        if resumed:
+            log.info("resuming at %d env steps", env_steps)
+
+    # ----- inputs -----
+
+    def add_rollout(self, episodes: list[dict[str, float]], timing: dict[str, float], policy_lag: int) -> None:
+        self.episodes.extend(episodes)
+        self.total_episodes += len(episodes)
+        for key, value in timing.items():
+            self.worker_timing[key] += value
+        self.lags.append(float(policy_lag))
+
+    def add_main_time(self, phase: str, seconds: float) -> None:
+        self.main_timing[phase] += seconds
+
+    def add_learner_stats(self, stats: dict[str, float]) -> None:
+        self.learner_stats = stats
+
+    # ----- aggregates -----
+
+    def episode_stats(self) -> dict[str, float]:
+        """Mean/min/max of every per-episode key over the window (empty before the first episode)."""
+        if not self.episodes:
+            return {}
+        out: dict[str, float] = {"episodes": float(self.total_episodes)}
+        keys = sorted({k for ep in self.episodes for k in ep})
+        for key in keys:
+            values = np.array([ep[key] for ep in self.episodes if key in ep], dtype=np.float64)
+            out[f"{key}_mean"] = float(values.mean())
+            out[f"{key}_min"] = float(values.min())
+            out[f"{key}_max"] = float(values.max())
+        return out
+
+    def mean_reward(self) -> float | None:
+        stats = self.episode_stats()
+        return stats.get("reward_mean")
+
+    # ----- output -----
+
+    def update_bar(self, env_steps: int) -> None:
+        if self.bar is not None:
+            self.bar.update(max(0, env_steps - self.bar.n))
+
+    def report(self, env_steps: int, policy_version: int, train_seconds: float) -> dict[str, Any]:
+        """Write one console line, TensorBoard scalars and a progress-file row; reset interval counters."""
+        now = time.monotonic()
+        dt = max(now - self.last_time, 1e-9)
+        fps = (env_steps - self.last_steps) / dt
+        ep = self.episode_stats()
+        worker_busy = sum(self.worker_timing.values())
+        timing = {f"worker_{k}_frac": v / worker_busy for k, v in self.worker_timing.items()} if worker_busy else {}
+        timing.update({f"main_{k}_frac": v / dt for k, v in self.main_timing.items()})
+        lag_mean = float(np.mean(self.lags)) if self.lags else 0.0
+        lag_max = float(np.max(self.lags)) if self.lags else 0.0
+        row: dict[str, Any] = {
+            "env_steps": env_steps,
+            "policy_version": policy_version,
+            "train_seconds": round(train_seconds, 3),
+            "fps": fps,
+            "policy_lag_mean": lag_mean,
+            "policy_lag_max": lag_max,
+            **ep,
+            **{f"learner/{k}": v for k, v in self.learner_stats.items()},
+            **timing,
+        }
+        self._console(row, timing)
+        self._tensorboard(row, timing, env_steps)
+        with open(self.progress_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        self.last_time, self.last_steps = now, env_steps
+        self.worker_timing.clear()
+        self.main_timing.clear()
+        self.lags.clear()
+        return row
+
+    def _eta(self, env_steps: int) -> str:
+        elapsed = time.monotonic() - self.start_time
+        done = env_steps - self.start_steps
+        if done <= 0:
+            return "?"
+        left = (self.cfg.train_for_env_steps - env_steps) * elapsed / done
+        return str(datetime.timedelta(seconds=int(max(0.0, left))))
+
+    def _console(self, row: dict[str, Any], timing: dict[str, float]) -> None:
+        parts = [f"steps {row['env_steps']:,}", f"fps {row['fps']:,.0f}"]
+        if "reward_mean" in row:
+            parts.append(f"reward {row['reward_mean']:.2f} (min {row['reward_min']:.1f} max {row['reward_max']:.1f})")
+            parts.append(f"len {row['length_mean']:.1f}")
+        parts.append(f"lag {row['policy_lag_mean']:.2f}/{row['policy_lag_max']:.0f}")
+        parts.append(f"v{row['policy_version']}")
+        if timing:
+            parts.append("time " + " ".join(f"{k.replace('_frac', '')} {v:.0%}" for k, v in sorted(timing.items())))
+        parts.append(f"eta {self._eta(row['env_steps'])}")
+        line = " | ".join(parts)
+        if self.bar is not None:
+            self.bar.write(line)
+        else:
+            log.info(line)
+
+    def _tensorboard(self, row: dict[str, Any], timing: dict[str, float], step: int) -> None:
+        if self.writer is None:
+            return
+        w = self.writer
+        for key in sorted(k for k in row if k.endswith(("_mean", "_min", "_max")) and not k.startswith("policy_lag")):
+            name = key.replace("reward_", "episode_return_").replace("length_", "episode_length_")
+            w.add_scalar(f"reward/{name}", row[key], step)
+        for key, value in self.learner_stats.items():
+            family = "losses" if key in LOSS_KEYS else "policy_stats"
+            w.add_scalar(f"{family}/{key}", value, step)
+        w.add_scalar("policy_stats/policy_version", row["policy_version"], step)
+        w.add_scalar("perf/fps", row["fps"], step)
+        w.add_scalar("perf/policy_lag_mean", row["policy_lag_mean"], step)
+        w.add_scalar("perf/policy_lag_max", row["policy_lag_max"], step)
+        for key, value in timing.items():
+            w.add_scalar(f"perf/{key}", value, step)
+        w.flush()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.writer is not None:
+            self.writer.close()

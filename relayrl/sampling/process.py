@@ -1,0 +1,68 @@
+"""The rollout worker process: a loop around RolloutWorker driven by small queue messages.
+
+Inbound (per-worker queue):  ("slot", k) -> fill slot k;  ("stop",) -> exit.
+Outbound (shared queue):     ("ready", w), ("rollout", RolloutReport), ("error", w, traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import traceback
+from typing import Any
+
+import torch
+
+from relayrl.config import Config
+from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers
+from relayrl.utils.logs import setup_logging
+
+POLL_SECONDS = 1.0
+
+
+def worker_main(
+    cfg: Config,
+    worker_index: int,
+    buffers: TrajectoryBuffers,
+    weights: SharedWeights,
+    seed: int,
+    inbox: Any,
+    outbox: Any,
+    parent_pid: int,
+) -> None:
+    """Entry point of worker process ``worker_index`` (started with the spawn method)."""
+    setup_logging(f"worker{worker_index}")
+    log = logging.getLogger("relayrl.worker")
+    # One thread per worker: the workers together already occupy the cores.
+    torch.set_num_threads(1)
+    worker = None
+    try:
+        from relayrl.sampling.worker import RolloutWorker
+
+        worker = RolloutWorker(cfg, worker_index, buffers, weights, seed)
+        outbox.put(("ready", worker_index))
+        while True:
+            try:
+                msg = inbox.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                # The parent may have died without sending "stop" (SIGKILL): never outlive it.
+                if os.getppid() != parent_pid:
+                    log.warning("parent process is gone; worker %d exits", worker_index)
+                    return
+                continue
+            if msg[0] == "stop":
+                return
+            if msg[0] == "slot":
+                outbox.put(("rollout", worker.collect(msg[1])))
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the whole process group; the main process decides what happens.
+        return
+    except BaseException:  # noqa: BLE001 - everything is reported to the main process
+        outbox.put(("error", worker_index, traceback.format_exc()))
+    finally:
+        if worker is not None:
+            try:
+                worker.close()
+            except Exception:  # noqa: BLE001 - closing envs must not mask the real error
+                log.exception("closing envs of worker %d failed", worker_index)

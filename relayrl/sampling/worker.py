@@ -1,0 +1,182 @@
+"""RolloutWorker: steps a batch of envs with a CPU copy of the policy and fills trajectory slots.
+
+The same object runs inside a worker process (sampling/process.py) and, in serial mode, inside
+the main process. It never talks to queues itself: ``collect(slot)`` fills one slot and returns a
+small ``RolloutReport`` that the caller forwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from relayrl.config import Config
+from relayrl.envs import StepResult, make_env_batch
+from relayrl.models import build_actor_critic
+from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers, map_obs, zip_obs
+
+
+@dataclasses.dataclass
+class RolloutReport:
+    """What a worker says about one filled slot (small: it crosses a process boundary)."""
+
+    worker: int
+    slot: int
+    policy_version: int
+    env_steps: int
+    episodes: list[dict[str, float]]
+    timing: dict[str, float]
+
+
+def _to_tensor(obs: Any) -> Any:
+    return map_obs(obs, torch.as_tensor)
+
+
+def _stack_single(obs_list: list[Any]) -> Any:
+    """Stack single (unbatched) observations into a batch tensor (or dict of them)."""
+    return zip_obs(lambda *xs: torch.as_tensor(np.stack(xs)), *obs_list)
+
+
+class RolloutWorker:
+    """Owns ``num_envs_per_worker`` envs, their episode counters and a CPU policy copy."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        worker_index: int,
+        buffers: TrajectoryBuffers,
+        weights: SharedWeights,
+        seed: int,
+    ) -> None:
+        self.cfg = cfg
+        self.worker_index = worker_index
+        self.buffers = buffers
+        self.weights = weights
+        self.gamma = cfg.algorithm.gamma
+        n = cfg.sampling.num_envs_per_worker
+        self.num_envs = n
+        torch.manual_seed(seed + 7919 * (worker_index + 1))
+        self.env_batch = make_env_batch(cfg, n, seed, worker_index)
+        obs_space = self.env_batch.single_observation_space
+        action_space = self.env_batch.single_action_space
+        self.model = build_actor_critic(obs_space, action_space, cfg.model)
+        self.model.eval()
+        self.policy_version = -1
+        self.action_low: np.ndarray | None = None
+        self.action_high: np.ndarray | None = None
+        if isinstance(action_space, gym.spaces.Box):
+            self.action_low, self.action_high = action_space.low, action_space.high
+        h = self.model.rnn_state_size
+        self.rnn_state: torch.Tensor | None = torch.zeros((n, h)) if h > 0 else None
+        self.obs = self.env_batch.reset()
+        self.starts = torch.ones(n, dtype=torch.bool)
+        self.episode_return = np.zeros(n, dtype=np.float64)
+        self.episode_length = np.zeros(n, dtype=np.int64)
+        # next-step-autoreset batches: env index -> row whose reward still needs gamma * V(final obs)
+        self.pending_bootstrap: dict[int, int] = {}
+
+    # ----- one rollout -----
+
+    def collect(self, slot: int) -> RolloutReport:
+        """Fill trajectory slot ``slot`` with ``rollout_length`` steps of every env."""
+        self.policy_version = self.weights.load_into(self.model, self.policy_version)
+        b = self.buffers
+        b.policy_version[slot] = self.policy_version
+        if self.rnn_state is not None:
+            b.rnn_state[slot].copy_(self.rnn_state)
+        episodes: list[dict[str, float]] = []
+        t_env = t_inf = 0.0
+        t_start = time.perf_counter()
+        obs_rows = map_obs(b.obs, lambda x: x[slot])
+        rewards_rows = b.rewards[slot]
+        with torch.inference_mode():
+            for t in range(self.cfg.sampling.rollout_length):
+                t0 = time.perf_counter()
+                obs_t = zip_obs(lambda dst, src: dst[t].copy_(torch.as_tensor(src)), obs_rows, self.obs)
+                res = self.model.act(obs_t, self.rnn_state, self.starts)
+                self._resolve_pending_bootstrap(rewards_rows, res.values)
+                b.actions[slot, t] = res.actions
+                b.log_probs[slot, t] = res.log_probs
+                b.values[slot, t] = res.values
+                b.starts[slot, t] = self.starts
+                actions = res.actions.numpy()
+                if self.action_low is not None:
+                    actions = np.clip(actions, self.action_low, self.action_high)
+                t1 = time.perf_counter()
+                step = self.env_batch.step(actions)
+                t2 = time.perf_counter()
+                self.rnn_state = res.rnn_state
+                rewards = self._bootstrap_truncations(step, t, res.rnn_state)
+                dones = step.terminated | step.truncated
+                rewards_rows[t] = torch.from_numpy(rewards)
+                b.dones[slot, t] = torch.from_numpy(dones)
+                if step.valid is not None:
+                    b.valid[slot, t] = torch.from_numpy(step.valid)
+                    self.starts = torch.from_numpy(~step.valid)
+                else:
+                    self.starts = torch.from_numpy(dones)
+                self._count_episodes(step, dones, episodes)
+                self.obs = step.obs
+                t_env += t2 - t1
+                t_inf += t1 - t0
+            t0 = time.perf_counter()
+            obs_last = zip_obs(
+                lambda dst, src: dst[-1].copy_(torch.as_tensor(src)), obs_rows, self.obs
+            )
+            bootstrap = self.model.get_value(obs_last, self.rnn_state, self.starts)
+            b.bootstrap_value[slot] = bootstrap
+            self._resolve_pending_bootstrap(rewards_rows, bootstrap)
+            t_inf += time.perf_counter() - t0
+        total = time.perf_counter() - t_start
+        timing = {"env_step": t_env, "inference": t_inf, "other": max(0.0, total - t_env - t_inf)}
+        steps = self.num_envs * self.cfg.sampling.rollout_length
+        return RolloutReport(self.worker_index, slot, self.policy_version, steps, episodes, timing)
+
+    # ----- helpers -----
+
+    def _bootstrap_truncations(self, step: StepResult, t: int, rnn_state: torch.Tensor | None) -> np.ndarray:
+        """Rewards of this step, with ``gamma * V(final obs)`` added where an episode was truncated.
+
+        Same-step batches hand over the final observation now; next-step batches return it as the
+        next observation, so its value arrives with the next ``act`` (see ``_resolve_pending_bootstrap``).
+        """
+        rewards = step.rewards.astype(np.float32, copy=True)
+        cut = np.flatnonzero(step.truncated & ~step.terminated)
+        if len(cut) == 0:
+            return rewards
+        if step.valid is not None:
+            for i in cut:
+                self.pending_bootstrap[int(i)] = t
+            return rewards
+        final = _stack_single([step.final_obs[int(i)] for i in cut])
+        index = torch.as_tensor(cut)
+        state = rnn_state.index_select(0, index) if rnn_state is not None else None
+        values = self.model.get_value(final, state, torch.zeros(len(cut), dtype=torch.bool))
+        rewards[cut] += self.gamma * values.numpy()
+        return rewards
+
+    def _resolve_pending_bootstrap(self, rewards_rows: torch.Tensor, values: torch.Tensor) -> None:
+        for i, row in self.pending_bootstrap.items():
+            rewards_rows[row, i] += self.gamma * float(values[i])
+        self.pending_bootstrap.clear()
+
+    def _count_episodes(self, step: StepResult, dones: np.ndarray, episodes: list[dict[str, float]]) -> None:
+        valid = step.valid
+        if valid is None:
+            self.episode_return += step.rewards
+            self.episode_length += 1
+        else:
+            self.episode_return += np.where(valid, step.rewards, 0.0)
+            self.episode_length += valid
+        for i in np.flatnonzero(dones):
+            episodes.append({"reward": float(self.episode_return[i]), "length": float(self.episode_length[i])})
+            self.episode_return[i] = 0.0
+            self.episode_length[i] = 0
+
+    def close(self) -> None:
+        self.env_batch.close()
