@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, Literal, Protocol, Union
+from typing import Any, Literal, Protocol, TypeAlias
 
 import gymnasium as gym
 import numpy as np
@@ -20,7 +20,7 @@ from gymnasium.vector import AutoresetMode
 
 from relayrl.config import ConfigError
 
-Obs = Union[np.ndarray, dict[str, "Obs"]]
+Obs: TypeAlias = np.ndarray | dict[str, "Obs"]
 """A batch of observations ``[N, ...]``, or a (nested) dict of them for Dict spaces."""
 
 
@@ -71,7 +71,7 @@ def _empty_batch(space: gym.Space, n: int) -> Obs:
         return {key: _empty_batch(sub, n) for key, sub in space.spaces.items()}
     if isinstance(space, gym.spaces.Discrete):
         return np.zeros(n, dtype=np.int64)
-    return np.zeros((n, *space.shape), dtype=space.dtype)
+    return np.zeros((n, *(space.shape or ())), dtype=space.dtype)
 
 
 def _leaves(buf: Obs, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], np.ndarray]]:
@@ -147,7 +147,7 @@ class ListEnvBatch:
         final_obs: dict[int, Any] = {}
         episode_infos: dict[int, dict] = {}
         i = 0
-        for env, action in zip(self._envs, acts):
+        for env, action in zip(self._envs, acts, strict=True):
             obs, reward, term, trunc, info = env.step(action)
             if term or trunc:
                 final_obs[i] = _copy_obs(obs)

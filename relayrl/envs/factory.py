@@ -77,15 +77,23 @@ def _takes_param(fn: Callable[..., Any]) -> bool:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return True
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    kinds = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.VAR_POSITIONAL,
+    )
     return any(p.kind in kinds for p in params)
 
 
-def _has_kwarg(fn: Callable[..., Any], name: str) -> bool:
+def _kwarg(fn: Callable[..., Any], name: str) -> str:
+    """How ``fn`` takes keyword ``name``: "required", "optional", "var" (``**kwargs``), "no" or "unknown"."""
     try:
-        return name in inspect.signature(fn).parameters
+        params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
-        return False
+        return "unknown"
+    if name in params and params[name].kind != inspect.Parameter.POSITIONAL_ONLY:
+        return "required" if params[name].default is inspect.Parameter.empty else "optional"
+    return "var" if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params.values()) else "no"
 
 
 def _call_factory(cfg: Config, render_mode: str | None, num_envs: int | None) -> Any:
@@ -94,13 +102,21 @@ def _call_factory(cfg: Config, render_mode: str | None, num_envs: int | None) ->
     A ``gym.Env`` / ``VectorEnv`` subclass is called with ``**env_kwargs`` instead. ``render_mode`` is
     passed when the callable has a ``render_mode`` parameter.
     """
-    fn = _load_factory(cfg.env)
+    fn: Any = _load_factory(cfg.env)
     kwargs = dict(cfg.environment.env_kwargs)
     extra: dict[str, Any] = {} if num_envs is None else {"num_envs": num_envs}
-    if render_mode is not None and _has_kwarg(fn, "render_mode"):
+    if render_mode is not None and _kwarg(fn, "render_mode") in ("required", "optional"):
         extra["render_mode"] = render_mode
+    takes_num_envs = _kwarg(fn, "num_envs")
+    if num_envs is None and takes_num_envs == "required":
+        raise ConfigError(f"env factory {cfg.env!r} takes num_envs (a vector env factory); pass --vectorized")
+    if num_envs is not None and takes_num_envs == "no":
+        raise ConfigError(
+            f"env factory {cfg.env!r} does not take num_envs: with --vectorized it must be "
+            "callable(env_kwargs, num_envs=N) returning a VectorEnv; drop --vectorized for a single-env factory"
+        )
     try:
-        if isinstance(fn, type) and issubclass(fn, (gym.Env, gym.vector.VectorEnv)):
+        if inspect.isclass(fn) and issubclass(fn, (gym.Env, gym.vector.VectorEnv)):
             return fn(**kwargs, **extra)
         return fn(kwargs, **extra) if _takes_param(fn) else fn(**extra)
     except ConfigError:

@@ -155,6 +155,4 @@ def make_action_head(space: gym.Space, in_dim: int) -> ActionHead:
         return MultiCategoricalHead(in_dim, [int(n) for n in space.nvec], [int(s) for s in start])
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
         return GaussianHead(in_dim, int(space.shape[0]))
-    raise ConfigError(
-        f"unsupported action space {space!r}: relayrl supports Discrete, MultiDiscrete (1-D) and 1-D Box"
-    )
+    raise ConfigError(f"unsupported action space {space!r}: relayrl supports Discrete, MultiDiscrete (1-D) and 1-D Box")

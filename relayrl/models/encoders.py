@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from relayrl.config import ConfigError
 from relayrl.models.normalization import RunningMeanStd
 
-Obs = Union[Tensor, dict[str, Any]]
+Obs = Tensor | dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -85,10 +85,16 @@ class ObsPreprocessor(nn.Module):
         super().__init__()
         self.leaves = leaves
         self.normalizers = nn.ModuleDict(
-            {str(i): RunningMeanStd((leaf.size,)) for i, leaf in enumerate(leaves) if normalize_obs and leaf.kind == "vector"}
+            {
+                str(i): RunningMeanStd((leaf.size,))
+                for i, leaf in enumerate(leaves)
+                if normalize_obs and leaf.kind == "vector"
+            }
         )
         # plain list (not registered twice) for the hot path: (leaf, its normalizer or None)
-        self._plan = [(leaf, self.normalizers[str(i)] if str(i) in self.normalizers else None) for i, leaf in enumerate(leaves)]
+        self._plan = [
+            (leaf, self.normalizers[str(i)] if str(i) in self.normalizers else None) for i, leaf in enumerate(leaves)
+        ]
 
     def forward(self, obs: Obs) -> list[Tensor]:
         """``obs``: raw tensors ``[*lead, ...]``; returns one float tensor per leaf with ``lead`` flattened to N."""
@@ -174,5 +180,5 @@ class ObsEncoder(nn.Module):
         """``xs``: output of ``ObsPreprocessor``; returns ``[N, out_dim]``."""
         if self._passthrough:
             return xs[0]
-        feats = [x if cnn is None else cnn(x) for cnn, x in zip(self._cnn_list, xs)]
+        feats = [x if cnn is None else cnn(x) for cnn, x in zip(self._cnn_list, xs, strict=True)]
         return feats[0] if len(feats) == 1 else torch.cat(feats, dim=1)

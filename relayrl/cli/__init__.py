@@ -1,0 +1,1 @@
+"""Command line: ``relayrl train | enjoy`` (entry point ``relayrl.cli.main:main``)."""

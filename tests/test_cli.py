@@ -1,0 +1,155 @@
+"""The ``relayrl`` command line: flat flags, help, exit codes, and train -> enjoy end to end."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from relayrl.cli.main import main, parse_train_args
+from relayrl.config import Config
+from relayrl.runners.enjoy import EnjoyConfig, enjoy
+
+
+def _leaf_names(cls: type) -> list[str]:
+    names: list[str] = []
+    for field in dataclasses.fields(cls):
+        default = field.default
+        if dataclasses.is_dataclass(default):
+            names += _leaf_names(type(default))
+        else:
+            names.append(field.name)
+    return names
+
+
+def _error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("relayrl: error:")]
+
+
+def test_leaf_field_names_are_unique() -> None:
+    names = _leaf_names(Config)
+    assert len(names) > 20
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+def test_flat_flags_parse_into_nested_fields() -> None:
+    cfg = parse_train_args(
+        ["--env", "Pendulum-v1", "--num-workers", "3", "--num-envs-per-worker", "5", "--train-for-env-steps", "777",
+         "--seed", "9", "--device", "auto", "--no-resume", "--experiment", "x", "--train-dir", "/tmp/td",
+         "--lr", "0.001", "--hidden-sizes", "32", "32", "--env-kwargs", '{"a": 1}']
+    )  # fmt: skip
+    assert cfg.env == "Pendulum-v1"
+    assert (cfg.sampling.num_workers, cfg.sampling.num_envs_per_worker) == (3, 5)
+    assert (cfg.train_for_env_steps, cfg.seed, cfg.device) == (777, 9, "auto")
+    assert cfg.checkpointing.resume is False
+    assert (cfg.experiment, cfg.train_dir) == ("x", "/tmp/td")
+    assert cfg.algorithm.lr == pytest.approx(1e-3)
+    assert cfg.model.hidden_sizes == (32, 32)
+    assert cfg.environment.env_kwargs == {"a": 1}
+    assert parse_train_args(["--resume"]).checkpointing.resume is True
+
+
+def test_top_level_help_and_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "enjoy" in out
+    assert main(["frobnicate"]) == 2
+    assert "usage:" in capsys.readouterr().err
+    assert main([]) == 2
+
+
+@pytest.mark.parametrize(("command", "text"), [("train", "Rollout worker processes"), ("enjoy", "Episodes to run")])
+def test_subcommand_help(
+    command: str, text: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main([command, "--help"]) == 0
+    assert text in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--num-workers", "0"], "--num-workers"),
+        (["--lr", "-1"], "--lr"),
+        (["--env", "NoSuchEnv-v0"], "NoSuchEnv-v0"),
+        (["--env", "nosuchmodule:make"], "nosuchmodule"),
+    ],
+)
+def test_train_config_errors_exit_2(
+    flags: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--train-dir", str(tmp_path), *flags]) == 2
+    lines = _error_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and needle in lines[0]
+    assert not any(tmp_path.iterdir())  # nothing written before validation
+
+
+def test_parse_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--no-such-flag"]) == 2
+
+
+def test_enjoy_missing_experiment_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["enjoy", "--experiment", "nope", "--train-dir", str(tmp_path)]) == 2
+    lines = _error_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and str(tmp_path / "nope") in lines[0]
+    (tmp_path / "nope").mkdir()
+    assert main(["enjoy", "--experiment", "nope", "--train-dir", str(tmp_path)]) == 2
+    assert "config.json" in _error_lines(capsys.readouterr().err)[0]
+
+
+def test_console_script_exit_code() -> None:
+    script = Path(sys.executable).with_name("relayrl")
+    if not script.exists():
+        pytest.skip("console script not installed")
+    proc = subprocess.run([str(script), "train", "--num-workers", "0"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "num-workers" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    train_dir = tmp_path_factory.mktemp("train")
+    code = main(
+        ["train", "--env", "CartPole-v1", "--serial", "--num-workers", "1", "--num-envs-per-worker", "4",
+         "--rollout-length", "16", "--train-for-env-steps", "2048", "--train-dir", str(train_dir),
+         "--experiment", "e", "--seed", "1", "--no-progress-bar"]
+    )  # fmt: skip
+    assert code == 0
+    return train_dir
+
+
+def test_train_writes_experiment(trained: Path) -> None:
+    exp = trained / "e"
+    saved = json.loads((exp / "config.json").read_text())
+    assert Config.from_dict(saved).sampling.num_envs_per_worker == 4
+    assert list((exp / "checkpoints").glob("checkpoint_*.pt"))
+    assert (exp / "progress.jsonl").stat().st_size > 0
+    assert any((exp / "tensorboard").iterdir())
+
+
+def test_enjoy_prints_mean_return(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["enjoy", "--experiment", "e", "--train-dir", str(trained), "--num-episodes", "2", "--checkpoint", "latest"]
+    assert main(args) == 0
+    assert "mean return" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_enjoy_writes_video(trained: Path, tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"v{suffix}"
+    args = ["enjoy", "--experiment", "e", "--train-dir", str(trained), "--num-episodes", "1", "--video",
+            "--video-path", str(path), "--max-episode-steps", "40"]  # fmt: skip
+    assert main(args) == 0
+    assert path.stat().st_size > 0
+
+
+def test_enjoy_api(trained: Path) -> None:
+    result = enjoy(EnjoyConfig(experiment="e", train_dir=str(trained), num_episodes=3, max_episode_steps=25))
+    assert len(result.returns) == len(result.lengths) == 3
+    assert all(0 < n <= 25 for n in result.lengths)
+    assert result.mean_return == pytest.approx(sum(result.returns) / 3)
+    assert result.video_path is None

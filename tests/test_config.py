@@ -1,0 +1,51 @@
+import dataclasses
+
+import pytest
+
+from relayrl.config import Config, ConfigError, replace, validate
+
+
+def test_defaults_validate_and_derive():
+    cfg = replace(Config(), sampling__num_workers=2)
+    validate(cfg)
+    assert cfg.rollout_steps == 16 * 32
+    assert cfg.batch_size == 2 * 16 * 32
+    assert cfg.rollouts_per_batch == 2
+    assert cfg.experiment_name == "CartPole-v1"
+    assert replace(cfg, env="my_pkg.envs:make").experiment_name == "my_pkg.envs_make"
+
+
+def test_round_trip_through_dict():
+    cfg = replace(Config(seed=3), model__hidden_sizes=(32, 16), environment__env_kwargs={"a": 1})
+    assert Config.from_dict(cfg.to_dict()) == cfg
+
+
+def test_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Config().env = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "changes, needle",
+    [
+        ({"sampling__num_workers": 0}, "--num-workers"),
+        ({"sampling__num_envs_per_worker": 0}, "--num-envs-per-worker"),
+        ({"algorithm__lr": -1.0}, "--lr"),
+        ({"algorithm__batch_size": 1000}, "not a multiple of one rollout"),
+        ({"algorithm__gamma": 1.5}, "--gamma"),
+        ({"train_for_env_steps": 0}, "--train-for-env-steps"),
+        ({"device": "gpu"}, "--device"),
+        ({"experiment": "a/b"}, "--experiment"),
+        ({"algorithm__num_minibatches": 10**9}, "--num-minibatches"),
+    ],
+)
+def test_invalid_values_name_the_flag(changes, needle):
+    with pytest.raises(ConfigError, match=needle):
+        validate(replace(Config(), **changes))
+
+
+def test_sync_batch_must_cover_all_workers():
+    cfg = replace(Config(), sampling__num_workers=2, sampling__sampling_mode="sync", algorithm__batch_size=16 * 32)
+    with pytest.raises(ConfigError, match="sync mode"):
+        validate(cfg)
+    validate(replace(cfg, sampling__sampling_mode="async"))

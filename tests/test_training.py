@@ -1,0 +1,150 @@
+"""End-to-end runs: serial and multi-process, resume, reproducibility, worker failures."""
+
+import json
+import time
+
+import pytest
+import torch
+
+import relayrl
+from relayrl.config import Config, replace
+from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers
+from relayrl.sampling.worker import RolloutWorker
+
+
+def small(tmp_path, **changes) -> Config:
+    cfg = Config(env="CartPole-v1", train_dir=str(tmp_path), experiment="e", seed=1, train_for_env_steps=4096)
+    base = dict(
+        sampling__num_workers=1,
+        sampling__num_envs_per_worker=4,
+        sampling__rollout_length=16,
+        logging__report_interval=0.5,
+        logging__tensorboard=False,
+    )
+    base.update(changes)
+    return replace(cfg, **base)
+
+
+def progress_rows(summary):
+    with open(f"{summary.experiment_dir}/progress.jsonl") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_serial_run_learns_cartpole(tmp_path):
+    cfg = small(tmp_path, serial=True, train_for_env_steps=40_000, sampling__num_envs_per_worker=8,
+                sampling__rollout_length=32)
+    summary = relayrl.train(cfg)
+    assert summary.env_steps >= 40_000
+    assert summary.stats["reward_mean"] > 100, summary.stats  # random play averages about 22
+    assert summary.checkpoint is not None
+
+
+def test_serial_runs_are_reproducible(tmp_path):
+    a = relayrl.train(small(tmp_path / "a", serial=True))
+    b = relayrl.train(small(tmp_path / "b", serial=True))
+    assert a.stats == b.stats
+    sa = torch.load(a.checkpoint, weights_only=False)["learner"]["model"]
+    sb = torch.load(b.checkpoint, weights_only=False)["learner"]["model"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_resume_continues_counts(tmp_path):
+    first = relayrl.train(small(tmp_path, serial=True, train_for_env_steps=2048))
+    second = relayrl.train(small(tmp_path, serial=True, train_for_env_steps=4096))
+    assert first.env_steps == 2048 and second.env_steps == 4096
+    assert second.policy_version == 2 * first.policy_version
+    assert second.train_seconds > first.train_seconds
+    steps = [row["env_steps"] for row in progress_rows(second)]
+    assert steps == sorted(steps) and steps[0] <= 2048 < steps[-1]
+
+
+def test_no_resume_refuses_existing_experiment(tmp_path):
+    relayrl.train(small(tmp_path, serial=True, train_for_env_steps=1024))
+    with pytest.raises(relayrl.ConfigError, match="--no-resume"):
+        relayrl.train(small(tmp_path, serial=True, checkpointing__resume=False))
+
+
+def test_vectorized_env_batch_trains(tmp_path):
+    cfg = small(tmp_path, serial=True, environment__vectorized=True, train_for_env_steps=4096)
+    summary = relayrl.train(cfg)
+    assert summary.env_steps == 4096 and summary.stats["episodes"] > 0
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_multiprocess_run(tmp_path, mode):
+    cfg = small(tmp_path, sampling__num_workers=2, sampling__sampling_mode=mode, train_for_env_steps=16_384,
+                logging__tensorboard=True)
+    summary = relayrl.train(cfg)
+    assert summary.env_steps >= 16_384
+    rows = progress_rows(summary)
+    assert rows[-1]["episodes"] > 0
+    if mode == "sync":
+        assert all(row["policy_lag_max"] == 0 for row in rows)
+    assert (tmp_path / "e" / "tensorboard").is_dir()
+    assert (tmp_path / "e" / "config.json").is_file()
+
+
+@pytest.mark.timeout(120)
+def test_worker_exception_stops_the_run_with_traceback(tmp_path):
+    cfg = small(tmp_path, env="envs_for_tests:make_counting_env", sampling__num_workers=2,
+                environment__env_kwargs={"fail_after": 300}, train_for_env_steps=10**7)
+    t0 = time.monotonic()
+    with pytest.raises(relayrl.WorkerError, match="injected failure in CountingEnv.step"):
+        relayrl.train(cfg)
+    assert time.monotonic() - t0 < 60
+    assert list((tmp_path / "e" / "checkpoints").glob("checkpoint_*.pt"))
+
+
+@pytest.mark.timeout(120)
+def test_worker_that_dies_is_noticed(tmp_path):
+    cfg = small(tmp_path, env="envs_for_tests:make_counting_env", sampling__num_workers=2,
+                environment__env_kwargs={"exit_after": 300}, train_for_env_steps=10**7)
+    t0 = time.monotonic()
+    with pytest.raises(relayrl.WorkerError, match="exit code 3"):
+        relayrl.train(cfg)
+    assert time.monotonic() - t0 < 60
+
+
+def _one_worker(cfg):
+    from relayrl.envs import probe_spaces
+    from relayrl.models import build_actor_critic
+
+    obs_space, action_space = probe_spaces(cfg)
+    model = build_actor_critic(obs_space, action_space, cfg.model)
+    buffers = TrajectoryBuffers.allocate(1, cfg.sampling.rollout_length, cfg.sampling.num_envs_per_worker,
+                                         obs_space, action_space, model.rnn_state_size, shared=False)
+    weights = SharedWeights(model.state_dict())
+    weights.publish(model.state_dict(), 0)
+    return RolloutWorker(cfg, 0, buffers, weights, seed=0), buffers
+
+
+def test_truncation_is_bootstrapped_same_step(tmp_path):
+    cfg = small(tmp_path, env="envs_for_tests:make_counting_env", environment__env_kwargs={"horizon": 3},
+                sampling__num_envs_per_worker=2, sampling__rollout_length=7)
+    worker, b = _one_worker(cfg)
+    report = worker.collect(0)
+    gamma = cfg.algorithm.gamma
+    with torch.no_grad():
+        v_final = float(worker.model.get_value(torch.tensor([[1.0], [1.0]]), None, None)[0])
+    rewards, dones = b.rewards[0, :, 0], b.dones[0, :, 0]
+    assert dones.tolist() == [False, False, True, False, False, True, False]
+    assert rewards[2] == pytest.approx(1.0 + gamma * v_final, abs=1e-5)
+    assert rewards[0] == 1.0 and rewards[3] == 1.0
+    assert b.starts[0, :, 0].tolist() == [True, False, False, True, False, False, True]
+    assert [ep["length"] for ep in report.episodes] == [3.0, 3.0, 3.0, 3.0]
+
+
+def test_truncation_is_bootstrapped_next_step(tmp_path):
+    cfg = small(tmp_path, environment__vectorized=True, environment__env_kwargs={"max_episode_steps": 3},
+                sampling__num_envs_per_worker=2, sampling__rollout_length=8)
+    worker, b = _one_worker(cfg)
+    worker.collect(0)
+    gamma = cfg.algorithm.gamma
+    rewards, values, valid = b.rewards[0, :, 0], b.values[0, :, 0], b.valid[0, :, 0]
+    # steps 0-2 are the episode (truncated at step 2), step 3 is the autoreset transition
+    assert valid.tolist() == [True, True, True, False, True, True, True, False]
+    assert rewards[2] == pytest.approx(1.0 + gamma * float(values[3]), abs=1e-5)
+    assert rewards[6] == pytest.approx(1.0 + gamma * float(values[7]), abs=1e-5)
+    assert rewards[3] == 0.0
+    assert b.starts[0, :, 0].tolist() == [True, False, False, False, True, False, False, False]
