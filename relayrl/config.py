@@ -125,6 +125,9 @@ class AlgorithmConfig:
     vtrace_c_bar: float = 1.0
     """V-trace truncation of the importance weight on the trace."""
 
+    learner_threads: int | None = None
+    """PyTorch threads of a CPU learner (default: the cores the workers leave free, at least 1, at most 8)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -229,6 +232,14 @@ class Config:
     @property
     def experiment_dir(self) -> str:
         return os.path.join(self.train_dir, self.experiment_name)
+
+    @property
+    def learner_threads(self) -> int:
+        """Torch threads for the learner process on CPU."""
+        if self.algorithm.learner_threads is not None:
+            return self.algorithm.learner_threads
+        busy = 0 if self.serial else self.sampling.num_workers
+        return max(1, min(8, (os.cpu_count() or 1) - busy))
 
     @property
     def rollout_steps(self) -> int:
@@ -340,24 +351,37 @@ def validate(cfg: Config) -> None:
     _require(a.vf_coef >= 0, f"--vf-coef must be >= 0 (got {a.vf_coef}).")
     _require(a.max_grad_norm > 0, f"--max-grad-norm must be > 0 (got {a.max_grad_norm}).")
     _require(a.target_kl is None or a.target_kl > 0, f"--target-kl must be > 0 (got {a.target_kl}).")
+    _require(
+        a.learner_threads is None or a.learner_threads >= 1,
+        f"--learner-threads must be >= 1 (got {a.learner_threads}).",
+    )
     _require(a.vtrace_rho_bar > 0 and a.vtrace_c_bar > 0, "--vtrace-rho-bar and --vtrace-c-bar must be > 0.")
-    _require(len(m.hidden_sizes) >= 1 and all(h > 0 for h in m.hidden_sizes),
-             f"--hidden-sizes must be one or more positive ints (got {m.hidden_sizes}).")
+    _require(
+        len(m.hidden_sizes) >= 1 and all(h > 0 for h in m.hidden_sizes),
+        f"--hidden-sizes must be one or more positive ints (got {m.hidden_sizes}).",
+    )
     _require(m.rnn_size > 0, f"--rnn-size must be > 0 (got {m.rnn_size}).")
     _require(cfg.logging.report_interval > 0, f"--report-interval must be > 0 (got {cfg.logging.report_interval}).")
     _require(cfg.logging.stats_window >= 1, f"--stats-window must be >= 1 (got {cfg.logging.stats_window}).")
-    _require(cfg.checkpointing.keep_checkpoints >= 1,
-             f"--keep-checkpoints must be >= 1 (got {cfg.checkpointing.keep_checkpoints}).")
-    _require(cfg.checkpointing.save_every_seconds > 0,
-             f"--save-every-seconds must be > 0 (got {cfg.checkpointing.save_every_seconds}).")
+    _require(
+        cfg.checkpointing.keep_checkpoints >= 1,
+        f"--keep-checkpoints must be >= 1 (got {cfg.checkpointing.keep_checkpoints}).",
+    )
+    _require(
+        cfg.checkpointing.save_every_seconds > 0,
+        f"--save-every-seconds must be > 0 (got {cfg.checkpointing.save_every_seconds}).",
+    )
     _require(cfg.environment.frame_stack >= 1, f"--frame-stack must be >= 1 (got {cfg.environment.frame_stack}).")
-    _require(cfg.environment.max_episode_steps is None or cfg.environment.max_episode_steps > 0,
-             f"--max-episode-steps must be > 0 (got {cfg.environment.max_episode_steps}).")
+    _require(
+        cfg.environment.max_episode_steps is None or cfg.environment.max_episode_steps > 0,
+        f"--max-episode-steps must be > 0 (got {cfg.environment.max_episode_steps}).",
+    )
     _require(
         re.fullmatch(r"(auto|cpu|cuda(:\d+)?)", cfg.device) is not None,
         f"--device {cfg.device!r} is not one of cpu, cuda, cuda:N, auto.",
     )
     _require(
-        cfg.experiment is None or (cfg.experiment and "/" not in cfg.experiment and cfg.experiment not in (".", "..")),
+        cfg.experiment is None
+        or (bool(cfg.experiment) and "/" not in cfg.experiment and cfg.experiment not in (".", "..")),
         f"--experiment {cfg.experiment!r} must be a plain folder name (no '/').",
     )

@@ -9,7 +9,9 @@ from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers
 
 def _alloc(shared=True):
     obs_space = gym.spaces.Dict({"img": gym.spaces.Box(0, 255, (3, 4, 4), np.uint8), "pos": gym.spaces.Discrete(5)})
-    return TrajectoryBuffers.allocate(4, 3, 2, obs_space, gym.spaces.MultiDiscrete([2, 3]), rnn_state_size=0, shared=shared)
+    return TrajectoryBuffers.allocate(
+        4, 3, 2, obs_space, gym.spaces.MultiDiscrete([2, 3]), rnn_state_size=0, shared=shared
+    )
 
 
 def test_layout_and_dtypes():

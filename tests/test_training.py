@@ -31,8 +31,9 @@ def progress_rows(summary):
 
 
 def test_serial_run_learns_cartpole(tmp_path):
-    cfg = small(tmp_path, serial=True, train_for_env_steps=40_000, sampling__num_envs_per_worker=8,
-                sampling__rollout_length=32)
+    cfg = small(
+        tmp_path, serial=True, train_for_env_steps=40_000, sampling__num_envs_per_worker=8, sampling__rollout_length=32
+    )
     summary = relayrl.train(cfg)
     assert summary.env_steps >= 40_000
     assert summary.stats["reward_mean"] > 100, summary.stats  # random play averages about 22
@@ -73,8 +74,13 @@ def test_vectorized_env_batch_trains(tmp_path):
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_multiprocess_run(tmp_path, mode):
-    cfg = small(tmp_path, sampling__num_workers=2, sampling__sampling_mode=mode, train_for_env_steps=16_384,
-                logging__tensorboard=True)
+    cfg = small(
+        tmp_path,
+        sampling__num_workers=2,
+        sampling__sampling_mode=mode,
+        train_for_env_steps=16_384,
+        logging__tensorboard=True,
+    )
     summary = relayrl.train(cfg)
     assert summary.env_steps >= 16_384
     rows = progress_rows(summary)
@@ -87,8 +93,13 @@ def test_multiprocess_run(tmp_path, mode):
 
 @pytest.mark.timeout(120)
 def test_worker_exception_stops_the_run_with_traceback(tmp_path):
-    cfg = small(tmp_path, env="envs_for_tests:make_counting_env", sampling__num_workers=2,
-                environment__env_kwargs={"fail_after": 300}, train_for_env_steps=10**7)
+    cfg = small(
+        tmp_path,
+        env="envs_for_tests:make_counting_env",
+        sampling__num_workers=2,
+        environment__env_kwargs={"fail_after": 300},
+        train_for_env_steps=10**7,
+    )
     t0 = time.monotonic()
     with pytest.raises(relayrl.WorkerError, match="injected failure in CountingEnv.step"):
         relayrl.train(cfg)
@@ -98,8 +109,13 @@ def test_worker_exception_stops_the_run_with_traceback(tmp_path):
 
 @pytest.mark.timeout(120)
 def test_worker_that_dies_is_noticed(tmp_path):
-    cfg = small(tmp_path, env="envs_for_tests:make_counting_env", sampling__num_workers=2,
-                environment__env_kwargs={"exit_after": 300}, train_for_env_steps=10**7)
+    cfg = small(
+        tmp_path,
+        env="envs_for_tests:make_counting_env",
+        sampling__num_workers=2,
+        environment__env_kwargs={"exit_after": 300},
+        train_for_env_steps=10**7,
+    )
     t0 = time.monotonic()
     with pytest.raises(relayrl.WorkerError, match="exit code 3"):
         relayrl.train(cfg)
@@ -112,16 +128,28 @@ def _one_worker(cfg):
 
     obs_space, action_space = probe_spaces(cfg)
     model = build_actor_critic(obs_space, action_space, cfg.model)
-    buffers = TrajectoryBuffers.allocate(1, cfg.sampling.rollout_length, cfg.sampling.num_envs_per_worker,
-                                         obs_space, action_space, model.rnn_state_size, shared=False)
+    buffers = TrajectoryBuffers.allocate(
+        1,
+        cfg.sampling.rollout_length,
+        cfg.sampling.num_envs_per_worker,
+        obs_space,
+        action_space,
+        model.rnn_state_size,
+        shared=False,
+    )
     weights = SharedWeights(model.state_dict())
     weights.publish(model.state_dict(), 0)
     return RolloutWorker(cfg, 0, buffers, weights, seed=0), buffers
 
 
 def test_truncation_is_bootstrapped_same_step(tmp_path):
-    cfg = small(tmp_path, env="envs_for_tests:make_counting_env", environment__env_kwargs={"horizon": 3},
-                sampling__num_envs_per_worker=2, sampling__rollout_length=7)
+    cfg = small(
+        tmp_path,
+        env="envs_for_tests:make_counting_env",
+        environment__env_kwargs={"horizon": 3},
+        sampling__num_envs_per_worker=2,
+        sampling__rollout_length=7,
+    )
     worker, b = _one_worker(cfg)
     report = worker.collect(0)
     gamma = cfg.algorithm.gamma
@@ -136,8 +164,13 @@ def test_truncation_is_bootstrapped_same_step(tmp_path):
 
 
 def test_truncation_is_bootstrapped_next_step(tmp_path):
-    cfg = small(tmp_path, environment__vectorized=True, environment__env_kwargs={"max_episode_steps": 3},
-                sampling__num_envs_per_worker=2, sampling__rollout_length=8)
+    cfg = small(
+        tmp_path,
+        environment__vectorized=True,
+        environment__env_kwargs={"max_episode_steps": 3},
+        sampling__num_envs_per_worker=2,
+        sampling__rollout_length=8,
+    )
     worker, b = _one_worker(cfg)
     worker.collect(0)
     gamma = cfg.algorithm.gamma

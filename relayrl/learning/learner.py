@@ -102,9 +102,7 @@ class Learner:
         stats.update({k: v / count for k, v in sums.items()})
         stats["lr"] = lr
         stats["num_minibatch_steps"] = float(count)
-        stats["explained_variance"] = explained_variance(
-            old_values.flatten(), target.flatten(), mask.flatten()
-        )
+        stats["explained_variance"] = explained_variance(old_values.flatten(), target.flatten(), mask.flatten())
         stats["advantage_mean"] = float(advantages[mask].mean())
         stats["value_mean"] = float(batch["values"][mask].mean())
         return stats

@@ -62,7 +62,8 @@ def _init_weights(module: nn.Module, gain: float) -> None:
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             nn.init.orthogonal_(m.weight, gain)
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
         elif isinstance(m, nn.GRUCell):
             for w in (m.weight_ih, m.weight_hh):
                 nn.init.orthogonal_(w, 1.0)
@@ -114,6 +115,7 @@ class ActorCritic(nn.Module):
         if body.gru is None:
             return x, None
         if keep is not None:
+            assert h is not None, "a reset mask needs a recurrent state"
             h = h * keep
         h = body.gru(x, h)
         return h, h
@@ -128,6 +130,7 @@ class ActorCritic(nn.Module):
         outs = []
         for i in range(t):
             if keep is not None:
+                assert h is not None, "a reset mask needs a recurrent state"
                 h = h * keep[i]
             h = body.gru(x[i], h)
             outs.append(h)
@@ -150,6 +153,7 @@ class ActorCritic(nn.Module):
         values = self.denormalize_values(self.value_head(xc).squeeze(-1))
         new_state = None
         if self.rnn_size:
+            assert ha is not None  # _split gives the actor a state whenever rnn_size > 0
             new_state = ha if hc is None else torch.cat((ha, hc), dim=1)
         return ActResult(actions, log_probs, values, new_state)
 

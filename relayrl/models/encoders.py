@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -73,9 +73,10 @@ def flatten_obs_space(space: gym.Space, path: tuple[str, ...] = ()) -> list[Leaf
 
 def get_leaf(obs: Obs, path: tuple[str, ...]) -> Tensor:
     """The tensor at ``path`` inside a (nested) dict observation."""
+    node: Obs = obs
     for key in path:
-        obs = obs[key]
-    return obs  # type: ignore[return-value]
+        node = cast(dict[str, Any], node)[key]
+    return cast(Tensor, node)
 
 
 class ObsPreprocessor(nn.Module):
@@ -92,8 +93,9 @@ class ObsPreprocessor(nn.Module):
             }
         )
         # plain list (not registered twice) for the hot path: (leaf, its normalizer or None)
-        self._plan = [
-            (leaf, self.normalizers[str(i)] if str(i) in self.normalizers else None) for i, leaf in enumerate(leaves)
+        self._plan: list[tuple[Leaf, RunningMeanStd | None]] = [
+            (leaf, cast(RunningMeanStd, self.normalizers[str(i)]) if str(i) in self.normalizers else None)
+            for i, leaf in enumerate(leaves)
         ]
 
     def forward(self, obs: Obs) -> list[Tensor]:

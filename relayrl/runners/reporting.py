@@ -51,8 +51,14 @@ class Reporter:
         if cfg.logging.progress_bar and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=cfg.train_for_env_steps, initial=env_steps, unit="step", unit_scale=True,
-                            dynamic_ncols=True, leave=False)
+            self.bar = tqdm(
+                total=cfg.train_for_env_steps,
+                initial=env_steps,
+                unit="step",
+                unit_scale=True,
+                dynamic_ncols=True,
+                leave=False,
+            )
         if resumed:
             log.info("resuming at %d env steps", env_steps)
 

@@ -97,7 +97,7 @@ class RolloutWorker:
         with torch.inference_mode():
             for t in range(self.cfg.sampling.rollout_length):
                 t0 = time.perf_counter()
-                obs_t = zip_obs(lambda dst, src: dst[t].copy_(torch.as_tensor(src)), obs_rows, self.obs)
+                obs_t = zip_obs(lambda dst, src, t=t: dst[t].copy_(torch.as_tensor(src)), obs_rows, self.obs)
                 res = self.model.act(obs_t, self.rnn_state, self.starts)
                 self._resolve_pending_bootstrap(rewards_rows, res.values)
                 b.actions[slot, t] = res.actions
@@ -125,9 +125,7 @@ class RolloutWorker:
                 t_env += t2 - t1
                 t_inf += t1 - t0
             t0 = time.perf_counter()
-            obs_last = zip_obs(
-                lambda dst, src: dst[-1].copy_(torch.as_tensor(src)), obs_rows, self.obs
-            )
+            obs_last = zip_obs(lambda dst, src: dst[-1].copy_(torch.as_tensor(src)), obs_rows, self.obs)
             bootstrap = self.model.get_value(obs_last, self.rnn_state, self.starts)
             b.bootstrap_value[slot] = bootstrap
             self._resolve_pending_bootstrap(rewards_rows, bootstrap)
