@@ -181,3 +181,20 @@ def test_truncation_is_bootstrapped_next_step(tmp_path):
     assert rewards[6] == pytest.approx(1.0 + gamma * float(values[7]), abs=1e-5)
     assert rewards[3] == 0.0
     assert b.starts[0, :, 0].tolist() == [True, False, False, False, True, False, False, False]
+
+
+@pytest.mark.parametrize(
+    "env, changes",
+    [
+        ("CartPole-v1", {"model__use_rnn": True, "model__rnn_size": 16, "algorithm__num_minibatches": 2}),
+        ("CartPole-v1", {"model__shared_actor_critic": True, "algorithm__clip_value_loss": True}),
+        ("Pendulum-v1", {}),  # Box actions: Gaussian head, clipped to the bounds
+        ("MiniGrid-Empty-5x5-v0", {}),  # Dict obs: small image + Discrete direction
+    ],
+)
+def test_serial_run_other_spaces_and_models(tmp_path, env, changes):
+    cfg = small(tmp_path, env=env, serial=True, train_for_env_steps=1024, **changes)
+    summary = relayrl.train(cfg)
+    assert summary.env_steps == 1024 and summary.policy_version == 16
+    state = torch.load(summary.checkpoint, weights_only=False)
+    assert all(torch.isfinite(v).all() for v in state["learner"]["model"].values() if v.is_floating_point())

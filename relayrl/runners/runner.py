@@ -216,6 +216,9 @@ class Runner:
             self.cfg.sampling.sampling_mode,
             self.device,
         )
+        if self._done():
+            log.info("experiment %s is already at %d env steps (--train-for-env-steps %d); raise it to train on",
+                     self.exp_dir, self.env_steps, self.cfg.train_for_env_steps)
         try:
             if self.cfg.serial:
                 self._run_serial()
