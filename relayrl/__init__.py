@@ -9,8 +9,11 @@ from relayrl.config import (
     LoggingConfig,
     ModelConfig,
     SamplingConfig,
+    TrainingInfoConfig,
 )
-from relayrl.runners.runner import TrainSummary, WorkerError, train
+from relayrl.envs.training_info import TrainingInfoInterface, find_training_info_interface
+from relayrl.runners.runner import Trainer, TrainSummary, WorkerError, train
+from relayrl.runners.training_info import TrainerView, TrainingInfoError
 
 __all__ = [
     "AlgorithmConfig",
@@ -22,7 +25,13 @@ __all__ = [
     "ModelConfig",
     "SamplingConfig",
     "TrainSummary",
+    "Trainer",
+    "TrainerView",
+    "TrainingInfoConfig",
+    "TrainingInfoError",
+    "TrainingInfoInterface",
     "WorkerError",
+    "find_training_info_interface",
     "train",
 ]
 __version__ = "0.1.0"

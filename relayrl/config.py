@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import tyro
@@ -22,6 +23,8 @@ class ConfigError(ValueError):
 
 
 JsonDict = Annotated[dict[str, Any], tyro.conf.arg(constructor=json.loads, metavar="JSON")]
+HookSpec = Annotated[str | Callable[..., Any] | None, tyro.conf.arg(constructor=str, metavar="MODULE:FUNCTION")]
+"""A user hook: ``"package.module:function"`` (command line and config.json) or a Python callable (API)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +174,31 @@ class LoggingConfig:
     tensorboard: bool = True
     """Write TensorBoard event files into the experiment directory."""
 
+    metrics_fn: HookSpec = None
+    """Derived metrics: called at every report with the aggregated episode stats (the dict envs get as
+    ``training_info["stats"]``); returns ``{name: number}``, logged as ``derived/<name>``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingInfoConfig:
+    """What the trainer tells every env instance (see docs/training-info.md)."""
+
+    training_info_interval: float = 0.05
+    """Seconds between deliveries of training info to an env (it gets a fresh value before its next
+    step once this much time has passed; 0 = before every step)."""
+
+    training_info_delivery: Literal["step", "episode"] = "step"
+    """``step``: deliver between any two env steps; ``episode``: only right before a reset, so values
+    never change mid-episode. Either way the first episode already has training info."""
+
+    training_info_fn: HookSpec = None
+    """Adds keys to training info: called in the trainer with a read-only ``TrainerView``, returns a
+    dict of extra keys."""
+
+    reward_shaping: JsonDict | None = None
+    """Initial ``reward_shaping`` dict delivered to envs (change it mid-run with
+    ``Trainer.set_reward_shaping``)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class CheckpointConfig:
@@ -218,6 +246,7 @@ class Config:
     algorithm: AlgorithmConfig = AlgorithmConfig()
     model: ModelConfig = ModelConfig()
     logging: LoggingConfig = LoggingConfig()
+    training_info: TrainingInfoConfig = TrainingInfoConfig()
     checkpointing: CheckpointConfig = CheckpointConfig()
 
     # ----- derived values -----
@@ -265,7 +294,16 @@ class Config:
         return max(self.sampling.num_buffers_per_worker, 1)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """A JSON-able dict (hooks given as callables are written as ``"module:qualname"``)."""
+        out = dataclasses.asdict(self)
+        out["training_info"]["training_info_fn"] = hook_name(self.training_info.training_info_fn)
+        out["logging"]["metrics_fn"] = hook_name(self.logging.metrics_fn)
+        return out
+
+    def without_hooks(self) -> Config:
+        """The config without user hooks, for worker processes (hooks run in the trainer only, and a
+        lambda could not be sent to a spawned process)."""
+        return replace(self, training_info__training_info_fn=None, logging__metrics_fn=None)
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Config:
@@ -276,6 +314,7 @@ class Config:
             "algorithm": AlgorithmConfig,
             "model": ModelConfig,
             "logging": LoggingConfig,
+            "training_info": TrainingInfoConfig,
             "checkpointing": CheckpointConfig,
         }
         kwargs: dict[str, Any] = {}
@@ -288,6 +327,36 @@ class Config:
             else:
                 kwargs[key] = value
         return Config(**kwargs)
+
+
+def hook_name(hook: Any) -> str | None:
+    """``"module:qualname"`` of a hook (strings pass through)."""
+    if hook is None or isinstance(hook, str):
+        return hook
+    return f"{getattr(hook, '__module__', '?')}:{getattr(hook, '__qualname__', repr(hook))}"
+
+
+def resolve_hook(hook: Any, flag: str) -> Callable[..., Any] | None:
+    """The callable behind a hook spec; ConfigError naming ``flag`` when it cannot be imported."""
+    if hook is None or callable(hook):
+        return hook
+    module_name, _, attr = str(hook).partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"{flag} {hook!r} must look like 'package.module:function'.")
+    try:
+        import importlib
+
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"{flag} {hook!r} cannot be imported ({type(exc).__name__}: {exc}); check the module path "
+            "and that the package is installed."
+        ) from exc
+    if not callable(obj):
+        raise ConfigError(f"{flag} {hook!r} is not callable.")
+    return obj
 
 
 def replace(cfg: Config, **changes: Any) -> Config:
@@ -376,6 +445,17 @@ def validate(cfg: Config) -> None:
         cfg.environment.max_episode_steps is None or cfg.environment.max_episode_steps > 0,
         f"--max-episode-steps must be > 0 (got {cfg.environment.max_episode_steps}).",
     )
+    ti = cfg.training_info
+    _require(
+        ti.training_info_interval >= 0,
+        f"--training-info-interval must be >= 0 seconds (got {ti.training_info_interval}).",
+    )
+    _require(
+        ti.reward_shaping is None or isinstance(ti.reward_shaping, dict),
+        "--reward-shaping must be a JSON object, e.g. '{\"distance\": 0.1}'.",
+    )
+    resolve_hook(ti.training_info_fn, "--training-info-fn")
+    resolve_hook(cfg.logging.metrics_fn, "--metrics-fn")
     _require(
         re.fullmatch(r"(auto|cpu|cuda(:\d+)?)", cfg.device) is not None,
         f"--device {cfg.device!r} is not one of cpu, cuda, cuda:N, auto.",

@@ -9,6 +9,7 @@ import torch
 import relayrl
 from relayrl.config import Config, replace
 from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers
+from relayrl.sampling.progress import SharedBlob, StepCounters
 from relayrl.sampling.worker import RolloutWorker
 
 
@@ -139,7 +140,8 @@ def _one_worker(cfg):
     )
     weights = SharedWeights(model.state_dict())
     weights.publish(model.state_dict(), 0)
-    return RolloutWorker(cfg, 0, buffers, weights, seed=0), buffers
+    counters, blob = StepCounters(1), SharedBlob(capacity=1 << 16)
+    return RolloutWorker(cfg, 0, buffers, weights, 0, counters, blob), buffers
 
 
 def test_truncation_is_bootstrapped_same_step(tmp_path):

@@ -51,6 +51,8 @@ class EnvBatch(Protocol):
     single_observation_space: gym.Space
     single_action_space: gym.Space
     autoreset: Literal["same_step", "next_step"]
+    before_reset: Callable[[int], None] | None
+    """Called with an env index right before that env resets (first reset included), if set."""
 
     def reset(self) -> Obs:
         """First reset, with the seeds given at construction."""
@@ -131,10 +133,13 @@ class ListEnvBatch:
         self._terminated = np.zeros(self.num_envs, dtype=bool)
         self._truncated = np.zeros(self.num_envs, dtype=bool)
         self._int_actions = isinstance(self.single_action_space, gym.spaces.Discrete)
+        self.before_reset: Callable[[int], None] | None = None
 
     def reset(self) -> Obs:
         write = self._write
         for j, env in enumerate(self._envs):
+            if self.before_reset is not None:
+                self.before_reset(j)
             obs, _ = env.reset(seed=None if self._seed is None else self._seed + j)
             write(j, obs)
         return self._obs
@@ -152,6 +157,8 @@ class ListEnvBatch:
             if term or trunc:
                 final_obs[i] = _copy_obs(obs)
                 episode_infos[i] = info
+                if self.before_reset is not None:
+                    self.before_reset(i)
                 obs, _ = env.reset()
             if write is None:
                 buf[i] = obs  # type: ignore[index]
@@ -218,13 +225,22 @@ class VectorEnvBatch:
                 f"vector env {env} uses autoreset mode {mode.value}; relayrl supports NextStep and SameStep."
             )
         self._prev_done = np.zeros(self.num_envs, dtype=bool)
+        self.before_reset: Callable[[int], None] | None = None
+        """Next-step autoreset: called before the step that resets the env (exact). Same-step
+        autoreset resets inside the step that ends the episode, so it is called right after it."""
 
     def reset(self) -> Obs:
+        if self.before_reset is not None:
+            for i in range(self.num_envs):
+                self.before_reset(i)
         obs, _ = self._env.reset(seed=self._seed)
         self._prev_done[:] = False
         return obs
 
     def step(self, actions: np.ndarray) -> StepResult:
+        if self.before_reset is not None and self.autoreset == "next_step" and self._prev_done.any():
+            for i in np.flatnonzero(self._prev_done).tolist():
+                self.before_reset(i)
         obs, rewards, terminated, truncated, infos = self._env.step(actions)
         rewards = np.asarray(rewards, dtype=np.float32)
         terminated = np.asarray(terminated, dtype=bool)
@@ -248,6 +264,8 @@ class VectorEnvBatch:
                 episode_infos[i] = unbatch_info(final_info, i)
                 if batched_final_obs is not None:
                     final_obs[i] = _index(batched_final_obs, i)
+                if self.before_reset is not None:
+                    self.before_reset(i)
         return StepResult(obs, rewards, terminated, truncated, final_obs, episode_infos, valid)
 
     def envs(self) -> list[Any]:

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from relayrl.config import Config
+from relayrl.config import Config, resolve_hook
+from relayrl.runners.episode_stats import EpisodeStatsWindow
 
 log = logging.getLogger("relayrl.report")
 
@@ -31,8 +32,10 @@ class Reporter:
 
     def __init__(self, cfg: Config, experiment_dir: Path, env_steps: int, resumed: bool) -> None:
         self.cfg = cfg
-        self.episodes: collections.deque[dict[str, float]] = collections.deque(maxlen=cfg.logging.stats_window)
-        self.total_episodes = 0
+        self.episodes = EpisodeStatsWindow(cfg.logging.stats_window)
+        self.metrics_fn = resolve_hook(cfg.logging.metrics_fn, "--metrics-fn")
+        self.staleness_steps: list[float] = []
+        self.staleness_seconds: list[float] = []
         self.worker_timing: dict[str, float] = collections.defaultdict(float)
         self.main_timing: dict[str, float] = collections.defaultdict(float)
         self.learner_stats: dict[str, float] = {}
@@ -64,12 +67,14 @@ class Reporter:
 
     # ----- inputs -----
 
-    def add_rollout(self, episodes: list[dict[str, float]], timing: dict[str, float], policy_lag: int) -> None:
-        self.episodes.extend(episodes)
-        self.total_episodes += len(episodes)
-        for key, value in timing.items():
+    def add_rollout(self, report: Any, policy_lag: int) -> None:
+        """Take a worker's ``RolloutReport``: episodes, timing, training-info staleness samples."""
+        self.episodes.add(report.episodes)
+        for key, value in report.timing.items():
             self.worker_timing[key] += value
         self.lags.append(float(policy_lag))
+        self.staleness_steps.extend(report.staleness_steps)
+        self.staleness_seconds.extend(report.staleness_seconds)
 
     def add_main_time(self, phase: str, seconds: float) -> None:
         self.main_timing[phase] += seconds
@@ -80,21 +85,32 @@ class Reporter:
     # ----- aggregates -----
 
     def episode_stats(self) -> dict[str, float]:
-        """Mean/min/max of every per-episode key over the window (empty before the first episode)."""
-        if not self.episodes:
-            return {}
-        out: dict[str, float] = {"episodes": float(self.total_episodes)}
-        keys = sorted({k for ep in self.episodes for k in ep})
-        for key in keys:
-            values = np.array([ep[key] for ep in self.episodes if key in ep], dtype=np.float64)
-            out[f"{key}_mean"] = float(values.mean())
-            out[f"{key}_min"] = float(values.min())
-            out[f"{key}_max"] = float(values.max())
-        return out
+        """Flat mean/min/max of return, length and every extra stat over the window."""
+        return self.episodes.flat()
+
+    def training_stats(self) -> dict[str, Any]:
+        """The nested aggregate delivered to envs as ``training_info["stats"]``."""
+        return self.episodes.summary()
 
     def mean_reward(self) -> float | None:
-        stats = self.episode_stats()
-        return stats.get("reward_mean")
+        return self.episodes.flat().get("reward_mean")
+
+    def _derived(self) -> dict[str, float]:
+        if self.metrics_fn is None:
+            return {}
+        result = self.metrics_fn(self.training_stats())
+        if not isinstance(result, dict):
+            raise TypeError(
+                f"--metrics-fn {self.cfg.logging.metrics_fn!r} returned {type(result).__name__}, "
+                "expected a dict of {name: number}"
+            )
+        out = {}
+        for key, value in result.items():
+            try:
+                out[str(key)] = float(value)
+            except (TypeError, ValueError):
+                log.warning("--metrics-fn value %r for %r is not a number; skipped", value, key)
+        return out
 
     # ----- output -----
 
@@ -113,6 +129,15 @@ class Reporter:
         timing.update({f"main_{k}_frac": v / dt for k, v in self.main_timing.items()})
         lag_mean = float(np.mean(self.lags)) if self.lags else 0.0
         lag_max = float(np.max(self.lags)) if self.lags else 0.0
+        staleness = {}
+        if self.staleness_steps:
+            staleness = {
+                "training_info_staleness_steps": float(np.median(self.staleness_steps)),
+                "training_info_staleness_steps_max": float(np.max(self.staleness_steps)),
+                "training_info_staleness_seconds": float(np.median(self.staleness_seconds)),
+                "training_info_staleness_seconds_max": float(np.max(self.staleness_seconds)),
+            }
+        derived = self._derived()
         row: dict[str, Any] = {
             "env_steps": env_steps,
             "policy_version": policy_version,
@@ -123,15 +148,19 @@ class Reporter:
             **ep,
             **{f"learner/{k}": v for k, v in self.learner_stats.items()},
             **timing,
+            **staleness,
+            **{f"derived/{k}": v for k, v in derived.items()},
         }
         self._console(row, timing)
-        self._tensorboard(row, timing, env_steps)
+        self._tensorboard(row, {**timing, **staleness}, derived, env_steps)
         with open(self.progress_path, "a") as f:
             f.write(json.dumps(row) + "\n")
         self.last_time, self.last_steps = now, env_steps
         self.worker_timing.clear()
         self.main_timing.clear()
         self.lags.clear()
+        self.staleness_steps.clear()
+        self.staleness_seconds.clear()
         return row
 
     def _eta(self, env_steps: int) -> str:
@@ -147,6 +176,9 @@ class Reporter:
         if "reward_mean" in row:
             parts.append(f"reward {row['reward_mean']:.2f} (min {row['reward_min']:.1f} max {row['reward_max']:.1f})")
             parts.append(f"len {row['length_mean']:.1f}")
+        extras = [k for k in row if k.startswith("episode_extra_stats/") and k.endswith("/mean")]
+        for key in extras[:4]:
+            parts.append(f"{key[len('episode_extra_stats/') : -len('/mean')]} {row[key]:.3g}")
         parts.append(f"lag {row['policy_lag_mean']:.2f}/{row['policy_lag_max']:.0f}")
         parts.append(f"v{row['policy_version']}")
         if timing:
@@ -158,13 +190,22 @@ class Reporter:
         else:
             log.info(line)
 
-    def _tensorboard(self, row: dict[str, Any], timing: dict[str, float], step: int) -> None:
+    def _tensorboard(self, row: dict[str, Any], perf: dict[str, float], derived: dict[str, float], step: int) -> None:
         if self.writer is None:
             return
         w = self.writer
-        for key in sorted(k for k in row if k.endswith(("_mean", "_min", "_max")) and not k.startswith("policy_lag")):
-            name = key.replace("reward_", "episode_return_").replace("length_", "episode_length_")
-            w.add_scalar(f"reward/{name}", row[key], step)
+        for name in ("reward", "length"):
+            for stat in ("mean", "min", "max"):
+                if f"{name}_{stat}" in row:
+                    tag = "episode_return" if name == "reward" else "episode_length"
+                    w.add_scalar(f"reward/{tag}_{stat}", row[f"{name}_{stat}"], step)
+        for key, value in row.items():
+            if key.startswith("episode_extra_stats/"):
+                path, stat = key[len("episode_extra_stats/") :].rsplit("/", 1)
+                family = "episode_extra_stats" if stat == "mean" else f"episode_extra_stats_{stat}"
+                w.add_scalar(f"{family}/{path}", value, step)
+        for key, value in derived.items():
+            w.add_scalar(f"derived/{key}", value, step)
         for key, value in self.learner_stats.items():
             family = "losses" if key in LOSS_KEYS else "policy_stats"
             w.add_scalar(f"{family}/{key}", value, step)
@@ -172,7 +213,7 @@ class Reporter:
         w.add_scalar("perf/fps", row["fps"], step)
         w.add_scalar("perf/policy_lag_mean", row["policy_lag_mean"], step)
         w.add_scalar("perf/policy_lag_max", row["policy_lag_max"], step)
-        for key, value in timing.items():
+        for key, value in perf.items():
             w.add_scalar(f"perf/{key}", value, step)
         w.flush()
 

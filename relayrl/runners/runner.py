@@ -17,6 +17,7 @@ import queue
 import random
 import time
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,9 @@ from relayrl.envs import check_spaces, probe_spaces
 from relayrl.learning import checkpoints
 from relayrl.learning.learner import Learner
 from relayrl.runners.reporting import Reporter
+from relayrl.runners.training_info import TrainerView, TrainingInfoPublisher
 from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers
+from relayrl.sampling.progress import SharedBlob, StepCounters
 from relayrl.sampling.worker import RolloutReport
 from relayrl.utils.logs import setup_logging
 
@@ -64,8 +67,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class Runner:
-    """Owns the learner, the shared buffers, the reporter and (in parallel mode) the worker processes."""
+class Trainer:
+    """Owns the learner, the shared buffers, the reporter and (in parallel mode) the worker processes.
+
+    ``Trainer(cfg).run()`` is what ``relayrl.train(cfg)`` does; keep the object to change reward
+    shaping while it runs (``set_reward_shaping`` is safe to call from another thread or a hook).
+    """
 
     def __init__(self, cfg: Config) -> None:
         validate(cfg)
@@ -94,7 +101,13 @@ class Runner:
         if resume_state is not None:
             self._restore(resume_state)
         self.reporter = Reporter(cfg, self.exp_dir, self.env_steps, resumed=resume_state is not None)
-        self.weights = SharedWeights(self.learner.model.state_dict(), mp.get_context("spawn"))
+        ctx = mp.get_context("spawn")
+        self.counters = StepCounters(cfg.sampling.num_workers, base=self.env_steps)
+        self.blob = SharedBlob(ctx=ctx)
+        self.publisher = TrainingInfoPublisher(cfg, self.blob, self.view)
+        if resume_state is not None and "reward_shaping" in resume_state:
+            self.publisher.set_reward_shaping(resume_state["reward_shaping"])
+        self.weights = SharedWeights(self.learner.model.state_dict(), ctx)
         self.weights.publish(self.learner.model.state_dict(), self.learner.policy_version)
         self.pending: list[int] = []
         self.slot_owner: dict[int, int] = {}
@@ -138,11 +151,28 @@ class Runner:
             self.learner.policy_version,
         )
 
-    # ----- shared loop pieces -----
+    # ----- public -----
 
     @property
     def train_seconds(self) -> float:
         return self.train_seconds_before + time.monotonic() - self.start_time
+
+    def view(self) -> TrainerView:
+        """A read-only snapshot of the trainer (what ``--training-info-fn`` receives)."""
+        return TrainerView(
+            env_steps=self.env_steps,
+            policy_version=self.learner.policy_version,
+            train_seconds=self.train_seconds,
+            stats=MappingProxyType(self.reporter.training_stats()),
+            learner_stats=MappingProxyType(dict(self.reporter.learner_stats)),
+            config=self.cfg,
+        )
+
+    def set_reward_shaping(self, shaping: dict[str, Any] | None) -> None:
+        """Deliver a new ``reward_shaping`` dict to every env (saved with checkpoints)."""
+        self.publisher.set_reward_shaping(shaping)
+
+    # ----- shared loop pieces -----
 
     def _checkpoint_state(self) -> dict[str, Any]:
         return {
@@ -154,6 +184,7 @@ class Runner:
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state()},
             "config": self.cfg.to_dict(),
             "episode_stats": self.reporter.episode_stats(),
+            "reward_shaping": self.publisher.reward_shaping,
         }
 
     def save(self) -> None:
@@ -166,7 +197,7 @@ class Runner:
     def _on_rollout(self, report: RolloutReport) -> None:
         self.env_steps += report.env_steps
         lag = self.learner.policy_version - report.policy_version
-        self.reporter.add_rollout(report.episodes, report.timing, lag)
+        self.reporter.add_rollout(report, lag)
         self.pending.append(report.slot)
 
     def _train_on(self, slots: list[int], before_train: Any = None) -> None:
@@ -180,6 +211,7 @@ class Runner:
         self.reporter.add_main_time("learner", time.monotonic() - t0)
 
     def _housekeeping(self, force_report: bool = False) -> None:
+        self.publisher.maybe_publish()
         now = time.monotonic()
         self.reporter.update_bar(self.env_steps)
         if force_report or now - self.last_report >= self.cfg.logging.report_interval:
@@ -217,8 +249,12 @@ class Runner:
             self.device,
         )
         if self._done():
-            log.info("experiment %s is already at %d env steps (--train-for-env-steps %d); raise it to train on",
-                     self.exp_dir, self.env_steps, self.cfg.train_for_env_steps)
+            log.info(
+                "experiment %s is already at %d env steps (--train-for-env-steps %d); raise it to train on",
+                self.exp_dir,
+                self.env_steps,
+                self.cfg.train_for_env_steps,
+            )
         try:
             if self.cfg.serial:
                 self._run_serial()
@@ -269,7 +305,11 @@ class Runner:
         k, nw = cfg.rollouts_per_batch, cfg.sampling.num_workers
         self._allocate(math.ceil(k / nw))
         assert cfg.seed is not None
-        workers = [RolloutWorker(cfg, w, self.buffers, self.weights, cfg.seed) for w in range(nw)]
+        self.publisher.maybe_publish(force=True)
+        workers = [
+            RolloutWorker(cfg.without_hooks(), w, self.buffers, self.weights, cfg.seed, self.counters, self.blob)
+            for w in range(nw)
+        ]
         free = {w: self._owned(w) for w in range(nw)}
         try:
             w = 0
@@ -296,12 +336,26 @@ class Runner:
         nw = cfg.sampling.num_workers
         self._allocate(cfg.num_slots_per_worker)
         ctx = mp.get_context("spawn")
+        worker_cfg = cfg.without_hooks()
+        # Published before the workers start, so every env's first episode already has training info.
+        self.publisher.maybe_publish(force=True)
         outbox = ctx.Queue()
         inboxes = [ctx.Queue() for _ in range(nw)]
         procs = [
             ctx.Process(
                 target=worker_main,
-                args=(cfg, w, self.buffers, self.weights, cfg.seed, inboxes[w], outbox, os.getpid()),
+                args=(
+                    worker_cfg,
+                    w,
+                    self.buffers,
+                    self.weights,
+                    cfg.seed,
+                    self.counters,
+                    self.blob,
+                    inboxes[w],
+                    outbox,
+                    os.getpid(),
+                ),
                 name=f"relayrl-worker-{w}",
                 daemon=True,
             )
@@ -402,4 +456,4 @@ def train(cfg: Config) -> TrainSummary:
     a rollout worker raises or dies (after writing a checkpoint).
     """
     setup_logging("main")
-    return Runner(cfg).run()
+    return Trainer(cfg).run()

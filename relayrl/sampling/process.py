@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import signal
 import traceback
 from typing import Any
 
@@ -16,6 +17,7 @@ import torch
 
 from relayrl.config import Config
 from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers
+from relayrl.sampling.progress import SharedBlob, StepCounters
 from relayrl.utils.logs import setup_logging
 
 POLL_SECONDS = 1.0
@@ -27,6 +29,8 @@ def worker_main(
     buffers: TrajectoryBuffers,
     weights: SharedWeights,
     seed: int,
+    counters: StepCounters,
+    blob: SharedBlob,
     inbox: Any,
     outbox: Any,
     parent_pid: int,
@@ -36,11 +40,14 @@ def worker_main(
     log = logging.getLogger("relayrl.worker")
     # One thread per worker: the workers together already occupy the cores.
     torch.set_num_threads(1)
+    # Ctrl-C reaches the whole process group; the main process alone decides how the run stops
+    # (checkpoint first, then "stop" to every worker).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     worker = None
     try:
         from relayrl.sampling.worker import RolloutWorker
 
-        worker = RolloutWorker(cfg, worker_index, buffers, weights, seed)
+        worker = RolloutWorker(cfg, worker_index, buffers, weights, seed, counters, blob)
         outbox.put(("ready", worker_index))
         while True:
             try:

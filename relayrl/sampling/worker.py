@@ -8,6 +8,7 @@ small ``RolloutReport`` that the caller forwards.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from typing import Any
 
@@ -17,8 +18,13 @@ import torch
 
 from relayrl.config import Config
 from relayrl.envs import StepResult, make_env_batch
+from relayrl.envs.episode_stats import EXTRA_STATS_KEY, flatten_extra_stats
 from relayrl.models import build_actor_critic
 from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers, map_obs, zip_obs
+from relayrl.sampling.progress import SharedBlob, StepCounters
+from relayrl.sampling.training_info import TrainingInfoDelivery
+
+log = logging.getLogger("relayrl.worker")
 
 
 @dataclasses.dataclass
@@ -29,8 +35,11 @@ class RolloutReport:
     slot: int
     policy_version: int
     env_steps: int
-    episodes: list[dict[str, float]]
+    episodes: list[dict[str, Any]]
+    """Finished episodes: ``{"reward": float, "length": float, "extra": {path: float}}``."""
     timing: dict[str, float]
+    staleness_steps: list[float] = dataclasses.field(default_factory=list)
+    staleness_seconds: list[float] = dataclasses.field(default_factory=list)
 
 
 def _to_tensor(obs: Any) -> Any:
@@ -52,6 +61,8 @@ class RolloutWorker:
         buffers: TrajectoryBuffers,
         weights: SharedWeights,
         seed: int,
+        counters: StepCounters,
+        blob: SharedBlob,
     ) -> None:
         self.cfg = cfg
         self.worker_index = worker_index
@@ -73,6 +84,11 @@ class RolloutWorker:
             self.action_low, self.action_high = action_space.low, action_space.high
         h = self.model.rnn_state_size
         self.rnn_state: torch.Tensor | None = torch.zeros((n, h)) if h > 0 else None
+        self.counters = counters
+        self.delivery = TrainingInfoDelivery(cfg, self.env_batch, counters, blob)
+        if self.delivery.enabled:
+            self.env_batch.before_reset = self.delivery.before_reset
+        self.warned_keys: set[str] = set()
         self.obs = self.env_batch.reset()
         self.starts = torch.ones(n, dtype=torch.bool)
         self.episode_return = np.zeros(n, dtype=np.float64)
@@ -89,7 +105,8 @@ class RolloutWorker:
         b.policy_version[slot] = self.policy_version
         if self.rnn_state is not None:
             b.rnn_state[slot].copy_(self.rnn_state)
-        episodes: list[dict[str, float]] = []
+        episodes: list[dict[str, Any]] = []
+        deliver = self.delivery.before_step if self.delivery.enabled else None
         t_env = t_inf = 0.0
         t_start = time.perf_counter()
         obs_rows = map_obs(b.obs, lambda x: x[slot])
@@ -107,9 +124,12 @@ class RolloutWorker:
                 actions = res.actions.numpy()
                 if self.action_low is not None:
                     actions = np.clip(actions, self.action_low, self.action_high)
+                if deliver is not None:
+                    deliver()
                 t1 = time.perf_counter()
                 step = self.env_batch.step(actions)
                 t2 = time.perf_counter()
+                self.counters.add(self.worker_index, self.num_envs)
                 self.rnn_state = res.rnn_state
                 rewards = self._bootstrap_truncations(step, t, res.rnn_state)
                 dones = step.terminated | step.truncated
@@ -133,7 +153,10 @@ class RolloutWorker:
         total = time.perf_counter() - t_start
         timing = {"env_step": t_env, "inference": t_inf, "other": max(0.0, total - t_env - t_inf)}
         steps = self.num_envs * self.cfg.sampling.rollout_length
-        return RolloutReport(self.worker_index, slot, self.policy_version, steps, episodes, timing)
+        stale_steps, stale_seconds = self.delivery.drain_staleness()
+        return RolloutReport(
+            self.worker_index, slot, self.policy_version, steps, episodes, timing, stale_steps, stale_seconds
+        )
 
     # ----- helpers -----
 
@@ -163,7 +186,7 @@ class RolloutWorker:
             rewards_rows[row, i] += self.gamma * float(values[i])
         self.pending_bootstrap.clear()
 
-    def _count_episodes(self, step: StepResult, dones: np.ndarray, episodes: list[dict[str, float]]) -> None:
+    def _count_episodes(self, step: StepResult, dones: np.ndarray, episodes: list[dict[str, Any]]) -> None:
         valid = step.valid
         if valid is None:
             self.episode_return += step.rewards
@@ -172,9 +195,28 @@ class RolloutWorker:
             self.episode_return += np.where(valid, step.rewards, 0.0)
             self.episode_length += valid
         for i in np.flatnonzero(dones):
-            episodes.append({"reward": float(self.episode_return[i]), "length": float(self.episode_length[i])})
+            episode: dict[str, Any] = {"reward": float(self.episode_return[i]), "length": float(self.episode_length[i])}
+            info = step.episode_infos.get(int(i))
+            if info and EXTRA_STATS_KEY in info:
+                episode["extra"] = flatten_extra_stats(info[EXTRA_STATS_KEY], lambda k, v, i=i: self._skip(k, v, i))
+            episodes.append(episode)
             self.episode_return[i] = 0.0
             self.episode_length[i] = 0
+
+    def _skip(self, key: str, value: Any, env_index: int) -> None:
+        """One warning per key for a non-numeric episode_extra_stats value."""
+        if key in self.warned_keys:
+            return
+        self.warned_keys.add(key)
+        log.warning(
+            "env %d of worker %d (%s): %s[%r] is %s, not a number (bool, int, float or 0-d array); this key is skipped",
+            env_index,
+            self.worker_index,
+            self.cfg.env,
+            EXTRA_STATS_KEY,
+            key,
+            type(value).__name__,
+        )
 
     def close(self) -> None:
         self.env_batch.close()

@@ -1,0 +1,82 @@
+"""Shared training progress: live env-step counters and the latest training-info dict.
+
+``StepCounters``: one int64 per worker, written only by that worker after every batch step, plus
+the step count the run resumed from. Any process can sum them at any time without a lock (each
+entry has a single writer; an int64 store is atomic), which is what makes
+``approx_total_training_steps`` fresh to within one batch step per worker.
+
+``SharedBlob``: the rest of training info (policy version, stats, user keys ...), pickled by the
+trainer into a fixed shared buffer with a version number; workers unpickle it only when the
+version changed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import pickle
+from typing import Any
+
+import torch
+
+
+class StepCounters:
+    """Per-worker env-step counters in shared memory; ``total()`` includes the resume base."""
+
+    def __init__(self, num_workers: int, base: int = 0) -> None:
+        self.tensor = torch.zeros(num_workers + 1, dtype=torch.int64).share_memory_()
+        self.tensor[num_workers] = base
+        self.num_workers = num_workers
+        self._view: Any = None
+
+    @property
+    def view(self) -> Any:
+        # A numpy view is ~50x cheaper to increment than indexing the tensor (this runs every step).
+        if self._view is None:
+            self._view = self.tensor.numpy()
+        return self._view
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"tensor": self.tensor, "num_workers": self.num_workers}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.tensor, self.num_workers, self._view = state["tensor"], state["num_workers"], None
+
+    def add(self, worker: int, steps: int) -> None:
+        self.view[worker] += steps
+
+    def total(self) -> int:
+        return int(self.view.sum())
+
+
+class SharedBlob:
+    """A picklable value published by one process and read by many, with a version number."""
+
+    def __init__(self, capacity: int = 1 << 20, ctx: Any = mp) -> None:
+        self.data = torch.zeros(capacity, dtype=torch.uint8).share_memory_()
+        self.header = torch.zeros(2, dtype=torch.int64).share_memory_()  # [version, length]
+        self.lock = ctx.Lock()
+
+    def publish(self, value: Any) -> int:
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        if len(payload) > self.data.numel():
+            raise ValueError(
+                f"training info is {len(payload):,} bytes pickled, over the {self.data.numel():,}-byte limit; "
+                "return fewer or smaller keys from --training-info-fn."
+            )
+        with self.lock:
+            self.data[: len(payload)] = torch.frombuffer(bytearray(payload), dtype=torch.uint8)
+            self.header[1] = len(payload)
+            self.header[0] += 1
+            return int(self.header[0])
+
+    def version(self) -> int:
+        return int(self.header[0])
+
+    def read(self) -> tuple[int, Any]:
+        """``(version, value)``; version 0 means nothing was published yet (value None)."""
+        with self.lock:
+            version, length = int(self.header[0]), int(self.header[1])
+            if version == 0:
+                return 0, None
+            payload = self.data[:length].numpy().tobytes()
+        return version, pickle.loads(payload)

@@ -1,0 +1,101 @@
+"""Worker side of trainer -> env: when and to whom training info is delivered.
+
+Deliveries happen only between env steps: ``before_step`` runs right before the worker steps its
+env batch, ``before_reset`` right before an env resets (the env batch calls it). Each delivery
+builds the dict from the latest published trainer part (``SharedBlob``) plus
+``approx_total_training_steps`` summed from the live step counters at that moment, so the step
+count an env sees is behind the true total by at most one batch step per worker.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from relayrl.config import Config
+from relayrl.envs.training_info import find_training_info_interface, vector_training_info_targets
+from relayrl.sampling.progress import SharedBlob, StepCounters
+
+
+class TrainingInfoDelivery:
+    """Delivers training info to the env instances of one worker and measures its staleness."""
+
+    def __init__(self, cfg: Config, env_batch: Any, counters: StepCounters, blob: SharedBlob) -> None:
+        self.counters = counters
+        self.blob = blob
+        self.interval = cfg.training_info.training_info_interval
+        self.episode_mode = cfg.training_info.training_info_delivery == "episode"
+        self.num_envs = env_batch.num_envs
+        envs = env_batch.envs()
+        if getattr(env_batch, "autoreset", "same_step") == "same_step" and len(envs) == env_batch.num_envs:
+            self.per_env: list[Any | None] = [find_training_info_interface(env) for env in envs]
+            self.whole: Any | None = None
+        else:
+            self.whole, subs = vector_training_info_targets(envs[0])
+            self.per_env = subs + [None] * (self.num_envs - len(subs))
+        self.enabled = self.whole is not None or any(t is not None for t in self.per_env)
+        self.delivered = [False] * self.num_envs
+        self.whole_delivered = False
+        self.blob_version = -1
+        self.trainer_part: dict[str, Any] = {}
+        self.trainer_part_time = time.monotonic()
+        self.last_round = float("-inf")
+        self.staleness_steps: list[float] = []
+        self.staleness_seconds: list[float] = []
+
+    # ----- building the dict -----
+
+    def _compose(self) -> tuple[dict[str, Any], float]:
+        """The dict to deliver and the time its step count was read."""
+        version = self.blob.version()
+        if version != self.blob_version:
+            self.blob_version, value = self.blob.read()
+            self.trainer_part = value or {}
+        info = dict(self.trainer_part)
+        info["approx_total_training_steps"] = self.counters.total()
+        return info, time.monotonic()
+
+    def _deliver(self, target: Any, info: dict[str, Any], t_read: float) -> None:
+        target.set_training_info(info)
+        # Staleness at arrival: how far the true total moved on since the value was read.
+        self.staleness_steps.append(float(self.counters.total() - info["approx_total_training_steps"]))
+        self.staleness_seconds.append(time.monotonic() - t_read)
+
+    # ----- hooks -----
+
+    def before_step(self) -> None:
+        """Called before every batch step: a delivery round at most every ``interval`` seconds."""
+        if not self.enabled or self.episode_mode:
+            return
+        now = time.monotonic()
+        if now - self.last_round < self.interval:
+            return
+        self.last_round = now
+        info, t_read = self._compose()
+        for target in self.per_env:
+            if target is not None:
+                self._deliver(target, dict(info), t_read)
+        if self.whole is not None:
+            self._deliver(self.whole, info, t_read)
+
+    def before_reset(self, env_index: int) -> None:
+        """Called right before env ``env_index`` resets: delivers in episode mode, and always before
+        an env's first episode (so that episode already has training info)."""
+        if not self.enabled:
+            return
+        first = not self.delivered[env_index]
+        self.delivered[env_index] = True
+        if not (first or self.episode_mode):
+            return
+        info, t_read = self._compose()
+        target = self.per_env[env_index]
+        if target is not None:
+            self._deliver(target, dict(info), t_read)
+        if self.whole is not None and (self.episode_mode or not self.whole_delivered):
+            self.whole_delivered = True
+            self._deliver(self.whole, info, t_read)
+
+    def drain_staleness(self) -> tuple[list[float], list[float]]:
+        steps, seconds = self.staleness_steps, self.staleness_seconds
+        self.staleness_steps, self.staleness_seconds = [], []
+        return steps, seconds
