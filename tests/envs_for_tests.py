@@ -40,3 +40,103 @@ class CountingEnv(gym.Env):
 
 def make_counting_env(config: dict[str, Any] | None = None) -> gym.Env:
     return CountingEnv(config)
+
+
+# ----- training info / episode stats probes -----
+
+import json  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from relayrl import TrainingInfoInterface  # noqa: E402
+
+
+class EpisodeEnv(gym.Env):
+    """Episodes of ``horizon`` steps (terminated), reporting nested, boolean and bad extra stats."""
+
+    def __init__(self, horizon: int = 8) -> None:
+        self.horizon = horizon
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.t = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self.t += 1
+        done = self.t >= self.horizon
+        info: dict[str, Any] = {}
+        if done:
+            info["episode_extra_stats"] = {
+                "success": bool(action == 1),
+                "nested": {"a": {"b": np.float32(0.5)}},
+                "zero_d": np.array(2.0),
+                "bad": "not a number",
+            }
+        return np.full(2, self.t / self.horizon, np.float32), float(action), done, False, info
+
+
+class Recorder(gym.Wrapper, TrainingInfoInterface):
+    """Implements the interface; records every delivery and, per episode, the values seen by step()."""
+
+    def __init__(self, env: gym.Env, log_dir: str) -> None:
+        gym.Wrapper.__init__(self, env)
+        TrainingInfoInterface.__init__(self)
+        self.log_dir = log_dir
+        self.name = uuid.uuid4().hex
+        self.deliveries: list[dict[str, Any]] = []
+        self.episodes: list[dict[str, Any]] = []
+
+    def set_training_info(self, training_info: dict[str, Any]) -> None:
+        super().set_training_info(training_info)
+        self.deliveries.append(
+            {k: v for k, v in training_info.items() if k != "stats"} | {"has_stats": "stats" in training_info}
+        )
+
+    def reset(self, **kwargs: Any) -> Any:
+        self.episodes.append({"info_at_reset": dict(self.training_info) != {}, "seen": []})
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> Any:
+        self.episodes[-1]["seen"].append(self.training_info.get("approx_total_training_steps"))
+        return self.env.step(action)
+
+    def close(self) -> None:
+        Path(self.log_dir).mkdir(parents=True, exist_ok=True)
+        record = {"deliveries": self.deliveries, "episodes": self.episodes}
+        Path(self.log_dir, f"{self.name}.json").write_text(json.dumps(record, default=float))
+        super().close()
+
+
+def make_recorded_env(config: dict[str, Any]) -> gym.Env:
+    """Outer(Recorder(Inner(EpisodeEnv))): the interface sits on the middle of three wrappers."""
+    inner = gym.wrappers.RecordEpisodeStatistics(EpisodeEnv(int(config.get("horizon", 8))))
+    return gym.wrappers.PassiveEnvChecker(Recorder(inner, config["log_dir"]))
+
+
+def make_mixed_vector_env(config: dict[str, Any], num_envs: int) -> gym.vector.VectorEnv:
+    """A SyncVectorEnv whose even sub-envs implement the interface and odd ones do not."""
+    horizon = int(config.get("horizon", 8))
+
+    def make(j: int) -> Any:
+        if j % 2 == 0:
+            return lambda: Recorder(EpisodeEnv(horizon), config["log_dir"])
+        return lambda: EpisodeEnv(horizon)
+
+    return gym.vector.SyncVectorEnv([make(j) for j in range(num_envs)])
+
+
+def extra_training_info(view: Any) -> dict[str, Any]:
+    return {"my_key": 42, "seen_version": view.policy_version}
+
+
+def success_rate_metric(stats: dict[str, Any]) -> dict[str, float]:
+    success = stats["episode_extra_stats"].get("success")
+    return {"failure_rate": 1.0 - success["mean"]} if success else {}
+
+
+def load_records(log_dir: str) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(Path(log_dir).glob("*.json"))]
