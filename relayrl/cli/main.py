@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a rollout worker failed, 2 a usage or configuration err
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ import tyro
 from relayrl.config import Config, ConfigError
 from relayrl.runners.enjoy import EnjoyConfig, enjoy, format_result
 from relayrl.runners.runner import TrainSummary, WorkerError, train
+from relayrl.runners.training_info import TrainingInfoError
 from relayrl.utils.logs import setup_logging
 
 log = logging.getLogger("relayrl.cli")
@@ -107,6 +109,10 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``relayrl <command> [flags]`` and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    # Like `python -m`: "--env my_pkg.envs:make_env" resolves against the current directory too
+    # (spawned workers inherit sys.path).
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     if args and args[0] in ("-h", "--help"):
         print(_help())
         return 0
@@ -121,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except WorkerError as exc:
+    except (WorkerError, TrainingInfoError) as exc:
         print(f"{PROG}: training failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

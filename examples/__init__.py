@@ -1,0 +1,1 @@
+"""Copyable examples (run from the repository root)."""
