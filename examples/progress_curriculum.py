@@ -4,10 +4,10 @@
     relayrl train --env examples.progress_curriculum:Corridor --env-kwargs '{"ramp_steps": 0}' --experiment corridor_flat
     python -m examples.progress_curriculum            # both, then prints the success rates
 
-Corridor: the agent starts at the left end and must walk right to the goal before time runs out.
-A random walk almost never reaches the end of a 40-cell corridor in 120 steps, so training flat on
-the full length learns slowly; growing the corridor with ``approx_total_training_steps`` lets the
-agent learn "walk right" on short corridors first.
+Corridor: the agent starts at the left end and must walk right to the goal before time runs out
+(1.5x the corridor length). A random walk essentially never reaches the end of a 100-cell corridor
+in 150 steps, so training flat on the full length never sees a reward; growing the corridor with
+``approx_total_training_steps`` lets the agent learn "walk right" on short corridors first.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import relayrl
 
 
 class Corridor(gym.Env, relayrl.TrainingInfoInterface):
-    """1-D corridor of ``length`` cells; reward 1 at the goal, -0.01 per step; 3 * length steps allowed.
+    """1-D corridor of ``length`` cells; reward 1 at the goal; ``length * 3 // 2`` steps allowed.
 
-    env config: ``min_length`` (4), ``max_length`` (40), ``ramp_steps`` (200k: env steps over which the
+    env config: ``min_length`` (4), ``max_length`` (100), ``ramp_steps`` (200k: env steps over which the
     length grows linearly from min to max; 0 = always max).
     """
 
@@ -31,7 +31,7 @@ class Corridor(gym.Env, relayrl.TrainingInfoInterface):
         relayrl.TrainingInfoInterface.__init__(self)
         config = config or {}
         self.min_length = int(config.get("min_length", 4))
-        self.max_length = int(config.get("max_length", 40))
+        self.max_length = int(config.get("max_length", 100))
         self.ramp_steps = int(config.get("ramp_steps", 200_000))
         self.length = self.next_length = self.min_length if self.ramp_steps > 0 else self.max_length
         self.observation_space = gym.spaces.Box(0.0, 1.0, (3,), np.float32)
@@ -45,9 +45,14 @@ class Corridor(gym.Env, relayrl.TrainingInfoInterface):
             progress = min(1.0, training_info["approx_total_training_steps"] / self.ramp_steps)
             self.next_length = round(self.min_length + progress * (self.max_length - self.min_length))
 
+    @property
+    def time_limit(self) -> int:
+        return self.length * 3 // 2
+
     def _obs(self) -> np.ndarray:
-        limit = 3 * self.length
-        return np.array([self.pos / self.max_length, self.length / self.max_length, self.t / limit], np.float32)
+        return np.array(
+            [self.pos / self.max_length, self.length / self.max_length, self.t / self.time_limit], np.float32
+        )
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
@@ -60,8 +65,8 @@ class Corridor(gym.Env, relayrl.TrainingInfoInterface):
         self.t += 1
         self.pos = max(0, self.pos + (1 if int(action) == 1 else -1))
         reached = self.pos >= self.length
-        truncated = not reached and self.t >= 3 * self.length
-        reward = 1.0 if reached else -0.01
+        truncated = not reached and self.t >= self.time_limit
+        reward = 1.0 if reached else 0.0
         info: dict[str, Any] = {}
         if reached or truncated:
             info["episode_extra_stats"] = {"success": reached, "difficulty": {"length": self.length}}
@@ -70,14 +75,17 @@ class Corridor(gym.Env, relayrl.TrainingInfoInterface):
 
 def main() -> None:
     for name, kwargs in (("corridor", {}), ("corridor_flat", {"ramp_steps": 0})):
-        cfg = relayrl.Config(env="examples.progress_curriculum:Corridor", experiment=name, seed=1,
-                             train_for_env_steps=300_000)
+        cfg = relayrl.Config(
+            env="examples.progress_curriculum:Corridor", experiment=name, seed=1, train_for_env_steps=300_000
+        )
         cfg = relayrl.config.replace(cfg, environment__env_kwargs=kwargs)
         summary = relayrl.train(cfg)
         s = summary.stats
-        print(f"{name}: success {s.get('episode_extra_stats/success/mean', float('nan')):.2f} at corridor length "
-              f"{s.get('episode_extra_stats/difficulty/length/mean', float('nan')):.1f} "
-              f"after {summary.env_steps:,} env steps ({summary.experiment_dir})")
+        print(
+            f"{name}: success {s.get('episode_extra_stats/success/mean', float('nan')):.2f} at corridor length "
+            f"{s.get('episode_extra_stats/difficulty/length/mean', float('nan')):.1f} "
+            f"after {summary.env_steps:,} env steps ({summary.experiment_dir})"
+        )
 
 
 if __name__ == "__main__":

@@ -96,10 +96,20 @@ def _kwarg(fn: Callable[..., Any], name: str) -> str:
     return "var" if any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params.values()) else "no"
 
 
+def _takes_config(cls: Any) -> bool:
+    """An env class written as ``__init__(self, config=None)`` takes the env-kwargs dict whole."""
+    try:
+        params = [p for p in inspect.signature(cls).parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
+    except (TypeError, ValueError):
+        return False
+    return bool(params) and params[0].name in ("config", "env_config", "cfg")
+
+
 def _call_factory(cfg: Config, render_mode: str | None, num_envs: int | None) -> Any:
     """Call the ``module:callable``: ``fn(env_kwargs)`` (or ``fn()``), ``num_envs=`` for vector envs.
 
-    A ``gym.Env`` / ``VectorEnv`` subclass is called with ``**env_kwargs`` instead. ``render_mode`` is
+    A ``gym.Env`` / ``VectorEnv`` subclass is called with ``**env_kwargs`` instead, unless its first
+    parameter is named ``config`` / ``env_config`` / ``cfg`` (it then gets the dict). ``render_mode`` is
     passed when the callable has a ``render_mode`` parameter.
     """
     fn: Any = _load_factory(cfg.env)
@@ -116,7 +126,7 @@ def _call_factory(cfg: Config, render_mode: str | None, num_envs: int | None) ->
             "callable(env_kwargs, num_envs=N) returning a VectorEnv; drop --vectorized for a single-env factory"
         )
     try:
-        if inspect.isclass(fn) and issubclass(fn, (gym.Env, gym.vector.VectorEnv)):
+        if inspect.isclass(fn) and issubclass(fn, (gym.Env, gym.vector.VectorEnv)) and not _takes_config(fn):
             return fn(**kwargs, **extra)
         return fn(kwargs, **extra) if _takes_param(fn) else fn(**extra)
     except ConfigError:

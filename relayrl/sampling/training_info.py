@@ -3,8 +3,10 @@
 Deliveries happen only between env steps: ``before_step`` runs right before the worker steps its
 env batch, ``before_reset`` right before an env resets (the env batch calls it). Each delivery
 builds the dict from the latest published trainer part (``SharedBlob``) plus
-``approx_total_training_steps`` summed from the live step counters at that moment, so the step
-count an env sees is behind the true total by at most one batch step per worker.
+``approx_total_training_steps`` summed from the live step counters at that moment, so when it is
+read the step count trails the true total by at most one in-flight batch step of each other worker.
+The staleness samples this records are the delivery latency (counters and clock between reading
+the value and the env receiving it); benchmarks/training_info.py measures against ground truth.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from typing import Any
 
 from relayrl.config import Config
+from relayrl.envs.batch import VectorEnvBatch
 from relayrl.envs.training_info import find_training_info_interface, vector_training_info_targets
 from relayrl.sampling.progress import SharedBlob, StepCounters
 
@@ -26,13 +29,15 @@ class TrainingInfoDelivery:
         self.interval = cfg.training_info.training_info_interval
         self.episode_mode = cfg.training_info.training_info_delivery == "episode"
         self.num_envs = env_batch.num_envs
+        self.whole: Any | None
+        self.per_env: list[Any | None]
         envs = env_batch.envs()
-        if getattr(env_batch, "autoreset", "same_step") == "same_step" and len(envs) == env_batch.num_envs:
-            self.per_env: list[Any | None] = [find_training_info_interface(env) for env in envs]
-            self.whole: Any | None = None
-        else:
+        if isinstance(env_batch, VectorEnvBatch):
             self.whole, subs = vector_training_info_targets(envs[0])
             self.per_env = subs + [None] * (self.num_envs - len(subs))
+        else:
+            self.per_env = [find_training_info_interface(env) for env in envs]
+            self.whole = None
         self.enabled = self.whole is not None or any(t is not None for t in self.per_env)
         self.delivered = [False] * self.num_envs
         self.whole_delivered = False
