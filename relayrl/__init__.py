@@ -6,18 +6,25 @@ from relayrl.config import (
     Config,
     ConfigError,
     EnvConfig,
+    FaultConfig,
     LoggingConfig,
     ModelConfig,
     SamplingConfig,
     TrainingInfoConfig,
 )
+from relayrl.envs.faults import EnvError, ObservationError
 from relayrl.envs.training_info import TrainingInfoInterface, find_training_info_interface
-from relayrl.runners.runner import Trainer, TrainSummary, WorkerError, train
+from relayrl.runners.runner import CheckpointError, Trainer, TrainSummary, train
 from relayrl.runners.training_info import TrainerView, TrainingInfoError
+from relayrl.runners.workers import WorkerError
 
 __all__ = [
     "AlgorithmConfig",
     "CheckpointConfig",
+    "CheckpointError",
+    "EnvError",
+    "FaultConfig",
+    "ObservationError",
     "Config",
     "ConfigError",
     "EnvConfig",

@@ -201,6 +201,26 @@ class TrainingInfoConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class FaultConfig:
+    """What happens when envs or workers fail (see docs/reliability.md)."""
+
+    env_error_policy: Literal["restart", "raise"] = "restart"
+    """An exception in an env's step, reset or set_training_info: ``restart`` recreates that env and
+    drops its partial episode from the training data; ``raise`` stops the run (checkpoint first)."""
+
+    max_consecutive_env_errors: int = 5
+    """With ``restart``: stop the run when one env fails more than this many times in a row."""
+
+    max_worker_restarts: int = 5
+    """Worker processes that die (killed, segfault, out of memory) are restarted with fresh envs up
+    to this many times in total; the next death stops the run."""
+
+    check_obs: bool = True
+    """Check every observation against its space (shape, dtype) and for NaN/inf, and rewards for
+    NaN/inf; a bad one stops the run with the env and field named."""
+
+
+@dataclasses.dataclass(frozen=True)
 class CheckpointConfig:
     """Checkpoints and resuming."""
 
@@ -247,6 +267,7 @@ class Config:
     model: ModelConfig = ModelConfig()
     logging: LoggingConfig = LoggingConfig()
     training_info: TrainingInfoConfig = TrainingInfoConfig()
+    faults: FaultConfig = FaultConfig()
     checkpointing: CheckpointConfig = CheckpointConfig()
 
     # ----- derived values -----
@@ -315,6 +336,7 @@ class Config:
             "model": ModelConfig,
             "logging": LoggingConfig,
             "training_info": TrainingInfoConfig,
+            "faults": FaultConfig,
             "checkpointing": CheckpointConfig,
         }
         kwargs: dict[str, Any] = {}
@@ -444,6 +466,14 @@ def validate(cfg: Config) -> None:
     _require(
         cfg.environment.max_episode_steps is None or cfg.environment.max_episode_steps > 0,
         f"--max-episode-steps must be > 0 (got {cfg.environment.max_episode_steps}).",
+    )
+    _require(
+        cfg.faults.max_consecutive_env_errors >= 0,
+        f"--max-consecutive-env-errors must be >= 0 (got {cfg.faults.max_consecutive_env_errors}).",
+    )
+    _require(
+        cfg.faults.max_worker_restarts >= 0,
+        f"--max-worker-restarts must be >= 0 (got {cfg.faults.max_worker_restarts}).",
     )
     ti = cfg.training_info
     _require(

@@ -100,6 +100,7 @@ def test_worker_exception_stops_the_run_with_traceback(tmp_path):
         sampling__num_workers=2,
         environment__env_kwargs={"fail_after": 300},
         train_for_env_steps=10**7,
+        faults__env_error_policy="raise",
     )
     t0 = time.monotonic()
     with pytest.raises(relayrl.WorkerError, match="injected failure in CountingEnv.step"):
@@ -116,6 +117,7 @@ def test_worker_that_dies_is_noticed(tmp_path):
         sampling__num_workers=2,
         environment__env_kwargs={"exit_after": 300},
         train_for_env_steps=10**7,
+        faults__max_worker_restarts=0,
     )
     t0 = time.monotonic()
     with pytest.raises(relayrl.WorkerError, match="exit code 3"):

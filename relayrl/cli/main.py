@@ -16,8 +16,9 @@ import tyro
 
 from relayrl.config import Config, ConfigError
 from relayrl.runners.enjoy import EnjoyConfig, enjoy, format_result
-from relayrl.runners.runner import TrainSummary, WorkerError, train
+from relayrl.runners.runner import CheckpointError, TrainSummary, train
 from relayrl.runners.training_info import TrainingInfoError
+from relayrl.runners.workers import WorkerError
 from relayrl.utils.logs import setup_logging
 
 log = logging.getLogger("relayrl.cli")
@@ -127,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except (WorkerError, TrainingInfoError) as exc:
+    except (WorkerError, TrainingInfoError, CheckpointError) as exc:
         print(f"{PROG}: training failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

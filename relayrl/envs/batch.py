@@ -19,6 +19,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from relayrl.config import ConfigError
+from relayrl.envs.faults import EnvRestarter, ObsChecker
 
 Obs: TypeAlias = np.ndarray | dict[str, "Obs"]
 """A batch of observations ``[N, ...]``, or a (nested) dict of them for Dict spaces."""
@@ -42,6 +43,9 @@ class StepResult:
     """Env index -> info dict (single-env layout) of the step that ended that env's episode."""
     valid: np.ndarray | None
     """Next-step batches: bool ``[N]``, False on an env's autoreset step (action ignored, reward 0)."""
+    errors: dict[int, str] = dataclasses.field(default_factory=dict)
+    """Env index -> traceback, for envs that raised and were restarted during this step: their
+    ``obs`` is the new env's reset observation and the partial episode must be dropped."""
 
 
 class EnvBatch(Protocol):
@@ -53,6 +57,9 @@ class EnvBatch(Protocol):
     autoreset: Literal["same_step", "next_step"]
     before_reset: Callable[[int], None] | None
     """Called with an env index right before that env resets (first reset included), if set."""
+    training_info_round: Callable[[], Any] | None
+    """Called once per ``step``; returns None or a round with ``to_env(i)`` / ``to_whole()`` that the
+    batch calls before stepping (so exceptions in ``set_training_info`` count as env errors)."""
 
     def reset(self) -> Obs:
         """First reset, with the seeds given at construction."""
@@ -117,10 +124,23 @@ class ListEnvBatch:
 
     autoreset: Literal["same_step", "next_step"] = "same_step"
 
-    def __init__(self, envs: list[gym.Env], seed: int | None = None) -> None:
-        """Env ``j`` is reset with ``seed + j`` at the first ``reset`` (unseeded when ``seed`` is None)."""
+    def __init__(
+        self,
+        envs: list[gym.Env],
+        seed: int | None = None,
+        restarter: EnvRestarter | None = None,
+        checker: ObsChecker | None = None,
+    ) -> None:
+        """Env ``j`` is reset with ``seed + j`` at the first ``reset`` (unseeded when ``seed`` is None).
+
+        ``restarter`` decides what happens when an env raises (default: the exception propagates);
+        ``checker`` validates every observation against the space.
+        """
         if not envs:
             raise ValueError("ListEnvBatch needs at least one env")
+        self.restarter = restarter or EnvRestarter(len(envs), "", restart=False, max_consecutive=0, make=None)
+        self.checker = checker
+        self.training_info_round: Callable[[], Any] | None = None
         self._envs = list(envs)
         self._seed = seed
         self.num_envs = len(self._envs)
@@ -136,39 +156,77 @@ class ListEnvBatch:
         self.before_reset: Callable[[int], None] | None = None
 
     def reset(self) -> Obs:
-        write = self._write
         for j, env in enumerate(self._envs):
-            if self.before_reset is not None:
-                self.before_reset(j)
-            obs, _ = env.reset(seed=None if self._seed is None else self._seed + j)
-            write(j, obs)
+            try:
+                if self.before_reset is not None:
+                    self.before_reset(j)
+                obs, _ = env.reset(seed=None if self._seed is None else self._seed + j)
+            except Exception as exc:  # noqa: BLE001 - env errors follow --env-error-policy
+                obs, _ = self._restart(j, exc, "reset")
+            self._store(j, obs)
         return self._obs
 
-    def step(self, actions: np.ndarray) -> StepResult:
-        # Hot path: one Python iteration per env, no per-step array allocation.
-        acts = actions.tolist() if self._int_actions else actions
-        buf, rewards, terminated, truncated = self._obs, self._rewards, self._terminated, self._truncated
-        write = None if self._array_obs else self._write
-        final_obs: dict[int, Any] = {}
-        episode_infos: dict[int, dict] = {}
-        i = 0
-        for env, action in zip(self._envs, acts, strict=True):
-            obs, reward, term, trunc, info = env.step(action)
-            if term or trunc:
-                final_obs[i] = _copy_obs(obs)
-                episode_infos[i] = info
+    def _store(self, i: int, obs: Any) -> None:
+        if self.checker is not None:
+            self.checker.check_single(i, obs)
+        self._write(i, obs)
+
+    def _restart(self, i: int, exc: Exception, what: str) -> tuple[Any, str]:
+        """Replace env ``i`` by a new one (or raise, per the policy); returns its reset obs and the
+        traceback of the failure."""
+        text = self.restarter.failed(i, exc, what)
+        while True:
+            try:
+                self._envs[i].close()
+            except Exception:  # noqa: BLE001 - the env is being replaced anyway
+                pass
+            try:
+                assert self.restarter.make is not None
+                self._envs[i] = self.restarter.make(i)
                 if self.before_reset is not None:
                     self.before_reset(i)
-                obs, _ = env.reset()
-            if write is None:
+                obs, _ = self._envs[i].reset()
+                return obs, text
+            except Exception as again:  # noqa: BLE001
+                self.restarter.failed(i, again, "restart")
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        # Hot path: one Python iteration per env, no per-step array allocation; a try block costs
+        # nothing until something raises.
+        acts = actions.tolist() if self._int_actions else actions
+        buf, rewards, terminated, truncated = self._obs, self._rewards, self._terminated, self._truncated
+        fast_write = self._array_obs and self.checker is None
+        final_obs: dict[int, Any] = {}
+        episode_infos: dict[int, dict] = {}
+        errors: dict[int, str] = {}
+        info_round = self.training_info_round() if self.training_info_round is not None else None
+        envs = self._envs
+        for i, action in enumerate(acts):
+            env = envs[i]
+            try:
+                if info_round is not None:
+                    info_round.to_env(i)
+                obs, reward, term, trunc, info = env.step(action)
+                if term or trunc:
+                    final_obs[i] = _copy_obs(obs)
+                    episode_infos[i] = info
+                    self.restarter.succeeded(i)
+                    if self.before_reset is not None:
+                        self.before_reset(i)
+                    obs, _ = env.reset()
+            except Exception as exc:  # noqa: BLE001 - env errors follow --env-error-policy
+                obs, errors[i] = self._restart(i, exc, "step / reset / set_training_info")
+                reward, term, trunc = 0.0, False, False
+                final_obs.pop(i, None)
+                episode_infos.pop(i, None)
+            if fast_write:
                 buf[i] = obs  # type: ignore[index]
             else:
-                write(i, obs)
+                self._store(i, obs)
             rewards[i] = reward
             terminated[i] = term
             truncated[i] = trunc
-            i += 1
-        return StepResult(buf, rewards, terminated, truncated, final_obs, episode_infos, None)
+        return StepResult(buf, rewards, terminated, truncated, final_obs, episode_infos, None, errors)
 
     def envs(self) -> list[Any]:
         return self._envs
@@ -207,9 +265,22 @@ def unbatch_info(infos: dict[str, Any], i: int) -> dict[str, Any]:
 class VectorEnvBatch:
     """A Gymnasium ``VectorEnv`` as an ``EnvBatch`` (next-step or same-step autoreset)."""
 
-    def __init__(self, env: gym.vector.VectorEnv, seed: int | None = None) -> None:
-        """``env.reset(seed=seed)`` at the first ``reset`` (sub-env ``j`` then gets ``seed + j``)."""
+    def __init__(
+        self,
+        env: gym.vector.VectorEnv,
+        seed: int | None = None,
+        restarter: EnvRestarter | None = None,
+        checker: ObsChecker | None = None,
+    ) -> None:
+        """``env.reset(seed=seed)`` at the first ``reset`` (sub-env ``j`` then gets ``seed + j``).
+
+        ``restarter.make(-1)`` rebuilds the whole vector env after an exception (a vector env cannot
+        restart one sub-env); its failure counter is index 0.
+        """
         self._env = env
+        self.restarter = restarter or EnvRestarter(1, "", restart=False, max_consecutive=0, make=None)
+        self.checker = checker
+        self.training_info_round: Callable[[], Any] | None = None
         self._seed = seed
         self.num_envs = env.num_envs
         self.single_observation_space = env.single_observation_space
@@ -229,19 +300,61 @@ class VectorEnvBatch:
         """Next-step autoreset: called before the step that resets the env (exact). Same-step
         autoreset resets inside the step that ends the episode, so it is called right after it."""
 
-    def reset(self) -> Obs:
+    def _reset(self, seed: int | None) -> Obs:
         if self.before_reset is not None:
             for i in range(self.num_envs):
                 self.before_reset(i)
-        obs, _ = self._env.reset(seed=self._seed)
+        obs, _ = self._env.reset(seed=seed)
         self._prev_done[:] = False
+        if self.checker is not None:
+            self.checker.check_single(-1, obs, batched=True)
         return obs
 
+    def reset(self) -> Obs:
+        try:
+            return self._reset(self._seed)
+        except Exception as exc:  # noqa: BLE001 - env errors follow --env-error-policy
+            return self._restart(exc, "reset")[0]
+
+    def _restart(self, exc: Exception, what: str) -> tuple[Obs, str]:
+        """Rebuild the whole vector env (or raise, per the policy)."""
+        text = self.restarter.failed(0, exc, what)
+        while True:
+            try:
+                self._env.close()
+            except Exception:  # noqa: BLE001 - being replaced anyway
+                pass
+            try:
+                assert self.restarter.make is not None
+                self._env = self.restarter.make(-1)
+                return self._reset(None), text
+            except Exception as again:  # noqa: BLE001
+                self.restarter.failed(0, again, "restart")
+
+    def _restarted_result(self, exc: Exception) -> StepResult:
+        obs, text = self._restart(exc, "step / reset / set_training_info")
+        n = self.num_envs
+        zeros = np.zeros(n, dtype=bool)
+        valid = np.ones(n, dtype=bool) if self.autoreset == "next_step" else None
+        return StepResult(
+            obs, np.zeros(n, np.float32), zeros, zeros.copy(), {}, {}, valid, dict.fromkeys(range(n), text)
+        )
+
     def step(self, actions: np.ndarray) -> StepResult:
-        if self.before_reset is not None and self.autoreset == "next_step" and self._prev_done.any():
-            for i in np.flatnonzero(self._prev_done).tolist():
-                self.before_reset(i)
-        obs, rewards, terminated, truncated, infos = self._env.step(actions)
+        info_round = self.training_info_round() if self.training_info_round is not None else None
+        try:
+            if self.before_reset is not None and self.autoreset == "next_step" and self._prev_done.any():
+                for i in np.flatnonzero(self._prev_done).tolist():
+                    self.before_reset(i)
+            if info_round is not None:
+                info_round.to_whole()
+                for i in range(self.num_envs):
+                    info_round.to_env(i)
+            obs, rewards, terminated, truncated, infos = self._env.step(actions)
+            if self.checker is not None:
+                self.checker.check_single(-1, obs, batched=True)
+        except Exception as exc:  # noqa: BLE001 - env errors follow --env-error-policy
+            return self._restarted_result(exc)
         rewards = np.asarray(rewards, dtype=np.float32)
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool)
@@ -257,6 +370,8 @@ class VectorEnvBatch:
             self._prev_done = done
             for i in np.flatnonzero(done).tolist():
                 episode_infos[i] = unbatch_info(infos, i)
+            if done.any():
+                self.restarter.succeeded(0)
         elif done.any():
             final_info = infos.get("final_info", {})
             batched_final_obs = infos.get("final_obs")
@@ -266,6 +381,7 @@ class VectorEnvBatch:
                     final_obs[i] = _index(batched_final_obs, i)
                 if self.before_reset is not None:
                     self.before_reset(i)
+            self.restarter.succeeded(0)
         return StepResult(obs, rewards, terminated, truncated, final_obs, episode_infos, valid)
 
     def envs(self) -> list[Any]:

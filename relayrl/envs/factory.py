@@ -16,6 +16,7 @@ import gymnasium as gym
 
 from relayrl.config import Config, ConfigError
 from relayrl.envs.batch import EnvBatch, ListEnvBatch, VectorEnvBatch
+from relayrl.envs.faults import EnvRestarter, ObsChecker
 from relayrl.envs.wrappers import MiniGridObsWrapper, wrap_atari
 
 
@@ -207,11 +208,22 @@ def make_vector_env(cfg: Config, num_envs: int, render_mode: str | None = None) 
 
 
 def make_env_batch(cfg: Config, num_envs: int, seed: int | None, worker_index: int = 0) -> EnvBatch:
-    """The ``num_envs`` envs of worker ``worker_index``; env ``j`` is first reset with ``seed + worker_index * num_envs + j``."""
+    """The ``num_envs`` envs of worker ``worker_index``; env ``j`` is first reset with
+    ``seed + worker_index * num_envs + j``. Env errors follow ``cfg.faults`` (see envs/faults.py)."""
     first = worker_index * num_envs
     base_seed = None if seed is None else seed + first
+    name = f"worker {worker_index}"
+    faults = cfg.faults
+    restart = faults.env_error_policy == "restart"
+    checker = None
     if cfg.environment.vectorized:
-        return VectorEnvBatch(make_vector_env(cfg, num_envs), seed=base_seed)
+        venv = make_vector_env(cfg, num_envs)
+        if faults.check_obs:
+            checker = ObsChecker(venv.single_observation_space, name)
+        restarter = EnvRestarter(
+            1, name, restart, faults.max_consecutive_env_errors, lambda _i: make_vector_env(cfg, num_envs)
+        )
+        return VectorEnvBatch(venv, seed=base_seed, restarter=restarter, checker=checker)
     envs: list[gym.Env] = []
     try:
         for j in range(num_envs):
@@ -220,7 +232,12 @@ def make_env_batch(cfg: Config, num_envs: int, seed: int | None, worker_index: i
         for env in envs:
             env.close()
         raise
-    return ListEnvBatch(envs, seed=base_seed)
+    if faults.check_obs:
+        checker = ObsChecker(envs[0].observation_space, name)
+    restarter = EnvRestarter(
+        num_envs, name, restart, faults.max_consecutive_env_errors, lambda j: make_env(cfg, env_index=first + j)
+    )
+    return ListEnvBatch(envs, seed=base_seed, restarter=restarter, checker=checker)
 
 
 def probe_spaces(cfg: Config) -> tuple[gym.Space, gym.Space]:

@@ -36,6 +36,9 @@ class Reporter:
         self.metrics_fn = resolve_hook(cfg.logging.metrics_fn, "--metrics-fn")
         self.staleness_steps: list[float] = []
         self.staleness_seconds: list[float] = []
+        self.env_errors = 0
+        self.env_errors_total = 0
+        self.worker_restarts = 0
         self.worker_timing: dict[str, float] = collections.defaultdict(float)
         self.main_timing: dict[str, float] = collections.defaultdict(float)
         self.learner_stats: dict[str, float] = {}
@@ -75,6 +78,8 @@ class Reporter:
         self.lags.append(float(policy_lag))
         self.staleness_steps.extend(report.staleness_steps)
         self.staleness_seconds.extend(report.staleness_seconds)
+        self.env_errors += report.env_errors
+        self.env_errors_total += report.env_errors
 
     def add_main_time(self, phase: str, seconds: float) -> None:
         self.main_timing[phase] += seconds
@@ -149,18 +154,26 @@ class Reporter:
             **{f"learner/{k}": v for k, v in self.learner_stats.items()},
             **timing,
             **staleness,
+            "env_errors": self.env_errors,
+            "env_errors_total": self.env_errors_total,
+            "worker_restarts": self.worker_restarts,
             **{f"derived/{k}": v for k, v in derived.items()},
         }
         self._console(row, timing)
-        self._tensorboard(row, {**timing, **staleness}, derived, env_steps)
-        with open(self.progress_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        faults = {"env_errors": float(self.env_errors), "worker_restarts": float(self.worker_restarts)}
+        self._tensorboard(row, {**timing, **staleness, **faults}, derived, env_steps)
+        try:
+            with open(self.progress_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        except OSError as exc:
+            log.error("could not append to %s (%s); the console report goes on", self.progress_path, exc)
         self.last_time, self.last_steps = now, env_steps
         self.worker_timing.clear()
         self.main_timing.clear()
         self.lags.clear()
         self.staleness_steps.clear()
         self.staleness_seconds.clear()
+        self.env_errors = 0
         return row
 
     def _eta(self, env_steps: int) -> str:
@@ -181,6 +194,8 @@ class Reporter:
             parts.append(f"{key[len('episode_extra_stats/') : -len('/mean')]} {row[key]:.3g}")
         parts.append(f"lag {row['policy_lag_mean']:.2f}/{row['policy_lag_max']:.0f}")
         parts.append(f"v{row['policy_version']}")
+        if row["env_errors_total"] or row["worker_restarts"]:
+            parts.append(f"env errors {row['env_errors_total']} worker restarts {row['worker_restarts']}")
         if timing:
             parts.append("time " + " ".join(f"{k.replace('_frac', '')} {v:.0%}" for k, v in sorted(timing.items())))
         parts.append(f"eta {self._eta(row['env_steps'])}")

@@ -13,8 +13,9 @@ import logging
 import math
 import multiprocessing as mp
 import os
-import queue
 import random
+import signal
+import threading
 import time
 from pathlib import Path
 from types import MappingProxyType
@@ -28,7 +29,8 @@ from relayrl.envs import check_spaces, probe_spaces
 from relayrl.learning import checkpoints
 from relayrl.learning.learner import Learner
 from relayrl.runners.reporting import Reporter
-from relayrl.runners.training_info import TrainerView, TrainingInfoPublisher
+from relayrl.runners.training_info import TrainerView, TrainingInfoError, TrainingInfoPublisher
+from relayrl.runners.workers import WorkerPool
 from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers
 from relayrl.sampling.progress import SharedBlob, StepCounters
 from relayrl.sampling.worker import RolloutReport
@@ -36,12 +38,7 @@ from relayrl.utils.logs import setup_logging
 
 log = logging.getLogger("relayrl.runner")
 
-STARTUP_TIMEOUT_SECONDS = 300.0
 POLL_SECONDS = 0.5
-
-
-class WorkerError(RuntimeError):
-    """A rollout worker raised or died; the message carries its traceback or exit code."""
 
 
 @dataclasses.dataclass
@@ -57,6 +54,11 @@ class TrainSummary:
     experiment_dir: str
     checkpoint: str | None
     best_reward: float | None
+    interrupted: str | None = None
+    """``"SIGTERM"`` when the run was stopped by SIGTERM (it can be resumed)."""
+    env_errors: int = 0
+    """Env exceptions handled by restarting the env."""
+    worker_restarts: int = 0
 
 
 def resolve_device(name: str) -> torch.device:
@@ -84,9 +86,15 @@ class Trainer:
         check_spaces(self.obs_space, self.action_space)
         self.exp_dir = Path(cfg.experiment_dir)
         resume_state = self._resume_state()
-        self.exp_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.exp_dir / "config.json", "w") as f:
-            json.dump(cfg.to_dict(), f, indent=2)
+        try:
+            self.exp_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.exp_dir / "config.json", "w") as f:
+                json.dump(cfg.to_dict(), f, indent=2)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write to the experiment directory {self.exp_dir} ({exc.strerror or exc}); "
+                "choose a writable --train-dir or free some disk space."
+            ) from exc
 
         assert cfg.seed is not None
         if self.device.type == "cpu":
@@ -100,6 +108,7 @@ class Trainer:
         self.best_reward: float | None = None
         if resume_state is not None:
             self._restore(resume_state)
+        self.start_time = time.monotonic()
         self.reporter = Reporter(cfg, self.exp_dir, self.env_steps, resumed=resume_state is not None)
         ctx = mp.get_context("spawn")
         self.counters = StepCounters(cfg.sampling.num_workers, base=self.env_steps)
@@ -107,12 +116,18 @@ class Trainer:
         self.publisher = TrainingInfoPublisher(cfg, self.blob, self.view)
         if resume_state is not None and "reward_shaping" in resume_state:
             self.publisher.set_reward_shaping(resume_state["reward_shaping"])
+        try:  # a broken --training-info-fn is bad input: fail before any process starts
+            self.publisher.compose()
+        except TrainingInfoError as exc:
+            raise ConfigError(str(exc)) from exc
+        self.resumed_steps = self.env_steps
+        self.worker_restarts = 0
+        self.interrupted: str | None = None
         self.weights = SharedWeights(self.learner.model.state_dict(), ctx)
         self.weights.publish(self.learner.model.state_dict(), self.learner.policy_version)
         self.pending: list[int] = []
-        self.slot_owner: dict[int, int] = {}
         self.last_checkpoint: str | None = None
-        self.start_time = time.monotonic()
+        self.start_time = time.monotonic()  # training time counts from here (start-up excluded)
         self.last_report = self.start_time
         self.last_save = self.start_time
 
@@ -187,12 +202,30 @@ class Trainer:
             "reward_shaping": self.publisher.reward_shaping,
         }
 
-    def save(self) -> None:
-        path = checkpoints.save_checkpoint(
-            self.exp_dir, self._checkpoint_state(), self.cfg.checkpointing.keep_checkpoints
-        )
-        self.last_checkpoint = str(path)
+    def save(self, final: bool = False) -> None:
+        """Write a checkpoint. A periodic one that fails (disk full, ...) is logged and retried at
+        the next interval; the final one raises ``CheckpointError``."""
         self.last_save = time.monotonic()
+        try:
+            path = checkpoints.save_checkpoint(
+                self.exp_dir, self._checkpoint_state(), self.cfg.checkpointing.keep_checkpoints
+            )
+        except OSError as exc:
+            where = checkpoints.checkpoint_dir(self.exp_dir)
+            message = (
+                f"could not write a checkpoint to {where} ({exc.strerror or exc}); "
+                f"free disk space or make it writable. Last good checkpoint: {self.last_checkpoint}"
+            )
+            if final:
+                raise CheckpointError(message) from exc
+            log.error("%s; training goes on and retries in %.0f s", message, self.cfg.checkpointing.save_every_seconds)
+            return
+        self.last_checkpoint = str(path)
+
+    def _worker_seed(self) -> int:
+        """Workers of a resumed run sample new episodes, not a replay of the first run's."""
+        assert self.cfg.seed is not None
+        return self.cfg.seed + self.resumed_steps
 
     def _on_rollout(self, report: RolloutReport) -> None:
         self.env_steps += report.env_steps
@@ -255,18 +288,33 @@ class Trainer:
                 self.env_steps,
                 self.cfg.train_for_env_steps,
             )
+        handlers = _install_signal_handlers()
         try:
             if self.cfg.serial:
                 self._run_serial()
             else:
                 self._run_parallel()
+        except TrainingInterrupted as exc:
+            self.interrupted = exc.signal_name
+            log.warning(
+                "%s received: stopping (checkpoint, logs), exit 0; rerun the same command to resume", exc.signal_name
+            )
+        except KeyboardInterrupt:
+            self.interrupted = "SIGINT"
+            log.warning("interrupted (Ctrl-C): writing a checkpoint; press Ctrl-C again to exit at once")
+            raise
         finally:
+            # A second Ctrl-C during cleanup exits at once; the last checkpoint on disk stays intact
+            # (writes are atomic), only this final one is lost.
+            if handlers is not None:
+                signal.signal(signal.SIGINT, _exit_now)
             try:
                 if self.env_steps > steps0:
-                    self.save()
+                    self.save(final=True)
                     self._housekeeping(force_report=True)
             finally:
                 self.reporter.close()
+                _restore_signal_handlers(handlers)
         wall = time.monotonic() - wall0
         return TrainSummary(
             env_steps=self.env_steps,
@@ -278,6 +326,9 @@ class Trainer:
             experiment_dir=str(self.exp_dir),
             checkpoint=self.last_checkpoint,
             best_reward=self.best_reward,
+            interrupted=self.interrupted,
+            env_errors=self.reporter.env_errors_total,
+            worker_restarts=self.worker_restarts,
         )
 
     def _allocate(self, slots_per_worker: int) -> None:
@@ -307,7 +358,9 @@ class Trainer:
         assert cfg.seed is not None
         self.publisher.maybe_publish(force=True)
         workers = [
-            RolloutWorker(cfg.without_hooks(), w, self.buffers, self.weights, cfg.seed, self.counters, self.blob)
+            RolloutWorker(
+                cfg.without_hooks(), w, self.buffers, self.weights, self._worker_seed(), self.counters, self.blob
+            )
             for w in range(nw)
         ]
         free = {w: self._owned(w) for w in range(nw)}
@@ -330,91 +383,54 @@ class Trainer:
     # ----- parallel -----
 
     def _run_parallel(self) -> None:
-        from relayrl.sampling.process import worker_main
-
         cfg = self.cfg
         nw = cfg.sampling.num_workers
         self._allocate(cfg.num_slots_per_worker)
-        ctx = mp.get_context("spawn")
         worker_cfg = cfg.without_hooks()
+        seed = self._worker_seed()
         # Published before the workers start, so every env's first episode already has training info.
         self.publisher.maybe_publish(force=True)
-        outbox = ctx.Queue()
-        inboxes = [ctx.Queue() for _ in range(nw)]
-        procs = [
-            ctx.Process(
-                target=worker_main,
-                args=(
-                    worker_cfg,
-                    w,
-                    self.buffers,
-                    self.weights,
-                    cfg.seed,
-                    self.counters,
-                    self.blob,
-                    inboxes[w],
-                    outbox,
-                    os.getpid(),
-                ),
-                name=f"relayrl-worker-{w}",
-                daemon=True,
+
+        def make_args(w: int, generation: int, inbox: Any, outbox: Any) -> tuple:
+            # a restarted worker gets a different seed (same envs, new episodes)
+            return (
+                worker_cfg,
+                w,
+                generation,
+                self.buffers,
+                self.weights,
+                seed + 100_003 * generation,
+                self.counters,
+                self.blob,
+                inbox,
+                outbox,
+                os.getpid(),
             )
-            for w in range(nw)
-        ]
-        for p in procs:
-            p.start()
+
+        pool = WorkerPool(nw, make_args, cfg.faults.max_worker_restarts)
         try:
-            self._wait_ready(procs, outbox)
+            pool.wait_ready()
             for w in range(nw):
                 for slot in self._owned(w):
-                    inboxes[w].put(("slot", slot))
-            self._parallel_loop(procs, inboxes, outbox)
+                    pool.give(w, slot)
+            self._parallel_loop(pool)
         finally:
-            self._stop_workers(procs, inboxes, outbox)
+            self.worker_restarts = pool.restarts
+            pool.stop()
 
-    def _check_workers(self, procs: list[Any]) -> None:
-        for w, p in enumerate(procs):
-            if p.exitcode is not None:
-                raise WorkerError(f"worker {w} (pid {p.pid}) died with exit code {p.exitcode} and no message")
-
-    def _receive(self, procs: list[Any], outbox: Any, timeout: float) -> Any:
-        """One message from the workers, or None after ``timeout``; raises WorkerError on errors."""
-        t0 = time.monotonic()
-        try:
-            msg = outbox.get(timeout=timeout)
-        except queue.Empty:
-            self._check_workers(procs)
-            return None
-        finally:
-            self.reporter.add_main_time("wait", time.monotonic() - t0)
-        if msg[0] == "error":
-            raise WorkerError(f"worker {msg[1]} raised:\n{msg[2]}")
-        return msg
-
-    def _wait_ready(self, procs: list[Any], outbox: Any) -> None:
-        ready: set[int] = set()
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while len(ready) < len(procs):
-            if time.monotonic() > deadline:
-                raise WorkerError(
-                    f"workers {sorted(set(range(len(procs))) - ready)} did not start within "
-                    f"{STARTUP_TIMEOUT_SECONDS:.0f} s"
-                )
-            msg = self._receive(procs, outbox, POLL_SECONDS)
-            if msg is not None and msg[0] == "ready":
-                ready.add(msg[1])
-
-    def _parallel_loop(self, procs: list[Any], inboxes: list[Any], outbox: Any) -> None:
+    def _parallel_loop(self, pool: WorkerPool) -> None:
         k = self.cfg.rollouts_per_batch
         sync = self.cfg.sampling.sampling_mode == "sync"
 
         def give_back(slots: list[int]) -> None:
             for slot in slots:
-                inboxes[slot // self.slots_per_worker].put(("slot", slot))
+                pool.give(slot // self.slots_per_worker, slot)
 
         last_check = time.monotonic()
         while not self._done():
-            msg = self._receive(procs, outbox, POLL_SECONDS)
+            t0 = time.monotonic()
+            msg = pool.receive(POLL_SECONDS)
+            self.reporter.add_main_time("wait", time.monotonic() - t0)
             if msg is not None and msg[0] == "rollout":
                 self._on_rollout(msg[1])
             if len(self.pending) >= k and not self._done():
@@ -425,28 +441,45 @@ class Trainer:
                 if sync:
                     give_back(slots)
             if time.monotonic() - last_check > 1.0:
-                self._check_workers(procs)
+                if pool.check():
+                    self.reporter.worker_restarts = pool.restarts
                 last_check = time.monotonic()
             self._housekeeping()
 
-    def _stop_workers(self, procs: list[Any], inboxes: list[Any], outbox: Any) -> None:
-        for inbox in inboxes:
-            try:
-                inbox.put(("stop",))
-            except (OSError, ValueError):
-                pass
-        deadline = time.monotonic() + 10.0
-        for p in procs:
-            p.join(timeout=max(0.1, deadline - time.monotonic()))
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=2.0)
-            if p.is_alive():
-                p.kill()
-        for q in [outbox, *inboxes]:
-            q.cancel_join_thread()
-            q.close()
+
+class CheckpointError(RuntimeError):
+    """The final checkpoint could not be written."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGTERM: stop like Ctrl-C (checkpoint, flush logs) but report success."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+def _exit_now(signum: int, frame: Any) -> None:
+    os._exit(130)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise TrainingInterrupted("SIGTERM")
+
+
+def _install_signal_handlers() -> dict[int, Any] | None:
+    """SIGTERM stops the run cleanly (only possible in the main thread; else None)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = {signal.SIGTERM: signal.getsignal(signal.SIGTERM), signal.SIGINT: signal.getsignal(signal.SIGINT)}
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    return previous
+
+
+def _restore_signal_handlers(previous: dict[int, Any] | None) -> None:
+    if previous is not None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def train(cfg: Config) -> TrainSummary:

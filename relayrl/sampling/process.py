@@ -1,7 +1,8 @@
 """The rollout worker process: a loop around RolloutWorker driven by small queue messages.
 
 Inbound (per-worker queue):  ("slot", k) -> fill slot k;  ("stop",) -> exit.
-Outbound (shared queue):     ("ready", w), ("rollout", RolloutReport), ("error", w, traceback).
+Outbound (shared queue):     ("ready", w, gen), ("rollout", w, gen, RolloutReport), ("error", w, gen, traceback),
+where ``gen`` is this process's generation (a restarted worker gets a new one).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ POLL_SECONDS = 1.0
 def worker_main(
     cfg: Config,
     worker_index: int,
+    generation: int,
     buffers: TrajectoryBuffers,
     weights: SharedWeights,
     seed: int,
@@ -40,15 +42,16 @@ def worker_main(
     log = logging.getLogger("relayrl.worker")
     # One thread per worker: the workers together already occupy the cores.
     torch.set_num_threads(1)
-    # Ctrl-C reaches the whole process group; the main process alone decides how the run stops
-    # (checkpoint first, then "stop" to every worker).
+    # Ctrl-C (and a batch system's SIGTERM) reach the whole process group; the main process alone
+    # decides how the run stops (checkpoint first, then "stop" to every worker).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     worker = None
     try:
         from relayrl.sampling.worker import RolloutWorker
 
         worker = RolloutWorker(cfg, worker_index, buffers, weights, seed, counters, blob)
-        outbox.put(("ready", worker_index))
+        outbox.put(("ready", worker_index, generation))
         while True:
             try:
                 msg = inbox.get(timeout=POLL_SECONDS)
@@ -61,12 +64,12 @@ def worker_main(
             if msg[0] == "stop":
                 return
             if msg[0] == "slot":
-                outbox.put(("rollout", worker.collect(msg[1])))
+                outbox.put(("rollout", worker_index, generation, worker.collect(msg[1])))
     except KeyboardInterrupt:
         # Ctrl-C reaches the whole process group; the main process decides what happens.
         return
     except BaseException:  # noqa: BLE001 - everything is reported to the main process
-        outbox.put(("error", worker_index, traceback.format_exc()))
+        outbox.put(("error", worker_index, generation, traceback.format_exc()))
     finally:
         if worker is not None:
             try:

@@ -1,7 +1,8 @@
 """Worker side of trainer -> env: when and to whom training info is delivered.
 
-Deliveries happen only between env steps: ``before_step`` runs right before the worker steps its
-env batch, ``before_reset`` right before an env resets (the env batch calls it). Each delivery
+Deliveries happen only between env steps, and the env batch makes them, so an exception in
+``set_training_info`` is handled like one in ``step`` (envs/faults.py): ``round`` gives the batch
+a delivery round before a batch step, ``before_reset`` runs right before an env resets. Each delivery
 builds the dict from the latest published trainer part (``SharedBlob``) plus
 ``approx_total_training_steps`` summed from the live step counters at that moment, so when it is
 read the step count trails the true total by at most one in-flight batch step of each other worker.
@@ -18,6 +19,24 @@ from relayrl.config import Config
 from relayrl.envs.batch import VectorEnvBatch
 from relayrl.envs.training_info import find_training_info_interface, vector_training_info_targets
 from relayrl.sampling.progress import SharedBlob, StepCounters
+
+
+class _Round:
+    """One delivery round: the env batch calls ``to_env(i)`` / ``to_whole()`` right before stepping."""
+
+    __slots__ = ("delivery", "info", "t_read")
+
+    def __init__(self, delivery: TrainingInfoDelivery, info: dict[str, Any], t_read: float) -> None:
+        self.delivery, self.info, self.t_read = delivery, info, t_read
+
+    def to_env(self, i: int) -> None:
+        target = self.delivery.per_env[i]
+        if target is not None:
+            self.delivery._deliver(target, dict(self.info), self.t_read)
+
+    def to_whole(self) -> None:
+        if self.delivery.whole is not None:
+            self.delivery._deliver(self.delivery.whole, dict(self.info), self.t_read)
 
 
 class TrainingInfoDelivery:
@@ -68,20 +87,17 @@ class TrainingInfoDelivery:
 
     # ----- hooks -----
 
-    def before_step(self) -> None:
-        """Called before every batch step: a delivery round at most every ``interval`` seconds."""
-        if not self.enabled or self.episode_mode:
-            return
+    def round(self) -> _Round | None:
+        """Called by the env batch once per batch step, before stepping: a delivery round (every env
+        gets the same fresh value) at most every ``interval`` seconds, else None."""
+        if self.episode_mode:
+            return None
         now = time.monotonic()
         if now - self.last_round < self.interval:
-            return
+            return None
         self.last_round = now
         info, t_read = self._compose()
-        for target in self.per_env:
-            if target is not None:
-                self._deliver(target, dict(info), t_read)
-        if self.whole is not None:
-            self._deliver(self.whole, info, t_read)
+        return _Round(self, info, t_read)
 
     def before_reset(self, env_index: int) -> None:
         """Called right before env ``env_index`` resets: delivers in episode mode, and always before

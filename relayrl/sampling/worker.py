@@ -40,6 +40,8 @@ class RolloutReport:
     timing: dict[str, float]
     staleness_steps: list[float] = dataclasses.field(default_factory=list)
     staleness_seconds: list[float] = dataclasses.field(default_factory=list)
+    env_errors: int = 0
+    """Envs that raised and were restarted during this rollout."""
 
 
 def _to_tensor(obs: Any) -> Any:
@@ -88,6 +90,12 @@ class RolloutWorker:
         self.delivery = TrainingInfoDelivery(cfg, self.env_batch, counters, blob)
         if self.delivery.enabled:
             self.env_batch.before_reset = self.delivery.before_reset
+            self.env_batch.training_info_round = self.delivery.round
+        self.checker = self.env_batch.checker
+        self.env_errors = 0
+        # row (in the current slot) where each env's current episode began: an env that raises and
+        # is restarted has its partial episode masked out from there on
+        self.episode_start = np.zeros(n, dtype=np.int64)
         self.warned_keys: set[str] = set()
         self.obs = self.env_batch.reset()
         self.starts = torch.ones(n, dtype=torch.bool)
@@ -106,7 +114,8 @@ class RolloutWorker:
         if self.rnn_state is not None:
             b.rnn_state[slot].copy_(self.rnn_state)
         episodes: list[dict[str, Any]] = []
-        deliver = self.delivery.before_step if self.delivery.enabled else None
+        self.episode_start[:] = 0
+        errors_before = self.env_errors
         t_env = t_inf = 0.0
         t_start = time.perf_counter()
         obs_rows = map_obs(b.obs, lambda x: x[slot])
@@ -124,12 +133,12 @@ class RolloutWorker:
                 actions = res.actions.numpy()
                 if self.action_low is not None:
                     actions = np.clip(actions, self.action_low, self.action_high)
-                if deliver is not None:
-                    deliver()
                 t1 = time.perf_counter()
                 step = self.env_batch.step(actions)
                 t2 = time.perf_counter()
                 self.counters.add(self.worker_index, self.num_envs)
+                if self.checker is not None:
+                    self.checker.check_finite(step.obs, step.rewards)
                 self.rnn_state = res.rnn_state
                 rewards = self._bootstrap_truncations(step, t, res.rnn_state)
                 dones = step.terminated | step.truncated
@@ -140,7 +149,10 @@ class RolloutWorker:
                     self.starts = torch.from_numpy(~step.valid)
                 else:
                     self.starts = torch.from_numpy(dones)
+                if step.errors:
+                    dones = self._drop_failed_episodes(step, slot, t, dones)
                 self._count_episodes(step, dones, episodes)
+                self.episode_start[dones] = t + 1
                 self.obs = step.obs
                 t_env += t2 - t1
                 t_inf += t1 - t0
@@ -155,7 +167,15 @@ class RolloutWorker:
         steps = self.num_envs * self.cfg.sampling.rollout_length
         stale_steps, stale_seconds = self.delivery.drain_staleness()
         return RolloutReport(
-            self.worker_index, slot, self.policy_version, steps, episodes, timing, stale_steps, stale_seconds
+            self.worker_index,
+            slot,
+            self.policy_version,
+            steps,
+            episodes,
+            timing,
+            stale_steps,
+            stale_seconds,
+            self.env_errors - errors_before,
         )
 
     # ----- helpers -----
@@ -186,6 +206,20 @@ class RolloutWorker:
             rewards_rows[row, i] += self.gamma * float(values[i])
         self.pending_bootstrap.clear()
 
+    def _drop_failed_episodes(self, step: StepResult, slot: int, t: int, dones: np.ndarray) -> np.ndarray:
+        """Envs restarted after an error: mask their partial episode (rows in this slot) out of the
+        training data, end it at row t, and forget its return; returns the updated dones."""
+        b = self.buffers
+        dones = dones.copy()
+        for i in step.errors:
+            b.valid[slot, self.episode_start[i] : t + 1, i] = False
+            dones[i] = True
+            self.pending_bootstrap.pop(i, None)
+        b.dones[slot, t] = torch.from_numpy(dones)
+        self.env_errors += len(step.errors)
+        self.starts = torch.from_numpy(dones) if step.valid is None else self.starts | torch.from_numpy(dones)
+        return dones
+
     def _count_episodes(self, step: StepResult, dones: np.ndarray, episodes: list[dict[str, Any]]) -> None:
         valid = step.valid
         if valid is None:
@@ -195,6 +229,10 @@ class RolloutWorker:
             self.episode_return += np.where(valid, step.rewards, 0.0)
             self.episode_length += valid
         for i in np.flatnonzero(dones):
+            if step.errors and int(i) in step.errors:  # dropped, not a finished episode
+                self.episode_return[i] = 0.0
+                self.episode_length[i] = 0
+                continue
             episode: dict[str, Any] = {"reward": float(self.episode_return[i]), "length": float(self.episode_length[i])}
             info = step.episode_infos.get(int(i))
             if info and EXTRA_STATS_KEY in info:
