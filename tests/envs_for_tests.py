@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from typing import Any
 
 import gymnasium as gym
@@ -12,11 +13,19 @@ import numpy as np
 class CountingEnv(gym.Env):
     """Obs = [t / horizon]; reward 1 per step; truncated (time limit) after ``horizon`` steps; action ignored."""
 
+    resets_in_process = 0
+
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         config = config or {}
         self.horizon = int(config.get("horizon", 5))
         self.fail_after = config.get("fail_after")  # raise in step after this many steps (per env)
         self.exit_after = config.get("exit_after")  # os._exit in step after this many steps
+        self.raise_every = config.get("raise_every")  # raise in every raise_every-th step (per env)
+        self.kill_after = config.get("kill_after")  # SIGKILL its own process after this many steps ...
+        self.kill_once_file = config.get("kill_once_file")  # ... once per run (this file marks it done)
+        self.nan_after = config.get("nan_after")  # observations become NaN after this many steps
+        self.bad_shape = bool(config.get("bad_shape", False))  # observations of the wrong shape
+        self.reset_fails_after = config.get("reset_fails_after")  # every reset after this many raises
         self.observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
         self.action_space = gym.spaces.Discrete(2)
         self.t = 0
@@ -25,6 +34,9 @@ class CountingEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         self.t = 0
+        CountingEnv.resets_in_process += 1  # shared by all instances: a recreated env keeps failing
+        if self.reset_fails_after is not None and CountingEnv.resets_in_process > self.reset_fails_after:
+            raise RuntimeError("injected failure in CountingEnv.reset")
         return np.array([0.0], np.float32), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
@@ -32,10 +44,37 @@ class CountingEnv(gym.Env):
         self.total += 1
         if self.fail_after is not None and self.total > self.fail_after:
             raise RuntimeError("injected failure in CountingEnv.step")
+        if self.raise_every is not None and self.total % self.raise_every == 0:
+            raise RuntimeError("injected periodic failure in CountingEnv.step")
         if self.exit_after is not None and self.total > self.exit_after:
             os._exit(3)
+        if self.kill_after is not None and self.total > self.kill_after and not os.path.exists(self.kill_once_file):
+            open(self.kill_once_file, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
         obs = np.array([self.t / self.horizon], np.float32)
+        if self.nan_after is not None and self.total > self.nan_after:
+            obs[0] = np.nan
+        if self.bad_shape:
+            obs = np.zeros(3, np.float32)
         return obs, 1.0, False, self.t >= self.horizon, {}
+
+
+class InfoFailingEnv(CountingEnv):
+    """Implements set_training_info and raises in it after ``info_fails_after`` deliveries."""
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.info_fails_after = int((config or {}).get("info_fails_after", 3))
+        self.deliveries = 0
+
+    def set_training_info(self, training_info: dict[str, Any]) -> None:
+        self.deliveries += 1
+        if self.deliveries > self.info_fails_after:
+            raise ValueError("injected failure in set_training_info")
+
+
+def make_info_failing_env(config: dict[str, Any] | None = None) -> gym.Env:
+    return InfoFailingEnv(config)
 
 
 def make_counting_env(config: dict[str, Any] | None = None) -> gym.Env:
