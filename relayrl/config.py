@@ -252,6 +252,9 @@ class Config:
     train_for_env_steps: int = 500_000
     """Stop after this many env steps (summed over all envs)."""
 
+    train_for_seconds: float | None = None
+    """Also stop after this many seconds of training in this session (a time budget)."""
+
     seed: int | None = None
     """Seed for envs, sampling and initialization (default: a random one, recorded in config.json)."""
 
@@ -406,6 +409,10 @@ def validate(cfg: Config) -> None:
     s, a, m = cfg.sampling, cfg.algorithm, cfg.model
     _require(bool(cfg.env), "--env is empty: give a Gymnasium id or 'package.module:callable'.")
     _require(cfg.train_for_env_steps > 0, f"--train-for-env-steps must be > 0 (got {cfg.train_for_env_steps}).")
+    _require(
+        cfg.train_for_seconds is None or cfg.train_for_seconds > 0,
+        f"--train-for-seconds must be > 0 (got {cfg.train_for_seconds}).",
+    )
     _require(s.num_workers >= 1, f"--num-workers must be >= 1 (got {s.num_workers}).")
     _require(s.num_envs_per_worker >= 1, f"--num-envs-per-worker must be >= 1 (got {s.num_envs_per_worker}).")
     _require(s.rollout_length >= 1, f"--rollout-length must be >= 1 (got {s.rollout_length}).")

@@ -264,6 +264,8 @@ class Trainer:
             checkpoints.save_best(self.exp_dir, self._checkpoint_state())
 
     def _done(self) -> bool:
+        if self.cfg.train_for_seconds is not None and time.monotonic() - self.start_time >= self.cfg.train_for_seconds:
+            return True
         return self.env_steps >= self.cfg.train_for_env_steps
 
     # ----- entry -----
