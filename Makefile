@@ -26,8 +26,8 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff format --check relayrl tests benchmarks
-	$(VENV)/bin/ruff check relayrl tests benchmarks
+	$(VENV)/bin/ruff format --check relayrl tests benchmarks examples
+	$(VENV)/bin/ruff check relayrl tests benchmarks examples
 	$(VENV)/bin/mypy
 
 clean:

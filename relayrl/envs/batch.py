@@ -57,6 +57,8 @@ class EnvBatch(Protocol):
     autoreset: Literal["same_step", "next_step"]
     before_reset: Callable[[int], None] | None
     """Called with an env index right before that env resets (first reset included), if set."""
+    checker: ObsChecker | None
+    """Validates observations against the space (None: unchecked)."""
     training_info_round: Callable[[], Any] | None
     """Called once per ``step``; returns None or a round with ``to_env(i)`` / ``to_whole()`` that the
     batch calls before stepping (so exceptions in ``set_training_info`` count as env errors)."""

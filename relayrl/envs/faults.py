@@ -98,14 +98,19 @@ class ObsChecker:
             if isinstance(sub, gym.spaces.Box):
                 dtype = np.dtype(sub.dtype)
                 self.leaves.append((path, keys, tuple(sub.shape), dtype, dtype.kind == "f"))
+        single = len(self.leaves) == 1 and not self.leaves[0][1]
+        self._plain = (self.leaves[0][2], self.leaves[0][3]) if single else None
 
     def check_single(self, i: int, obs: Any, batched: bool = False) -> None:
         """``obs`` of env ``i`` (or, with ``batched``, a whole batch ``[N, ...]`` of a vector env)."""
+        if self._plain is not None and not batched and type(obs) is np.ndarray:
+            if obs.shape == self._plain[0] and obs.dtype == self._plain[1]:
+                return  # the common case, kept cheap: this runs for every env step
         for path, keys, shape, dtype, _ in self.leaves:
             value = _get(obs, keys) if keys else obs
             arr_shape = getattr(value, "shape", None)
             arr_dtype = getattr(value, "dtype", None)
-            if arr_shape is None:
+            if arr_shape is None or arr_dtype is None:
                 value = np.asarray(value)
                 arr_shape, arr_dtype = value.shape, value.dtype
             if batched:

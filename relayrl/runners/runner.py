@@ -469,7 +469,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise TrainingInterrupted("SIGTERM")
 
 
-def _install_signal_handlers() -> dict[int, Any] | None:
+def _install_signal_handlers() -> dict[Any, Any] | None:
     """SIGTERM stops the run cleanly (only possible in the main thread; else None)."""
     if threading.current_thread() is not threading.main_thread():
         return None
@@ -478,7 +478,7 @@ def _install_signal_handlers() -> dict[int, Any] | None:
     return previous
 
 
-def _restore_signal_handlers(previous: dict[int, Any] | None) -> None:
+def _restore_signal_handlers(previous: dict[Any, Any] | None) -> None:
     if previous is not None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

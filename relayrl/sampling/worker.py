@@ -8,6 +8,7 @@ small ``RolloutReport`` that the caller forwards.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from typing import Any
@@ -236,7 +237,8 @@ class RolloutWorker:
             episode: dict[str, Any] = {"reward": float(self.episode_return[i]), "length": float(self.episode_length[i])}
             info = step.episode_infos.get(int(i))
             if info and EXTRA_STATS_KEY in info:
-                episode["extra"] = flatten_extra_stats(info[EXTRA_STATS_KEY], lambda k, v, i=i: self._skip(k, v, i))
+                skip = functools.partial(self._skip, env_index=int(i))
+                episode["extra"] = flatten_extra_stats(info[EXTRA_STATS_KEY], skip)
             episodes.append(episode)
             self.episode_return[i] = 0.0
             self.episode_length[i] = 0
