@@ -1,4 +1,4 @@
-"""``relayrl train | enjoy``: flat flags parsed by tyro from the config dataclasses' field docstrings.
+"""``relayrl train | enjoy | plot``: flat flags parsed by tyro from the config dataclasses' field docstrings.
 
 Exit codes: 0 success, 1 a rollout worker failed, 2 a usage or configuration error, 130 interrupted.
 """
@@ -16,6 +16,7 @@ import tyro
 
 from relayrl.config import Config, ConfigError
 from relayrl.runners.enjoy import EnjoyConfig, enjoy, format_result
+from relayrl.runners.plot import PlotConfig, plot
 from relayrl.runners.runner import CheckpointError, TrainSummary, train
 from relayrl.runners.training_info import TrainingInfoError
 from relayrl.runners.workers import WorkerError
@@ -27,6 +28,7 @@ PROG = "relayrl"
 COMMANDS: dict[str, str] = {
     "train": "Train a policy with asynchronous PPO (relayrl train --help lists every flag).",
     "enjoy": "Evaluate a trained policy: episode returns, optionally a video.",
+    "plot": "Plot episode return, extra stats and curriculum level vs env steps of experiments into a PNG.",
 }
 
 T = TypeVar("T")
@@ -55,6 +57,11 @@ def parse_train_args(argv: Sequence[str]) -> Config:
 def parse_enjoy_args(argv: Sequence[str]) -> EnjoyConfig:
     """``relayrl enjoy`` flags -> EnjoyConfig."""
     return _parse(EnjoyConfig, argv, "enjoy")
+
+
+def parse_plot_args(argv: Sequence[str]) -> PlotConfig:
+    """``relayrl plot`` flags -> PlotConfig."""
+    return _parse(PlotConfig, argv, "plot")
 
 
 def format_summary(cfg: Config, summary: TrainSummary) -> str:
@@ -91,7 +98,15 @@ def _enjoy(argv: Sequence[str]) -> int:
     return 0
 
 
-HANDLERS: dict[str, Callable[[Sequence[str]], int]] = {"train": _train, "enjoy": _enjoy}
+def _plot(argv: Sequence[str]) -> int:
+    cfg = parse_plot_args(argv)
+    setup_logging("main")
+    for path in plot(cfg):
+        print(path)
+    return 0
+
+
+HANDLERS: dict[str, Callable[[Sequence[str]], int]] = {"train": _train, "enjoy": _enjoy, "plot": _plot}
 
 
 def _exit_code(exc: SystemExit) -> int:

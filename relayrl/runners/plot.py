@@ -1,0 +1,342 @@
+"""``relayrl plot``: PNG curves of episode return, episode extra stats and curriculum level vs env steps.
+
+``plot(PlotConfig(experiment=("a", "b")))`` reads ``<train_dir>/<name>/progress.jsonl`` of every
+experiment and writes one PNG with one subplot per metric, every experiment overlaid.
+
+Seed grouping (``group_seeds``, on by default): a name ending in a seed suffix, i.e. matching
+``<base>_seed<N>``, ``<base>-seed<N>``, ``<base>_s<N>``, ``<base>-s<N>``, ``<base>_<N>`` or
+``<base>-<N>`` (N an integer, only the last suffix counts), belongs to group ``<base>`` when at least
+two of the given names have that base. A group is drawn as the mean across its runs, with the
+min-max spread shaded, after interpolating every run on a common env-step grid (the env-step range
+all its runs cover); its legend label is ``<base> (<n> seeds)``. Other names are drawn as they are.
+
+Every problem with the input (missing experiment dir, missing or empty progress file, a metric no run
+has) is a ``ConfigError`` naming the path or metric; a run that lacks a metric other runs have is left
+out of that subplot with a warning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from relayrl.config import ConfigError
+
+log = logging.getLogger("relayrl.plot")
+
+EXTRA = "episode_extra_stats/"
+RETURN_KEY = "reward_mean"
+LEVEL_KEY = EXTRA + "curriculum/level/mean"
+SEED_SUFFIX = re.compile(r"^(?P<base>.+)[_-](?:seed|s)?(?P<seed>\d+)$")
+ALIASES = {"reward": RETURN_KEY, "return": RETURN_KEY, "episode_return": RETURN_KEY, "length": "length_mean"}
+GRID_POINTS = 200
+LINESTYLES: list[Any] = ["-", "--", ":", "-."]
+
+
+@dataclasses.dataclass(frozen=True)
+class PlotConfig:
+    """Plot training curves of one or more experiments into a PNG."""
+
+    experiment: tuple[str, ...]
+    """Experiment names (folders under train_dir), one or more: ``--experiment a b c``."""
+
+    train_dir: str = "train_dir"
+    """Root folder for experiments."""
+
+    out: str | None = None
+    """Where to write the image (default: ``<train_dir>/plots/<first experiment or seed group>.png``)."""
+
+    metrics: tuple[str, ...] = ()
+    """Metrics to plot, one subplot each: a progress.jsonl column (``reward_mean``, ``fps``,
+    ``episode_extra_stats/success/max``, ``derived/x``) or a short name (``return``, ``length``, an
+    episode_extra_stats key such as ``success`` or ``curriculum/level``). Default: episode return, the
+    mean of every episode_extra_stats key found in any run, curriculum level last if present."""
+
+    group_seeds: bool = True
+    """Draw runs whose names differ only by a seed suffix (``_seed1``, ``_s1``, ``_1``, ``-1``) as one
+    mean curve with the min-max spread across seeds; ``--no-group-seeds`` draws every run."""
+
+
+@dataclasses.dataclass
+class Run:
+    """One experiment's progress rows."""
+
+    name: str
+    path: Path
+    rows: list[dict[str, Any]]
+
+    def keys(self) -> set[str]:
+        return {key for row in self.rows for key in row}
+
+    def series(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(env_steps, values) of ``key``, sorted by env steps, finite values only (None when absent)."""
+        points: dict[float, float] = {}
+        for row in self.rows:
+            x, y = row.get("env_steps"), row.get(key)
+            if (
+                isinstance(x, (int, float))
+                and isinstance(y, (int, float))
+                and not isinstance(y, bool)
+                and math.isfinite(y)
+            ):
+                points[float(x)] = float(y)  # a repeated env-step count (resumed run): the last row wins
+        if not points:
+            return None
+        xs = np.array(sorted(points), dtype=np.float64)
+        return xs, np.array([points[x] for x in xs], dtype=np.float64)
+
+
+@dataclasses.dataclass
+class Series:
+    """One legend entry: a single run, or a seed group drawn as mean and spread."""
+
+    label: str
+    runs: list[Run]
+    group: bool
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def seed_base(name: str) -> str | None:
+    """The name without its seed suffix (``doorkey_seed2`` -> ``doorkey``), None when it has none."""
+    match = SEED_SUFFIX.match(name)
+    return match.group("base") if match else None
+
+
+def group_runs(runs: Sequence[Run], group_seeds: bool = True) -> list[Series]:
+    """Legend entries in the order the names were given; seed groups take the place of their first run."""
+    bases = [seed_base(run.name) if group_seeds else None for run in runs]
+    counts = {base: bases.count(base) for base in bases if base is not None}
+    series: list[Series] = []
+    by_base: dict[str, Series] = {}
+    for run, base in zip(runs, bases, strict=True):
+        if base is None or counts[base] < 2:
+            series.append(Series(run.name, [run], group=False))
+        elif base in by_base:
+            by_base[base].runs.append(run)
+        else:
+            by_base[base] = Series(base, [run], group=True)
+            series.append(by_base[base])
+    for entry in series:
+        if entry.group:
+            entry.label = f"{entry.label} ({len(entry.runs)} seeds)"
+    return series
+
+
+def load_run(train_dir: str, name: str) -> Run:
+    """Read ``<train_dir>/<name>/progress.jsonl``; ConfigError when the directory or rows are missing."""
+    exp_dir = Path(train_dir) / name
+    if not exp_dir.is_dir():
+        raise ConfigError(
+            f"experiment directory {exp_dir} does not exist; check --experiment and --train-dir "
+            f"(or train it first: relayrl train --experiment {name} --train-dir {train_dir})."
+        )
+    path = exp_dir / "progress.jsonl"
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing; train {name} until it reports (every --report-interval seconds).")
+    rows: list[dict[str, Any]] = []
+    bad = 0
+    try:
+        with open(path) as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    bad += 1  # e.g. a last line cut off by a killed run
+                    continue
+                if isinstance(row, dict) and _is_number(row.get("env_steps")):
+                    rows.append(row)
+                else:
+                    bad += 1
+    except OSError as exc:
+        raise ConfigError(f"{path} is unreadable ({exc}).") from exc
+    if bad:
+        log.warning("%s: skipped %d unreadable line(s)", path, bad)
+    if not rows:
+        raise ConfigError(
+            f"{path} has no progress rows; train {name} until it reports (every --report-interval seconds)."
+        )
+    return Run(name, path, rows)
+
+
+def default_metrics(runs: Sequence[Run]) -> list[str]:
+    """Episode return, the mean of every episode_extra_stats key in any run, curriculum level last."""
+    keys = set().union(*(run.keys() for run in runs))
+    extras = sorted(k for k in keys if k.startswith(EXTRA) and k.endswith("/mean") and k != LEVEL_KEY)
+    metrics = ([RETURN_KEY] if RETURN_KEY in keys else []) + extras + ([LEVEL_KEY] if LEVEL_KEY in keys else [])
+    if not metrics:
+        paths = ", ".join(str(run.path) for run in runs)
+        raise ConfigError(
+            f"no episode statistics in {paths} (no episode finished yet?); train longer or pick columns with --metrics."
+        )
+    return metrics
+
+
+def resolve_metric(metric: str, keys: set[str]) -> str:
+    """A --metrics entry -> the progress.jsonl column it names; ConfigError when no run has it."""
+    candidates = [ALIASES.get(metric, metric), f"{EXTRA}{metric}/mean", f"{metric}_mean", f"derived/{metric}"]
+    for key in candidates:
+        if key in keys:
+            return key
+    known = sorted(
+        k for k in keys if k == RETURN_KEY or k.startswith((EXTRA, "derived/")) and not k.endswith(("/min", "/max"))
+    )
+    hint = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+    raise ConfigError(
+        f"metric {metric!r} is in no progress file; choose --metrics from the columns there (e.g. {hint})."
+    )
+
+
+def metric_title(key: str) -> str:
+    if key == RETURN_KEY:
+        return "episode return"
+    if key == "length_mean":
+        return "episode length"
+    if key == LEVEL_KEY:
+        return "curriculum level"
+    if key.startswith(EXTRA):
+        path, stat = key[len(EXTRA) :].rsplit("/", 1)
+        return path if stat == "mean" else f"{path} ({stat})"
+    return key
+
+
+def default_out(cfg: PlotConfig, series: Sequence[Series]) -> Path:
+    first = series[0]
+    stem = seed_base(first.runs[0].name) if first.group else first.runs[0].name
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem or "plot").strip("_") or "plot"
+    return Path(cfg.train_dir) / "plots" / f"{stem}.png"
+
+
+def seed_curve(
+    curves: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(grid, mean, min, max) of several runs' curves interpolated on a common env-step grid.
+
+    The grid spans the env steps every run covers; when the runs do not overlap at all, the union,
+    each point aggregating the runs that cover it."""
+    starts = [float(x[0]) for x, _ in curves]
+    ends = [float(x[-1]) for x, _ in curves]
+    lo, hi = max(starts), min(ends)
+    if lo > hi:
+        lo, hi = min(starts), max(ends)
+    n = min(2000, max(GRID_POINTS, *(len(x) for x, _ in curves)))
+    grid = np.array([lo]) if hi <= lo else np.linspace(lo, hi, n)
+    values = np.full((len(curves), len(grid)), np.nan)
+    for i, (x, y) in enumerate(curves):
+        inside = (grid >= x[0]) & (grid <= x[-1])
+        values[i, inside] = np.interp(grid[inside], x, y)
+    keep = ~np.isnan(values).all(axis=0)
+    grid, values = grid[keep], values[:, keep]
+    return grid, np.nanmean(values, axis=0), np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+
+
+def plot(cfg: PlotConfig) -> list[Path]:
+    """Write the PNG(s) for ``cfg`` and return their paths."""
+    names = list(dict.fromkeys(cfg.experiment))
+    if not names:
+        raise ConfigError("give at least one experiment: relayrl plot --experiment NAME [NAME ...].")
+    runs = [load_run(cfg.train_dir, name) for name in names]
+    keys = set().union(*(run.keys() for run in runs))
+    metrics = (
+        list(dict.fromkeys(resolve_metric(m, keys) for m in cfg.metrics)) if cfg.metrics else default_metrics(runs)
+    )
+    series = group_runs(runs, cfg.group_seeds)
+    out = Path(cfg.out) if cfg.out else default_out(cfg, series)
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"--out {out} must end in .png (relayrl plot writes PNG images).")
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+        from matplotlib.ticker import EngFormatter
+    except ImportError as exc:
+        raise ConfigError(f"relayrl plot needs matplotlib ({exc}); pip install 'matplotlib>=3.7'.") from exc
+
+    ncols = 1 if len(metrics) == 1 else 2
+    nrows = math.ceil(len(metrics) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.4 * ncols, 3.8 * nrows), squeeze=False, layout="constrained")
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    # Past the palette's colors, the next runs reuse them with another line style.
+    styles = [(palette[i % len(palette)], LINESTYLES[i // len(palette) % len(LINESTYLES)]) for i in range(len(series))]
+    try:
+        for ax, key in zip(axes.flat, metrics, strict=False):
+            missing = [
+                name for entry, style in zip(series, styles, strict=True) for name in _draw(ax, key, entry, *style)
+            ]
+            if missing:
+                log.warning("%s: no %r in %s; left out of that plot", metric_title(key), key, ", ".join(missing))
+            ax.set_title(metric_title(key))
+            ax.set_xlabel("env steps")
+            ax.set_ylabel(metric_title(key).split("/")[-1])
+            ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+            ax.grid(True, alpha=0.3)
+        for ax in axes.flat[len(metrics) :]:
+            ax.set_visible(False)
+        handles: list[Any] = []
+        for entry, (color, linestyle) in zip(series, styles, strict=True):
+            line = Line2D([], [], color=color, linestyle=linestyle, linewidth=1.8)
+            handles.append((Patch(color=color, alpha=0.2, linewidth=0), line) if entry.group else line)
+        fig.legend(
+            handles,
+            [entry.label for entry in series],
+            loc="outside lower center",
+            ncol=min(len(series), 4),
+            frameon=False,
+            title="seed groups: mean across seeds, shaded min-max" if any(e.group for e in series) else None,
+            title_fontsize="small",
+        )
+        fig.suptitle(", ".join(entry.label for entry in series) if len(series) <= 4 else f"{len(series)} experiments")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(out, dpi=110, format="png")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {out} ({exc}); choose another --out.") from exc
+    finally:
+        plt.close(fig)
+    return [out]
+
+
+def _draw(ax: Any, key: str, entry: Series, color: str, linestyle: str) -> list[str]:
+    """Draw ``entry``'s curve of ``key`` on ``ax``; returns the names of its runs that lack ``key``."""
+    curves, missing = [], []
+    for run in entry.runs:
+        curve = run.series(key)
+        if curve is None:
+            missing.append(run.name)
+        else:
+            curves.append(curve)
+    if not curves:
+        return missing
+    if not entry.group:
+        x, y = curves[0]
+        ax.plot(x, y, color=color, linestyle=linestyle, linewidth=1.8, marker="o" if len(x) == 1 else None)
+        return missing
+    grid, mean, low, high = seed_curve(curves)
+    longest = max(float(x[-1]) for x, _ in curves)
+    if len(grid) and longest > float(grid[-1]) * 1.05:
+        log.warning(
+            "%s: the mean of %r stops at %d env steps, where the shortest seed ends (the longest goes to %d)",
+            entry.label,
+            key,
+            int(grid[-1]),
+            int(longest),
+        )
+    ax.fill_between(grid, low, high, color=color, alpha=0.2, linewidth=0)
+    ax.plot(grid, mean, color=color, linestyle=linestyle, linewidth=1.8, marker="o" if len(grid) == 1 else None)
+    return missing
