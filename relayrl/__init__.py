@@ -12,6 +12,12 @@ from relayrl.config import (
     SamplingConfig,
     TrainingInfoConfig,
 )
+from relayrl.curriculum import (
+    Curriculum,
+    GlobalPerformanceCurriculum,
+    PerformanceCurriculum,
+    ProgressCurriculum,
+)
 from relayrl.envs.faults import EnvError, ObservationError
 from relayrl.envs.training_info import TrainingInfoInterface, find_training_info_interface
 from relayrl.runners.runner import CheckpointError, Trainer, TrainSummary, train
@@ -24,12 +30,16 @@ __all__ = [
     "CheckpointError",
     "EnvError",
     "FaultConfig",
+    "GlobalPerformanceCurriculum",
     "ObservationError",
     "Config",
     "ConfigError",
+    "Curriculum",
     "EnvConfig",
     "LoggingConfig",
     "ModelConfig",
+    "PerformanceCurriculum",
+    "ProgressCurriculum",
     "SamplingConfig",
     "TrainSummary",
     "Trainer",

@@ -179,3 +179,34 @@ def success_rate_metric(stats: dict[str, Any]) -> dict[str, float]:
 
 def load_records(log_dir: str) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(Path(log_dir).glob("*.json"))]
+
+
+# ----- curriculum probes -----
+
+from relayrl.curriculum import GoalDistanceEnv, PerformanceCurriculum  # noqa: E402
+
+CURRICULUM_DISTANCES = [1, 2, 3, 4, 6, 8]
+
+
+class FirstEpisodeRecorder(gym.Wrapper):
+    """Writes the goal distance of this env instance's first episode to ``log_dir/<uuid>.json``."""
+
+    def __init__(self, env: gym.Env, log_dir: str) -> None:
+        super().__init__(env)
+        self.log_dir = log_dir
+        self.recorded = False
+
+    def reset(self, **kwargs: Any) -> Any:
+        out = self.env.reset(**kwargs)
+        if not self.recorded:
+            self.recorded = True
+            Path(self.log_dir).mkdir(parents=True, exist_ok=True)
+            record = {"first_distance": self.env.unwrapped.distance}
+            Path(self.log_dir, f"{uuid.uuid4().hex}.json").write_text(json.dumps(record))
+        return out
+
+
+def make_goal_curriculum_env(config: dict[str, Any]) -> gym.Env:
+    """PerformanceCurriculum(FirstEpisodeRecorder(GoalDistanceEnv)) over CURRICULUM_DISTANCES."""
+    env = FirstEpisodeRecorder(GoalDistanceEnv(), config["log_dir"])
+    return PerformanceCurriculum(env, "set_distance", CURRICULUM_DISTANCES, window=4, promote_threshold=0.75)

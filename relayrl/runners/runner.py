@@ -106,6 +106,8 @@ class Trainer:
         self.env_steps = 0
         self.train_seconds_before = 0.0
         self.best_reward: float | None = None
+        self.curriculum_states: dict[int, dict[str, Any]] = {}
+        """The latest curriculum state of each env, by global env index (saved with checkpoints)."""
         if resume_state is not None:
             self._restore(resume_state)
         self.start_time = time.monotonic()
@@ -159,6 +161,9 @@ class Trainer:
         self.best_reward = state.get("best_reward")
         torch.set_rng_state(state["rng"]["torch"])
         np.random.set_state(state["rng"]["numpy"])
+        self.curriculum_states = {int(k): v for k, v in (state.get("curriculum_states") or {}).items()}
+        if self.curriculum_states:
+            log.info("resuming the curriculum state of %d env(s)", len(self.curriculum_states))
         log.info(
             "resumed from %s (env steps %d, policy version %d)",
             state.get("path"),
@@ -200,6 +205,7 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "episode_stats": self.reporter.episode_stats(),
             "reward_shaping": self.publisher.reward_shaping,
+            "curriculum_states": dict(self.curriculum_states),
         }
 
     def save(self, final: bool = False) -> None:
@@ -227,10 +233,18 @@ class Trainer:
         assert self.cfg.seed is not None
         return self.cfg.seed + self.resumed_steps
 
+    def _curriculum_states_of(self, worker: int) -> dict[int, dict[str, Any]]:
+        """The saved curriculum states of worker ``worker``'s envs (global env index -> state)."""
+        n = self.cfg.sampling.num_envs_per_worker
+        first = worker * n
+        return {i: s for i, s in self.curriculum_states.items() if first <= i < first + n}
+
     def _on_rollout(self, report: RolloutReport) -> None:
         self.env_steps += report.env_steps
         lag = self.learner.policy_version - report.policy_version
         self.reporter.add_rollout(report, lag)
+        if report.curriculum_states:
+            self.curriculum_states.update(report.curriculum_states)
         self.pending.append(report.slot)
 
     def _train_on(self, slots: list[int], before_train: Any = None) -> None:
@@ -361,7 +375,14 @@ class Trainer:
         self.publisher.maybe_publish(force=True)
         workers = [
             RolloutWorker(
-                cfg.without_hooks(), w, self.buffers, self.weights, self._worker_seed(), self.counters, self.blob
+                cfg.without_hooks(),
+                w,
+                self.buffers,
+                self.weights,
+                self._worker_seed(),
+                self.counters,
+                self.blob,
+                self._curriculum_states_of(w),
             )
             for w in range(nw)
         ]
@@ -394,7 +415,8 @@ class Trainer:
         self.publisher.maybe_publish(force=True)
 
         def make_args(w: int, generation: int, inbox: Any, outbox: Any) -> tuple:
-            # a restarted worker gets a different seed (same envs, new episodes)
+            # a restarted worker gets a different seed (same envs, new episodes) and continues the
+            # curricula of its envs from the latest states the trainer has
             return (
                 worker_cfg,
                 w,
@@ -407,6 +429,7 @@ class Trainer:
                 inbox,
                 outbox,
                 os.getpid(),
+                self._curriculum_states_of(w),
             )
 
         pool = WorkerPool(nw, make_args, cfg.faults.max_worker_restarts)

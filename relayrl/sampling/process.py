@@ -36,8 +36,12 @@ def worker_main(
     inbox: Any,
     outbox: Any,
     parent_pid: int,
+    curriculum_states: dict[int, dict[str, Any]] | None = None,
 ) -> None:
-    """Entry point of worker process ``worker_index`` (started with the spawn method)."""
+    """Entry point of worker process ``worker_index`` (started with the spawn method).
+
+    ``curriculum_states``: the trainer's latest curriculum states of this worker's envs (by global
+    env index), restored before their first reset (a resumed run, or a restarted worker)."""
     setup_logging(f"worker{worker_index}")
     log = logging.getLogger("relayrl.worker")
     # One thread per worker: the workers together already occupy the cores.
@@ -50,7 +54,7 @@ def worker_main(
     try:
         from relayrl.sampling.worker import RolloutWorker
 
-        worker = RolloutWorker(cfg, worker_index, buffers, weights, seed, counters, blob)
+        worker = RolloutWorker(cfg, worker_index, buffers, weights, seed, counters, blob, curriculum_states)
         outbox.put(("ready", worker_index, generation))
         while True:
             try:

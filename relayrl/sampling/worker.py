@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from relayrl.config import Config
+from relayrl.curriculum.state import WorkerCurricula
 from relayrl.envs import StepResult, make_env_batch
 from relayrl.envs.episode_stats import EXTRA_STATS_KEY, flatten_extra_stats
 from relayrl.models import build_actor_critic
@@ -43,6 +44,9 @@ class RolloutReport:
     staleness_seconds: list[float] = dataclasses.field(default_factory=list)
     env_errors: int = 0
     """Envs that raised and were restarted during this rollout."""
+    curriculum_states: dict[int, dict[str, Any]] | None = None
+    """``get_state()`` of each env's curriculum by global env index: in a worker's first report,
+    then at most about once a second; None in between and when no env has a curriculum."""
 
 
 def _to_tensor(obs: Any) -> Any:
@@ -66,7 +70,10 @@ class RolloutWorker:
         seed: int,
         counters: StepCounters,
         blob: SharedBlob,
+        curriculum_states: dict[int, dict[str, Any]] | None = None,
     ) -> None:
+        """``curriculum_states``: saved curriculum states by global env index (resume), restored
+        before the envs' first reset."""
         self.cfg = cfg
         self.worker_index = worker_index
         self.buffers = buffers
@@ -98,6 +105,11 @@ class RolloutWorker:
         # is restarted has its partial episode masked out from there on
         self.episode_start = np.zeros(n, dtype=np.int64)
         self.warned_keys: set[str] = set()
+        self.curricula = WorkerCurricula(self.env_batch, worker_index * n)
+        restored = self.curricula.restore(curriculum_states)
+        if restored:
+            log.info("worker %d: restored the curriculum state of %d env(s)", worker_index, restored)
+        self.curricula.wrap_restarts()
         self.obs = self.env_batch.reset()
         self.starts = torch.ones(n, dtype=torch.bool)
         self.episode_return = np.zeros(n, dtype=np.float64)
@@ -177,6 +189,7 @@ class RolloutWorker:
             stale_steps,
             stale_seconds,
             self.env_errors - errors_before,
+            self.curricula.maybe_collect(),
         )
 
     # ----- helpers -----
