@@ -14,6 +14,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from relayrl.envs.unwrap import first_in_chain, sub_envs
+
 log = logging.getLogger("relayrl.curriculum")
 
 STATE_INTERVAL_SECONDS = 1.0
@@ -27,26 +29,12 @@ def is_curriculum(obj: Any) -> bool:
 def find_curriculum(env: Any) -> Any | None:
     """The first object in ``env``'s wrapper chain (outermost first, following ``.env``) that has
     ``get_state`` and ``set_state``, or None."""
-    seen: set[int] = set()
-    obj = env
-    while obj is not None and id(obj) not in seen:
-        if is_curriculum(obj):
-            return obj
-        seen.add(id(obj))
-        obj = getattr(obj, "env", None)
-    return None
+    return first_in_chain(env, is_curriculum)
 
 
 def _sub_envs(vector_env: Any) -> list[Any]:
     """The sub-envs of a vector env living in this process (``SyncVectorEnv.envs``), else []."""
-    obj, seen = vector_env, set()
-    while obj is not None and id(obj) not in seen:
-        envs = obj.__dict__.get("envs") if hasattr(obj, "__dict__") else None
-        if isinstance(envs, (list, tuple)):
-            return list(envs)
-        seen.add(id(obj))
-        obj = getattr(obj, "env", None)
-    return []
+    return sub_envs(vector_env) or []
 
 
 def batch_curricula(env_batch: Any) -> list[Any | None]:

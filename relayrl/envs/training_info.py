@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from relayrl.envs.unwrap import first_in_chain, sub_envs
+
 
 class TrainingInfoInterface:
     """Mix into an env or wrapper to receive training progress from the trainer.
@@ -40,31 +42,12 @@ def implements_training_info(obj: Any) -> bool:
 def find_training_info_interface(env: Any) -> Any | None:
     """The first object in ``env``'s wrapper chain (outermost first, following ``.env``) that
     implements the interface, or None."""
-    seen: set[int] = set()
-    obj = env
-    while obj is not None and id(obj) not in seen:
-        if implements_training_info(obj):
-            return obj
-        seen.add(id(obj))
-        obj = getattr(obj, "env", None)
-    return None
-
-
-def _sub_envs(vector_env: Any) -> list[Any] | None:
-    """The sub-env objects of a vector env living in this process (SyncVectorEnv), else None."""
-    obj, seen = vector_env, set()
-    while obj is not None and id(obj) not in seen:
-        envs = obj.__dict__.get("envs") if hasattr(obj, "__dict__") else None
-        if isinstance(envs, (list, tuple)):
-            return list(envs)
-        seen.add(id(obj))
-        obj = getattr(obj, "env", None)
-    return None
+    return first_in_chain(env, implements_training_info)
 
 
 def vector_training_info_targets(vector_env: Any) -> tuple[Any | None, list[Any | None]]:
     """``(target for the vector env as a whole, [target or None per sub-env])``."""
     whole = find_training_info_interface(vector_env)
-    subs = _sub_envs(vector_env)
+    subs = sub_envs(vector_env)
     per_env = [find_training_info_interface(sub) for sub in subs] if subs is not None else []
     return whole, per_env

@@ -21,6 +21,19 @@ _PATTERN = re.compile(r"^checkpoint_(\d{9})_(\d+)\.pt$")
 BEST_NAME = "best.pt"
 
 
+def existing_experiment_dir(train_dir: str | Path, name: str) -> Path:
+    """``<train_dir>/<name>``; ConfigError saying how to fix it when it does not exist."""
+    from relayrl.config import ConfigError
+
+    exp_dir = Path(train_dir) / name
+    if not exp_dir.is_dir():
+        raise ConfigError(
+            f"experiment directory {exp_dir} does not exist; check --experiment and --train-dir "
+            f"(or train it first: relayrl train --experiment {name} --train-dir {train_dir})."
+        )
+    return exp_dir
+
+
 def checkpoint_dir(experiment_dir: str | Path) -> Path:
     return Path(experiment_dir) / "checkpoints"
 

@@ -95,12 +95,7 @@ def _check(cfg: EnjoyConfig) -> None:
 
 def load_train_config(cfg: EnjoyConfig) -> Config:
     """The training ``Config`` saved in ``<train_dir>/<experiment>/config.json``."""
-    exp_dir = cfg.experiment_dir
-    if not exp_dir.is_dir():
-        raise ConfigError(
-            f"experiment directory {exp_dir} does not exist; check --experiment and --train-dir "
-            f"(or train it first: relayrl train --experiment {cfg.experiment} --train-dir {cfg.train_dir})."
-        )
+    exp_dir = checkpoints.existing_experiment_dir(cfg.train_dir, cfg.experiment)
     path = exp_dir / "config.json"
     if not path.is_file():
         raise ConfigError(f"{path} is missing; {exp_dir} is not a relayrl experiment (train into it first).")

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from relayrl.config import ConfigError
+from relayrl.learning.checkpoints import existing_experiment_dir
 
 log = logging.getLogger("relayrl.plot")
 
@@ -135,12 +136,7 @@ def group_runs(runs: Sequence[Run], group_seeds: bool = True) -> list[Series]:
 
 def load_run(train_dir: str, name: str) -> Run:
     """Read ``<train_dir>/<name>/progress.jsonl``; ConfigError when the directory or rows are missing."""
-    exp_dir = Path(train_dir) / name
-    if not exp_dir.is_dir():
-        raise ConfigError(
-            f"experiment directory {exp_dir} does not exist; check --experiment and --train-dir "
-            f"(or train it first: relayrl train --experiment {name} --train-dir {train_dir})."
-        )
+    exp_dir = existing_experiment_dir(train_dir, name)
     path = exp_dir / "progress.jsonl"
     if not path.is_file():
         raise ConfigError(f"{path} is missing; train {name} until it reports (every --report-interval seconds).")
