@@ -15,7 +15,6 @@ import multiprocessing as mp
 import os
 import random
 import signal
-import threading
 import time
 from pathlib import Path
 from types import MappingProxyType
@@ -29,6 +28,7 @@ from relayrl.envs import check_spaces, probe_spaces
 from relayrl.learning import checkpoints
 from relayrl.learning.learner import Learner
 from relayrl.runners.reporting import Reporter
+from relayrl.runners.signals import TrainingInterrupted, exit_now, install_signal_handlers, restore_signal_handlers
 from relayrl.runners.training_info import TrainerView, TrainingInfoError, TrainingInfoPublisher
 from relayrl.runners.workers import WorkerPool
 from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers
@@ -304,7 +304,7 @@ class Trainer:
                 self.env_steps,
                 self.cfg.train_for_env_steps,
             )
-        handlers = _install_signal_handlers()
+        handlers = install_signal_handlers()
         try:
             if self.cfg.serial:
                 self._run_serial()
@@ -323,14 +323,14 @@ class Trainer:
             # A second Ctrl-C during cleanup exits at once; the last checkpoint on disk stays intact
             # (writes are atomic), only this final one is lost.
             if handlers is not None:
-                signal.signal(signal.SIGINT, _exit_now)
+                signal.signal(signal.SIGINT, exit_now)
             try:
                 if self.env_steps > steps0:
                     self.save(final=True)
                     self._housekeeping(force_report=True)
             finally:
                 self.reporter.close()
-                _restore_signal_handlers(handlers)
+                restore_signal_handlers(handlers)
         wall = time.monotonic() - wall0
         return TrainSummary(
             env_steps=self.env_steps,
@@ -474,37 +474,6 @@ class Trainer:
 
 class CheckpointError(RuntimeError):
     """The final checkpoint could not be written."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """SIGTERM: stop like Ctrl-C (checkpoint, flush logs) but report success."""
-
-    def __init__(self, signal_name: str) -> None:
-        super().__init__(signal_name)
-        self.signal_name = signal_name
-
-
-def _exit_now(signum: int, frame: Any) -> None:
-    os._exit(130)
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise TrainingInterrupted("SIGTERM")
-
-
-def _install_signal_handlers() -> dict[Any, Any] | None:
-    """SIGTERM stops the run cleanly (only possible in the main thread; else None)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    previous = {signal.SIGTERM: signal.getsignal(signal.SIGTERM), signal.SIGINT: signal.getsignal(signal.SIGINT)}
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    return previous
-
-
-def _restore_signal_handlers(previous: dict[Any, Any] | None) -> None:
-    if previous is not None:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def train(cfg: Config) -> TrainSummary:
