@@ -153,3 +153,43 @@ def test_enjoy_api(trained: Path) -> None:
     assert all(0 < n <= 25 for n in result.lengths)
     assert result.mean_return == pytest.approx(sum(result.returns) / 3)
     assert result.video_path is None
+
+
+def test_enjoy_env_kwargs_override_and_extra_stats(tmp_path):
+    from relayrl.runners.enjoy import EnjoyConfig, enjoy
+
+    rc = main(
+        [
+            "train",
+            "--env",
+            "examples.curriculum_factory:make_env",
+            "--serial",
+            "--num-workers",
+            "1",
+            "--num-envs-per-worker",
+            "4",
+            "--rollout-length",
+            "16",
+            "--train-for-env-steps",
+            "1024",
+            "--train-dir",
+            str(tmp_path),
+            "--experiment",
+            "g",
+            "--seed",
+            "1",
+            "--no-tensorboard",
+        ]
+    )
+    assert rc == 0
+    result = enjoy(
+        EnjoyConfig(
+            experiment="g",
+            train_dir=str(tmp_path),
+            checkpoint="latest",
+            num_episodes=3,
+            env_kwargs={"curriculum": "none"},
+        )
+    )
+    assert result.extra_stats["distance"] == 16.0  # the hardest level, no curriculum
+    assert 0.0 <= result.extra_stats["success"] <= 1.0

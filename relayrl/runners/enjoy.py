@@ -18,8 +18,9 @@ import imageio.v2 as imageio
 import numpy as np
 import torch
 
-from relayrl.config import Config, ConfigError, replace
+from relayrl.config import Config, ConfigError, JsonDict, replace
 from relayrl.envs import make_env
+from relayrl.envs.episode_stats import EXTRA_STATS_KEY, flatten_extra_stats
 from relayrl.learning import checkpoints
 from relayrl.models import ActorCritic, build_actor_critic
 from relayrl.sampling.buffers import map_obs
@@ -66,6 +67,10 @@ class EnjoyConfig:
     max_episode_steps: int | None = None
     """Override the env's time limit for evaluation."""
 
+    env_kwargs: JsonDict | None = None
+    """Merged over the training run's --env-kwargs for evaluation (a JSON object), e.g. to play the
+    hardest level of a curriculum env."""
+
     @property
     def experiment_dir(self) -> Path:
         return Path(self.train_dir) / self.experiment
@@ -80,6 +85,8 @@ class EvalResult:
     mean_return: float
     std_return: float
     video_path: str | None
+    extra_stats: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Mean over episodes of each ``episode_extra_stats`` key the env reported (e.g. ``success``)."""
 
 
 def _check(cfg: EnjoyConfig) -> None:
@@ -184,8 +191,8 @@ def _env_action(action: torch.Tensor, space: gym.Space) -> Any:
 
 def run_episode(
     env: gym.Env, model: ActorCritic, seed: int, deterministic: bool, video: VideoWriter | None
-) -> tuple[float, int]:
-    """One episode with a batch-of-1 policy; returns (return, length)."""
+) -> tuple[float, int, dict[str, float]]:
+    """One episode with a batch-of-1 policy; returns (return, length, flattened episode_extra_stats)."""
     obs, _ = env.reset(seed=seed)
     size = model.rnn_state_size
     rnn_state = torch.zeros(1, size) if size > 0 else None
@@ -196,14 +203,15 @@ def run_episode(
     while True:
         with torch.inference_mode():
             res = model.act(_batch(obs), rnn_state, starts, deterministic=deterministic)
-        obs, reward, terminated, truncated, _ = env.step(_env_action(res.actions[0], env.action_space))
+        obs, reward, terminated, truncated, info = env.step(_env_action(res.actions[0], env.action_space))
         total += float(reward)
         length += 1
         rnn_state, starts = res.rnn_state, torch.zeros(1, dtype=torch.bool)
         if video is not None:
             video.add(env.render())
         if terminated or truncated:
-            return total, length
+            extra = info.get(EXTRA_STATS_KEY) if isinstance(info, dict) else None
+            return total, length, flatten_extra_stats(extra, lambda key, value: None) if extra else {}
 
 
 def enjoy(cfg: EnjoyConfig) -> EvalResult:
@@ -212,6 +220,9 @@ def enjoy(cfg: EnjoyConfig) -> EvalResult:
     train_cfg = load_train_config(cfg)
     if cfg.max_episode_steps is not None:
         train_cfg = replace(train_cfg, environment__max_episode_steps=cfg.max_episode_steps)
+    if cfg.env_kwargs:
+        merged = {**train_cfg.environment.env_kwargs, **cfg.env_kwargs}
+        train_cfg = replace(train_cfg, environment__env_kwargs=merged)
     state = load_state(cfg)
     torch.manual_seed(cfg.seed)
     env = make_env(train_cfg, env_index=0, render_mode="rgb_array" if cfg.video else None)
@@ -225,11 +236,14 @@ def enjoy(cfg: EnjoyConfig) -> EvalResult:
             video = VideoWriter(path, cfg.video_fps)
         returns: list[float] = []
         lengths: list[int] = []
+        extras: dict[str, list[float]] = {}
         for i in range(cfg.num_episodes):
             recording = video if i < cfg.max_video_episodes else None
-            ret, length = run_episode(env, model, cfg.seed + i, cfg.deterministic, recording)
+            ret, length, extra = run_episode(env, model, cfg.seed + i, cfg.deterministic, recording)
             returns.append(ret)
             lengths.append(length)
+            for key, value in extra.items():
+                extras.setdefault(key, []).append(value)
             log.info("episode %d/%d: return %.3f, length %d", i + 1, cfg.num_episodes, ret, length)
     finally:
         env.close()
@@ -237,7 +251,8 @@ def enjoy(cfg: EnjoyConfig) -> EvalResult:
             video.close()
     arr = np.asarray(returns, dtype=np.float64)
     video_path = str(video.path) if video is not None else None
-    return EvalResult(returns, lengths, float(arr.mean()), float(arr.std()), video_path)
+    extra_means = {key: float(np.mean(values)) for key, values in sorted(extras.items())}
+    return EvalResult(returns, lengths, float(arr.mean()), float(arr.std()), video_path, extra_means)
 
 
 def format_result(result: EvalResult) -> str:
@@ -248,6 +263,8 @@ def format_result(result: EvalResult) -> str:
         f"mean return:  {result.mean_return:.3f} +- {result.std_return:.3f} (min {arr.min():.3f}, max {arr.max():.3f})",
         f"mean length:  {float(np.mean(result.lengths)):.1f}",
     ]
+    for key, value in result.extra_stats.items():
+        lines.append(f"{key + ':':<13} {value:.3f} (mean over episodes)")
     if result.video_path:
         lines.append(f"video:        {result.video_path}")
     return "\n".join(lines)

@@ -1,0 +1,72 @@
+"""Stable-Baselines3 runner for ``benchmarks.compare`` (run with ``benchmarks/.venvs/sb3``'s python).
+
+    benchmarks/.venvs/sb3/bin/python benchmarks/peer_runners/run_sb3.py '<params json>'
+
+PPO with the workload's settings. SB3 has no rollout worker processes holding several envs, so all
+``num_workers * envs_per_worker`` envs step in one ``DummyVecEnv`` in this process; ``VecNormalize``
+normalizes observations and scales rewards (SB3's closest match to return normalization). Prints
+one JSON line: env frames (``model.num_timesteps``), wall seconds, fps and the episode-log analysis.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import bench_common as bc
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+
+def main() -> None:
+    p = bc.load_params()
+    n_envs = p["num_workers"] * p["envs_per_worker"]
+    # One learner update per batch: n_envs * n_steps = batch_size.
+    n_steps = p["batch_size"] // n_envs
+    t0 = time.time()
+    venv = make_vec_env(bc.make_cartpole, n_envs=n_envs, seed=p["seed"], vec_env_cls=DummyVecEnv)
+    venv = VecNormalize(venv, norm_obs=True, norm_reward=True, gamma=p["gamma"])
+    lr = p["lr"] if p["lr_schedule"] == "constant" else (lambda frac: p["lr"] * frac)
+    model = PPO(
+        "MlpPolicy",
+        venv,
+        learning_rate=lr,
+        n_steps=n_steps,
+        batch_size=p["batch_size"] // p["minibatches"],
+        n_epochs=p["epochs"],
+        gamma=p["gamma"],
+        gae_lambda=p["gae_lambda"],
+        clip_range=p["clip"],
+        ent_coef=p["ent_coef"],
+        vf_coef=p["vf_coef"],
+        max_grad_norm=p["max_grad_norm"],
+        policy_kwargs={
+            "net_arch": {"pi": list(p["hidden"]), "vf": list(p["hidden"])},
+            "activation_fn": {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[p["activation"]],
+            "optimizer_kwargs": {"eps": p["adam_eps"]},
+        },
+        seed=p["seed"],
+        device="cpu",
+        verbose=0,
+    )
+    model.learn(total_timesteps=p["steps"])
+    venv.close()
+    wall = time.time() - t0
+    frames = int(model.num_timesteps)
+    result = {
+        "framework": "sb3",
+        "frames": frames,
+        "wall_s": wall,
+        "fps": frames / wall,
+        "n_envs": n_envs,
+        "n_steps": n_steps,
+        "torch_threads": torch.get_num_threads(),
+    }
+    result.update(bc.analyse(os.environ[bc.EPISODE_DIR_VAR], t0, frames, p["target"], p["window"]))
+    bc.emit(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Sample Factory 2.1.1 runner for ``benchmarks.compare`` (run with ``benchmarks/.venvs/sf``'s python).
+
+    benchmarks/.venvs/sf/bin/python benchmarks/peer_runners/run_sf.py '<params json>'
+
+APPO (Sample Factory's asynchronous PPO) with the workload's settings, mapped onto Sample Factory's
+flags in ``sf_argv`` (see docs/benchmarks.md for the mapping and what cannot be matched). Prints one
+JSON line: env frames (Sample Factory's own count), wall seconds, fps and the episode-log analysis.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import bench_common as bc
+from sample_factory.cfg.arguments import parse_full_cfg, parse_sf_args
+from sample_factory.envs.env_utils import register_env
+from sample_factory.train import make_runner
+
+ENV_NAME = "BenchCartPole-v1"
+
+
+def make_env(full_env_name, cfg=None, env_config=None, render_mode=None):
+    return bc.make_cartpole()
+
+
+def sf_argv(p: dict) -> list[str]:
+    # Sample Factory's batch_size is the *minibatch* size; one learner iteration consumes
+    # batch_size * num_batches_per_epoch samples, i.e. the workload's batch.
+    minibatch = p["batch_size"] // p["minibatches"]
+    return [
+        f"--env={ENV_NAME}",
+        f"--experiment=sf_seed{p['seed']}",
+        f"--train_dir={p['work_dir']}",
+        f"--seed={p['seed']}",
+        "--device=cpu",
+        f"--train_for_env_steps={p['steps']}",
+        f"--num_workers={p['num_workers']}",
+        f"--num_envs_per_worker={p['envs_per_worker']}",
+        f"--rollout={p['rollout']}",
+        f"--batch_size={minibatch}",
+        f"--num_batches_per_epoch={p['minibatches']}",
+        f"--num_epochs={p['epochs']}",
+        f"--learning_rate={p['lr']}",
+        "--lr_schedule=constant",
+        f"--gamma={p['gamma']}",
+        f"--gae_lambda={p['gae_lambda']}",
+        f"--ppo_clip_ratio={p['clip']}",
+        # the value loss is always clipped in Sample Factory; a huge range switches it off, like the others
+        "--ppo_clip_value=1000000.0",
+        f"--exploration_loss_coeff={p['ent_coef']}",
+        f"--value_loss_coeff={p['vf_coef']}",
+        f"--max_grad_norm={p['max_grad_norm']}",
+        f"--adam_eps={p['adam_eps']}",
+        "--encoder_mlp_layers",
+        *[str(h) for h in p["hidden"]],
+        f"--nonlinearity={p['activation']}",
+        "--actor_critic_share_weights=False",
+        "--use_rnn=False",
+        "--recurrence=1",
+        "--normalize_input=True",
+        "--normalize_returns=True",
+        "--value_bootstrap=True",  # bootstrap truncated episodes, as relayrl and SB3 do
+        "--with_vtrace=False",
+        "--stats_avg=100",
+        "--with_wandb=False",
+        "--save_every_sec=120",
+        "--experiment_summaries_interval=10",
+    ]
+
+
+def main() -> None:
+    p = bc.load_params()
+    argv = sf_argv(p)
+    register_env(ENV_NAME, make_env)
+    parser, _ = parse_sf_args(argv=argv)
+    cfg = parse_full_cfg(parser, argv)
+    t0 = time.time()
+    cfg, runner = make_runner(cfg)
+    status = runner.init()
+    if status == 0:
+        status = runner.run()
+    wall = time.time() - t0
+    frames = int(sum(runner.env_steps.values()))
+    result = {
+        "framework": "sample-factory",
+        "status": int(status),
+        "frames": frames,
+        "wall_s": wall,
+        "fps": frames / wall,
+        "sf_main_loop_fps": frames / max(runner.timing.main_loop, 1e-9),
+    }
+    result.update(bc.analyse(os.environ[bc.EPISODE_DIR_VAR], t0, frames, p["target"], p["window"]))
+    bc.emit(result)
+
+
+if __name__ == "__main__":
+    main()
