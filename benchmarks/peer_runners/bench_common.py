@@ -6,7 +6,7 @@ frameworks find it the same way (multiprocessing passes ``sys.path`` to its chil
 
 The one instrument common to all frameworks is ``EpisodeLog``: a gymnasium wrapper around each
 single env that appends ``time, env, return, length, env's cumulative steps`` at every episode end
-to a per-env file under ``$BENCH_EPISODE_DIR``. Time to a mean return and the steady-state frame
+(and a progress row every ``TICK_STEPS`` steps) to a per-env file under ``$BENCH_EPISODE_DIR``. Time to a mean return and the steady-state frame
 rate are computed from these files in the same way for every framework (``analyse``), so none of
 them is measured by its own logging. It costs about one Python call per env step; the raw-env
 benchmark measures that cost (``raw_env.py``, ``single+episode_log``).
@@ -26,6 +26,8 @@ import gymnasium as gym
 
 EPISODE_DIR_VAR = "BENCH_EPISODE_DIR"
 FLUSH_SECONDS = 0.2
+TICK_STEPS = 32
+"""An env also records its step count every this many steps, so frame rates need no episode end."""
 
 
 class EpisodeLog(gym.Wrapper):
@@ -54,11 +56,15 @@ class EpisodeLog(gym.Wrapper):
         self._ret += float(reward)
         self._len += 1
         self._steps += 1
-        if terminated or truncated:
+        done = terminated or truncated
+        if done or not self._steps % TICK_STEPS:
             now = time.time()
-            self._lines.append(f"{now:.6f}\t{self._uid}\t{self._ret:.4f}\t{self._len}\t{self._steps}\n")
-            self._ret = 0.0
-            self._len = 0
+            if done:
+                self._lines.append(f"{now:.6f}\t{self._uid}\t{self._ret:.4f}\t{self._len}\t{self._steps}\n")
+                self._ret = 0.0
+                self._len = 0
+            else:  # progress only (long episodes): the env's step count, no episode
+                self._lines.append(f"{now:.6f}\t{self._uid}\tnan\t0\t{self._steps}\n")
             if now - self._last_flush >= FLUSH_SECONDS:
                 self._flush()
         return obs, reward, terminated, truncated, info
@@ -81,8 +87,50 @@ def make_cartpole(config: Any = None, *args: Any, **kwargs: Any) -> gym.Env:
     return EpisodeLog(gym.make("CartPole-v1"))
 
 
+ATARI_ID = "ALE/Pong-v5"
+
+
+class _AsArray(gym.ObservationWrapper):
+    """gymnasium < 1.0: FrameStack returns LazyFrames; hand the framework a plain array."""
+
+    def observation(self, observation: Any) -> Any:
+        import numpy as np
+
+        return np.asarray(observation)
+
+
+def make_atari(config: Any = None, *args: Any, **kwargs: Any) -> gym.Env:
+    """Pong through ale-py with the standard preprocessing, the same in every framework and gymnasium
+    version: ALE v5 (sticky actions 0.25) at frameskip 1, then ``AtariPreprocessing`` (30 no-ops,
+    frame skip 4, 84x84 grayscale) and 4 stacked frames: uint8 ``(4, 84, 84)``. One env step is 4
+    emulator frames; all frameworks count env steps."""
+    import ale_py
+
+    if ATARI_ID not in gym.registry and hasattr(gym, "register_envs"):
+        gym.register_envs(ale_py)
+    if ATARI_ID not in gym.registry:  # gymnasium 0.29 does not load ale-py >= 0.10's ids by itself
+        from ale_py.registration import register_v5_envs
+
+        register_v5_envs()
+    env = gym.make(ATARI_ID, frameskip=1)
+    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84, grayscale_obs=True)
+    if hasattr(gym.wrappers, "FrameStackObservation"):
+        env = gym.wrappers.FrameStackObservation(env, 4)
+    else:
+        env = _AsArray(gym.wrappers.FrameStack(env, 4))
+    return EpisodeLog(env)
+
+
+ENV_FACTORIES = {"cartpole": make_cartpole, "atari": make_atari}
+
+
+def make_env(kind: str) -> gym.Env:
+    return ENV_FACTORIES[kind]()
+
+
 def read_episodes(directory: str) -> list[tuple[float, str, float, int, int]]:
-    """All recorded episodes, sorted by time: ``(time, env uid, return, length, env cumulative steps)``."""
+    """All records, sorted by time: ``(time, env uid, return, length, env cumulative steps)``; progress
+    rows have length 0 and return NaN."""
     rows = []
     for name in os.listdir(directory):
         if not name.endswith(".tsv"):
@@ -96,46 +144,66 @@ def read_episodes(directory: str) -> list[tuple[float, str, float, int, int]]:
     return rows
 
 
-def analyse(
-    directory: str, t0: float, frames_total: int, target: float, window: int = 100, steady=(0.2, 0.9)
-) -> dict[str, Any]:
+def analyse(directory: str, t0: float, target: float | None, window: int = 100, steady=(0.2, 0.9)) -> dict[str, Any]:
     """Time and frames to a mean return of ``target`` over the last ``window`` finished episodes
-    (all envs merged in time order), and the frame rate between ``steady[0]`` and ``steady[1]`` of
-    ``frames_total`` (start-up and shutdown excluded).
+    (all envs merged in time order), and the frame rate while the logged frames go from
+    ``steady[0]`` to ``steady[1]`` of their final count (a least-squares slope; start-up and shutdown
+    excluded).
 
-    Frames at a moment are the sum over envs of each env's cumulative steps at its latest finished
-    episode (steps of episodes still running are not counted; at most one episode per env).
+    Frames at a moment are the sum over envs of each env's cumulative steps at its latest record
+    (an episode end or a progress row every ``TICK_STEPS`` steps), so at most ``TICK_STEPS`` per env
+    are not yet counted.
     """
     rows = read_episodes(directory)
-    out: dict[str, Any] = {"episodes": len(rows)}
+    out: dict[str, Any] = {"episodes": 0}
     if not rows:
         return out
+    episodes = 0
+    finals: dict[str, int] = {}
+    for _t, uid, _ret, _length, cum in rows:
+        finals[uid] = cum
+    frames_total = sum(finals.values())
     last: dict[str, int] = {}
     total = 0
     recent: list[float] = []
     running = 0.0
     hit = None
-    marks: list[tuple[float, int] | None] = [None, None]
-    for t, uid, ret, _length, cum in rows:
+    points: list[tuple[float, int]] = []
+    for t, uid, ret, length, cum in rows:
         total += cum - last.get(uid, 0)
         last[uid] = cum
+        if steady[0] * frames_total <= total <= steady[1] * frames_total:
+            points.append((t, total))
+        if length == 0:  # a progress row, not an episode
+            continue
+        episodes += 1
         recent.append(ret)
         running += ret
         if len(recent) > window:
             running -= recent.pop(0)
-        if hit is None and len(recent) == window and running / window >= target:
+        if target is not None and hit is None and len(recent) == window and running / window >= target:
             hit = (t, total)
-        for i, frac in enumerate(steady):
-            if marks[i] is None and total >= frac * frames_total:
-                marks[i] = (t, total)
-    out["final_mean_return"] = running / len(recent)
-    out["solved"] = hit is not None
+    out["episodes"] = episodes
+    out["final_mean_return"] = running / len(recent) if recent else None
+    out["solved"] = hit is not None if target is not None else None
     out["seconds_to_target"] = round(hit[0] - t0, 3) if hit else None
     out["frames_to_target"] = hit[1] if hit else None
-    a, b = marks
-    if a is not None and b is not None and b[0] > a[0]:
-        out["steady_fps"] = (b[1] - a[1]) / (b[0] - a[0])
+    out["steady_fps"] = _slope(points)
     return out
+
+
+def _slope(points: list[tuple[float, int]]) -> float | None:
+    """Least-squares frames per second through ``(time, frames)`` points (robust to envs that record
+    in bursts, e.g. all envs of a worker at the same step)."""
+    if len(points) < 10:
+        return None
+    n = len(points)
+    mt = sum(t for t, _ in points) / n
+    mf = sum(f for _, f in points) / n
+    var = sum((t - mt) ** 2 for t, _ in points)
+    if var <= 0:
+        return None
+    return sum((t - mt) * (f - mf) for t, f in points) / var
 
 
 def load_params() -> dict[str, Any]:

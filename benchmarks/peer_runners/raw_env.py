@@ -1,11 +1,12 @@
-"""The physical limit: CartPole-v1 steps/s with random actions, no learning, no inference.
+"""The physical limit: env steps/s with random actions, no learning, no inference.
 
-    python benchmarks/peer_runners/raw_env.py '{"seconds": 3}'
+    python benchmarks/peer_runners/raw_env.py '{"seconds": 3}'                          # CartPole-v1
+    python benchmarks/peer_runners/raw_env.py '{"seconds": 3, "env_kind": "atari"}'     # Pong, preprocessed
 
 For each case, runs ``procs`` processes at once (1, and one per core) for ``seconds`` each and sums
 their step rates. Cases: single ``gym.make`` envs (reset on episode end), the same with the
 benchmark's ``EpisodeLog`` wrapper (its cost), and Gymnasium's numpy vector entry point with 16
-and 256 envs per process. Actions are drawn in advance, so the loop times the env alone. Prints
+and 256 envs per process (Atari: single preprocessed envs only). Actions are drawn in advance, so the loop times the env alone. Prints
 one JSON line.
 """
 
@@ -20,12 +21,16 @@ import gymnasium as gym
 import numpy as np
 
 
-def _single(seconds: float, wrapped: bool, out: mp.Queue) -> None:
-    env = gym.make("CartPole-v1")
-    if wrapped:
-        env = bc.EpisodeLog(env, directory=None)
+def _single(seconds: float, wrapped: bool, out: mp.Queue, kind: str = "cartpole") -> None:
+    if kind == "atari":
+        env = bc.make_atari()  # with its EpisodeLog (no directory: nothing written), as in training
+    else:
+        env = gym.make("CartPole-v1")
+        if wrapped:
+            env = bc.EpisodeLog(env, directory=None)
     env.reset(seed=os.getpid())
-    actions = np.random.default_rng(os.getpid()).integers(0, 2, size=4096).tolist()
+    n = int(env.action_space.n)
+    actions = np.random.default_rng(os.getpid()).integers(0, n, size=4096 if kind == "cartpole" else 256).tolist()
     steps = 0
     t0 = time.perf_counter()
     end = t0 + seconds
@@ -57,10 +62,10 @@ def _vector(seconds: float, num_envs: int, out: mp.Queue) -> None:
     out.put(steps / (time.perf_counter() - t0))
 
 
-def measure(target, args: tuple, procs: int) -> float:
+def measure(target, args: tuple, procs: int, kwargs: dict | None = None) -> float:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    ps = [ctx.Process(target=target, args=(*args, q)) for _ in range(procs)]
+    ps = [ctx.Process(target=target, args=(*args, q), kwargs=kwargs or {}) for _ in range(procs)]
     for proc in ps:
         proc.start()
     rates = [q.get() for _ in ps]
@@ -73,16 +78,22 @@ def main() -> None:
     p = bc.load_params()
     seconds = float(p.get("seconds", 3.0))
     cores = os.cpu_count() or 1
-    cases = {
-        "single": (_single, (seconds, False)),
-        "single+episode_log": (_single, (seconds, True)),
-        "vector16": (_vector, (seconds, 16)),
-        "vector256": (_vector, (seconds, 256)),
-    }
-    result: dict = {"framework": "raw-env", "cores": cores, "gymnasium": gym.__version__}
-    for name, (target, args) in cases.items():
-        result[f"{name}_1proc"] = measure(target, args, 1)
-        result[f"{name}_{cores}proc"] = measure(target, args, cores)
+    kind = p.get("env_kind", "cartpole")
+    if kind == "atari":
+        cases = {"single": (_single, (seconds, True), {"kind": "atari"})}
+        env_id = bc.ATARI_ID
+    else:
+        cases = {
+            "single": (_single, (seconds, False), {}),
+            "single+episode_log": (_single, (seconds, True), {}),
+            "vector16": (_vector, (seconds, 16), {}),
+            "vector256": (_vector, (seconds, 256), {}),
+        }
+        env_id = "CartPole-v1"
+    result: dict = {"framework": "raw-env", "env": env_id, "cores": cores, "gymnasium": gym.__version__}
+    for name, (target, args, kwargs) in cases.items():
+        result[f"{name}_1proc"] = measure(target, args, 1, kwargs)
+        result[f"{name}_{cores}proc"] = measure(target, args, cores, kwargs)
     bc.emit(result)
 
 

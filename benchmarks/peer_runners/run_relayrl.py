@@ -56,7 +56,7 @@ def main() -> None:
     p = bc.load_params()
     vectorized = bool(p.get("vectorized", False))
     episode_log = bool(p.get("episode_log", True)) and not vectorized
-    env = "bench_common:make_cartpole" if episode_log else p["env"]
+    env = f"bench_common:make_{p['env_kind']}" if episode_log else p["env"]
     cfg = relayrl.Config(
         env=env,
         train_dir=p["work_dir"],
@@ -84,6 +84,8 @@ def main() -> None:
         algorithm__adam_eps=p["adam_eps"],
         model__hidden_sizes=tuple(p["hidden"]),
         model__activation=p["activation"],
+        model__shared_actor_critic=bool(p.get("shared", False)),
+        algorithm__learner_threads=p.get("learner_threads"),  # None: relayrl's default
         logging__report_interval=1.0,
         logging__progress_bar=False,
     )
@@ -99,7 +101,7 @@ def main() -> None:
         "phases": phase_means(progress),
     }
     if episode_log:
-        result.update(bc.analyse(os.environ[bc.EPISODE_DIR_VAR], t0, summary.env_steps, p["target"], p["window"]))
+        result.update(bc.analyse(os.environ[bc.EPISODE_DIR_VAR], t0, p["target"], p["window"]))
     else:
         # no per-env wrapper (a vector env): relayrl's own windowed mean, 1 s report resolution;
         # train_seconds starts after start-up, so the start-up (wall - train_seconds) is added back

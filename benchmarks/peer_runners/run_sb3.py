@@ -26,11 +26,22 @@ def main() -> None:
     # One learner update per batch: n_envs * n_steps = batch_size.
     n_steps = p["batch_size"] // n_envs
     t0 = time.time()
-    venv = make_vec_env(bc.make_cartpole, n_envs=n_envs, seed=p["seed"], vec_env_cls=DummyVecEnv)
-    venv = VecNormalize(venv, norm_obs=True, norm_reward=True, gamma=p["gamma"])
+    image = p["env_kind"] == "atari"
+    venv = make_vec_env(bc.ENV_FACTORIES[p["env_kind"]], n_envs=n_envs, seed=p["seed"], vec_env_cls=DummyVecEnv)
+    # images: no observation normalization (NatureCNN divides by 255), as in relayrl and Sample Factory
+    venv = VecNormalize(venv, norm_obs=not image, norm_reward=True, gamma=p["gamma"])
     lr = p["lr"] if p["lr_schedule"] == "constant" else (lambda frac: p["lr"] * frac)
+    if image:
+        # CnnPolicy: NatureCNN (conv + FC 512) shared by actor and critic, heads directly on it
+        policy_kwargs = {"optimizer_kwargs": {"eps": p["adam_eps"]}}
+    else:
+        policy_kwargs = {
+            "net_arch": {"pi": list(p["hidden"]), "vf": list(p["hidden"])},
+            "activation_fn": {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[p["activation"]],
+            "optimizer_kwargs": {"eps": p["adam_eps"]},
+        }
     model = PPO(
-        "MlpPolicy",
+        "CnnPolicy" if image else "MlpPolicy",
         venv,
         learning_rate=lr,
         n_steps=n_steps,
@@ -42,11 +53,7 @@ def main() -> None:
         ent_coef=p["ent_coef"],
         vf_coef=p["vf_coef"],
         max_grad_norm=p["max_grad_norm"],
-        policy_kwargs={
-            "net_arch": {"pi": list(p["hidden"]), "vf": list(p["hidden"])},
-            "activation_fn": {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[p["activation"]],
-            "optimizer_kwargs": {"eps": p["adam_eps"]},
-        },
+        policy_kwargs=policy_kwargs,
         seed=p["seed"],
         device="cpu",
         verbose=0,
@@ -64,7 +71,7 @@ def main() -> None:
         "n_steps": n_steps,
         "torch_threads": torch.get_num_threads(),
     }
-    result.update(bc.analyse(os.environ[bc.EPISODE_DIR_VAR], t0, frames, p["target"], p["window"]))
+    result.update(bc.analyse(os.environ[bc.EPISODE_DIR_VAR], t0, p["target"], p["window"]))
     bc.emit(result)
 
 

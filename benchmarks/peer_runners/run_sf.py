@@ -17,19 +17,28 @@ from sample_factory.cfg.arguments import parse_full_cfg, parse_sf_args
 from sample_factory.envs.env_utils import register_env
 from sample_factory.train import make_runner
 
-ENV_NAME = "BenchCartPole-v1"
-
 
 def make_env(full_env_name, cfg=None, env_config=None, render_mode=None):
-    return bc.make_cartpole()
+    return bc.make_env(full_env_name.removeprefix("bench_"))
 
 
 def sf_argv(p: dict) -> list[str]:
     # Sample Factory's batch_size is the *minibatch* size; one learner iteration consumes
     # batch_size * num_batches_per_epoch samples, i.e. the workload's batch.
     minibatch = p["batch_size"] // p["minibatches"]
+    if p["env_kind"] == "atari":
+        # Nature CNN (conv 32x8s4, 64x4s2, 64x3s1, FC 512), one torso for actor and critic, uint8 / 255
+        model = [
+            "--encoder_conv_architecture=convnet_atari",
+            "--encoder_conv_mlp_layers",
+            *[str(h) for h in p["hidden"]],
+            "--obs_scale=255.0",
+            "--normalize_input=False",
+        ]
+    else:
+        model = ["--encoder_mlp_layers", *[str(h) for h in p["hidden"]], "--normalize_input=True"]
     return [
-        f"--env={ENV_NAME}",
+        f"--env=bench_{p['env_kind']}",
         f"--experiment=sf_seed{p['seed']}",
         f"--train_dir={p['work_dir']}",
         f"--seed={p['seed']}",
@@ -52,13 +61,11 @@ def sf_argv(p: dict) -> list[str]:
         f"--value_loss_coeff={p['vf_coef']}",
         f"--max_grad_norm={p['max_grad_norm']}",
         f"--adam_eps={p['adam_eps']}",
-        "--encoder_mlp_layers",
-        *[str(h) for h in p["hidden"]],
+        *model,
         f"--nonlinearity={p['activation']}",
-        "--actor_critic_share_weights=False",
+        f"--actor_critic_share_weights={bool(p.get('shared', False))}",
         "--use_rnn=False",
         "--recurrence=1",
-        "--normalize_input=True",
         "--normalize_returns=True",
         "--value_bootstrap=True",  # bootstrap truncated episodes, as relayrl and SB3 do
         "--with_vtrace=False",
@@ -72,7 +79,7 @@ def sf_argv(p: dict) -> list[str]:
 def main() -> None:
     p = bc.load_params()
     argv = sf_argv(p)
-    register_env(ENV_NAME, make_env)
+    register_env(f"bench_{p['env_kind']}", make_env)
     parser, _ = parse_sf_args(argv=argv)
     cfg = parse_full_cfg(parser, argv)
     t0 = time.time()
@@ -90,7 +97,7 @@ def main() -> None:
         "fps": frames / wall,
         "sf_main_loop_fps": frames / max(runner.timing.main_loop, 1e-9),
     }
-    result.update(bc.analyse(os.environ[bc.EPISODE_DIR_VAR], t0, frames, p["target"], p["window"]))
+    result.update(bc.analyse(os.environ[bc.EPISODE_DIR_VAR], t0, p["target"], p["window"]))
     bc.emit(result)
 
 
