@@ -19,6 +19,15 @@ def _flat(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(-1, *x.shape[2:])
 
 
+def _adam(params: list[torch.nn.Parameter], lr: float, eps: float) -> torch.optim.Adam:
+    """Adam with the fused kernel where this torch has it: with small networks the default
+    per-parameter loop was 18% of the learner's time (measured by py-spy on CartPole)."""
+    try:
+        return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, eps=eps)
+
+
 class Learner:
     """PPO updates on batches gathered from trajectory slots.
 
@@ -31,7 +40,7 @@ class Learner:
         self.cfg = cfg
         self.device = device
         self.model = build_actor_critic(obs_space, action_space, cfg.model).to(device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.algorithm.lr, eps=cfg.algorithm.adam_eps)
+        self.optimizer = _adam(list(self.model.parameters()), cfg.algorithm.lr, cfg.algorithm.adam_eps)
         self.policy_version = 0
 
     # ----- schedule -----
