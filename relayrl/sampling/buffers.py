@@ -145,9 +145,6 @@ class SharedWeights:
                 self.tensors[key].copy_(value.detach())
             self.version[0] = version
 
-    def current_version(self) -> int:
-        return int(self.version[0])
-
     def load_into(self, model: torch.nn.Module, have_version: int) -> int:
         """Copy the published weights into ``model`` if newer than ``have_version``; return the version held."""
         if int(self.version[0]) == have_version:

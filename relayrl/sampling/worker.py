@@ -49,10 +49,6 @@ class RolloutReport:
     then at most about once a second; None in between and when no env has a curriculum."""
 
 
-def _to_tensor(obs: Any) -> Any:
-    return map_obs(obs, torch.as_tensor)
-
-
 def _stack_single(obs_list: list[Any]) -> Any:
     """Stack single (unbatched) observations into a batch tensor (or dict of them)."""
     return zip_obs(lambda *xs: torch.as_tensor(np.stack(xs)), *obs_list)
