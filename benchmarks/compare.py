@@ -2,6 +2,7 @@
 
     python -m benchmarks.compare --workload cartpole              # workload 1, 3 interleaved repeats
     python -m benchmarks.compare --workload cartpole-vec          # workload 4: relayrl --vectorized
+    python -m benchmarks.compare --workload minigrid              # workload 2: DoorKey 8x8 to 0.9 success
     python -m benchmarks.compare --workload atari                 # workload 3: Pong, Nature CNN
     python -m benchmarks.compare --setup-only                     # only create the peers' venvs
 
@@ -43,8 +44,9 @@ TORCH_VERSION = "2.13.0+cpu"
 PEER_VENVS: dict[str, list[str]] = {
     # Sample Factory 2.1.1 needs gymnasium < 1.0 and numpy < 2.
     # ale-py 0.12.1 is the version in relayrl's venv ([atari] extra); the same emulator everywhere.
-    "sf": ["sample-factory==2.1.1", "gymnasium<1.0", "numpy<2", "ale-py==0.12.1"],
-    "sb3": ["stable-baselines3==2.9.2", "ale-py==0.12.1", "opencv-python-headless"],
+    # minigrid 2.3.1 is the last release for gymnasium < 1.0; DoorKey is the same task in 2.3 and 3.x.
+    "sf": ["sample-factory==2.1.1", "gymnasium<1.0", "numpy<2", "ale-py==0.12.1", "minigrid==2.3.1"],
+    "sb3": ["stable-baselines3==2.9.2", "ale-py==0.12.1", "opencv-python-headless", "minigrid==3.2.0"],
 }
 
 
@@ -76,6 +78,8 @@ FRAMEWORKS = {
             "vector256",
         ),
         Framework("relayrl-plain", None, "run_relayrl.py", {"episode_log": False}),
+        # relayrl with one learner thread (its default for MLPs; CNN models default to all cores)
+        Framework("relayrl-1thread", None, "run_relayrl.py", {"learner_threads": 1}),
         Framework("sample-factory", "sf", "run_sf.py"),
         Framework("sb3", "sb3", "run_sb3.py"),
     )
@@ -127,6 +131,21 @@ ATARI = {
 }
 
 
+# Workload 2: time to a success rate of 0.9 (over the last 100 episodes) on DoorKey 8x8. The obs is
+# the 7x7 view as float (3, 7, 7) (bench_common.make_minigrid); every framework uses the same small
+# CNN (3 unpadded 3x3 convs, 64 features) per actor and critic, then MLP 64x64 tanh. Entropy bonus
+# 0.01 for exploration; a run stops when it reaches the target (or at the step cap).
+MINIGRID = {
+    **CARTPOLE,
+    "env": "MiniGrid-DoorKey-8x8-v0",
+    "env_kind": "minigrid",
+    "steps": 3_000_000,
+    "ent_coef": 0.01,
+    "target": 0.9,
+    "stop_at_target": True,
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Workload:
     name: str
@@ -152,8 +171,15 @@ WORKLOADS = {
             "Workload 1: CartPole-v1, MLP 64x64",
         ),
         Workload(
+            "minigrid",
+            ("relayrl", "sample-factory", "sb3", "relayrl-1thread"),
+            MINIGRID,
+            {"sample-factory time": ("seconds_to_target", "max", 0.7)},
+            "Workload 2: MiniGrid-DoorKey-8x8, small CNN + MLP 64x64, time to success rate 0.9 (last 100 episodes)",
+        ),
+        Workload(
             "atari",
-            ("relayrl", "sample-factory", "sb3"),
+            ("relayrl", "sample-factory", "sb3", "relayrl-1thread"),
             ATARI,
             {"sample-factory fps": ("fps", "min", 1.2)},
             "Workload 3: Pong (ale-py), 84x84 grayscale x 4 frames, Nature CNN",

@@ -7,7 +7,9 @@ trains ``examples.minigrid_doorkey:make_env`` for --budget env steps (same hyper
 arms; entropy bonus 0.01 for exploration), then evaluates the final policy with ``relayrl enjoy``
 on the largest size without a curriculum (--eval-episodes episodes, sampled actions), and draws
 all runs with ``relayrl plot`` (seeds grouped: mean and min-max). Prints a table and writes
-``results.json`` and ``doorkey.png`` into --out-dir. Needs ``pip install minigrid``.
+``results.json`` and ``doorkey.png`` into --out-dir. Each finished run also writes
+``<out-dir>/<experiment>/showcase.json``; a rerun with the same budget and sizes reuses it, so an
+interrupted showcase continues where it stopped. Needs ``pip install minigrid``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ KINDS = ("none", "progress", "performance", "global")
 
 def train_one(kind: str, seed: int, args: argparse.Namespace) -> dict:
     name = f"doorkey_{kind}_seed{seed}"
+    saved = Path(args.out_dir, name, "showcase.json")
+    if saved.is_file():
+        row = json.loads(saved.read_text())
+        if row.get("budget") == args.budget and row.get("sizes") == args.sizes:
+            print(f"{name}: reusing {saved} (delete it to train again)")
+            return row
     env_kwargs = {"curriculum": kind, "sizes": args.sizes, "progress_step": args.budget // (2 * len(args.sizes))}
     cfg = relayrl.Config(
         env="examples.minigrid_doorkey:make_env",
@@ -53,7 +61,7 @@ def train_one(kind: str, seed: int, args: argparse.Namespace) -> dict:
             env_kwargs={"eval": True},
         )
     )
-    return {
+    row = {
         "curriculum": kind,
         "seed": seed,
         "env_steps": summary.env_steps,
@@ -62,7 +70,11 @@ def train_one(kind: str, seed: int, args: argparse.Namespace) -> dict:
         "train_size": summary.stats.get("episode_extra_stats/size/mean"),
         "eval_success_largest": result.extra_stats.get("success"),
         "eval_return_largest": result.mean_return,
+        "budget": args.budget,
+        "sizes": args.sizes,
     }
+    saved.write_text(json.dumps(row, indent=2))
+    return row
 
 
 def main() -> None:

@@ -49,3 +49,23 @@ def test_sync_batch_must_cover_all_workers():
     with pytest.raises(ConfigError, match="sync mode"):
         validate(cfg)
     validate(replace(cfg, sampling__sampling_mode="async"))
+
+
+@pytest.mark.parametrize(
+    ("cores", "workers", "serial", "image", "expected"),
+    [
+        (2, 2, False, False, 1),  # MLP: the cores the workers leave free, at least 1
+        (2, 2, False, True, 2),  # CNN: all cores
+        (16, 2, False, False, 8),  # at most 8
+        (16, 8, False, False, 8),
+        (16, 12, False, False, 4),
+        (16, 12, False, True, 8),
+        (4, 2, True, False, 4),  # serial: no worker processes
+        (1, 2, False, True, 1),
+    ],
+)
+def test_default_learner_threads(monkeypatch, cores, workers, serial, image, expected):
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    cfg = replace(Config(serial=serial), sampling__num_workers=workers)
+    assert cfg.learner_threads(image_model=image) == expected
+    assert replace(cfg, algorithm__learner_threads=3).learner_threads(image_model=image) == 3

@@ -114,6 +114,7 @@ def test_image_layouts_and_encoders():
     assert hwc.actor_body.encoder.out_dim == 512  # Nature CNN
     small = make(SMALL_IMG, Discrete(2))
     assert small.obs_preprocessor.leaves[0].chw == (3, 7, 7)
+    assert small.actor_body.encoder.out_dim == 64  # 7x7 -> 5 -> 3 -> 1 with 64 channels
     five_space = Box(0, 255, (5, 5, 3), np.uint8)
     five = make(five_space, Discrete(2))
     with torch.inference_mode():
@@ -122,6 +123,18 @@ def test_image_layouts_and_encoders():
     pre = hwc.obs_preprocessor(torch.full((1, 84, 84, 4), 255, dtype=torch.uint8))
     assert pre[0].shape == (1, 4, 84, 84) and torch.allclose(pre[0], torch.ones(1))
     assert len(hwc.obs_preprocessor.normalizers) == 0
+
+
+@pytest.mark.parametrize(
+    ("size", "features"),
+    [(1, 64), (2, 64 * 2 * 2), (3, 64), (7, 64), (9, 64 * 3 * 3), (16, 64 * 4 * 4), (35, 64 * 7 * 7)],
+)
+def test_small_cnn_shapes(size, features):
+    """Stride 2 while larger than 10 pixels, then unpadded 3x3 down to 1, then 1x1 convolutions."""
+    from relayrl.models.encoders import small_cnn
+
+    out = small_cnn(3, size, size)(torch.zeros(2, 3, size, size))
+    assert out.shape == (2, features)
 
 
 @pytest.mark.parametrize("action_key", ["discrete", "multidiscrete", "box"])

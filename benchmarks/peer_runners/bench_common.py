@@ -15,9 +15,11 @@ benchmark measures that cost (``raw_env.py``, ``single+episode_log``).
 from __future__ import annotations
 
 import atexit
+import collections
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 from typing import Any
@@ -33,8 +35,10 @@ TICK_STEPS = 32
 class EpisodeLog(gym.Wrapper):
     """Record every finished episode (wall time, return, length, cumulative env steps) to a file."""
 
-    def __init__(self, env: gym.Env, directory: str | None = None) -> None:
+    def __init__(self, env: gym.Env, directory: str | None = None, success: bool = False) -> None:
         super().__init__(env)
+        self._success = success
+        """Record 1.0 / 0.0 (the episode's return was positive) instead of the return."""
         self._dir = directory or os.environ.get(EPISODE_DIR_VAR)
         self._path = os.path.join(self._dir, f"{os.getpid()}-{uuid.uuid4().hex[:8]}.tsv") if self._dir else None
         self._uid = uuid.uuid4().hex[:8]
@@ -60,7 +64,8 @@ class EpisodeLog(gym.Wrapper):
         if done or not self._steps % TICK_STEPS:
             now = time.time()
             if done:
-                self._lines.append(f"{now:.6f}\t{self._uid}\t{self._ret:.4f}\t{self._len}\t{self._steps}\n")
+                score = float(self._ret > 0) if self._success else self._ret
+                self._lines.append(f"{now:.6f}\t{self._uid}\t{score:.4f}\t{self._len}\t{self._steps}\n")
                 self._ret = 0.0
                 self._len = 0
             else:  # progress only (long episodes): the env's step count, no episode
@@ -121,7 +126,54 @@ def make_atari(config: Any = None, *args: Any, **kwargs: Any) -> gym.Env:
     return EpisodeLog(env)
 
 
-ENV_FACTORIES = {"cartpole": make_cartpole, "atari": make_atari}
+MINIGRID_ID = "MiniGrid-DoorKey-8x8-v0"
+# Largest object, color and state indices in minigrid.core.constants (the same in minigrid 2.x and 3.x).
+MINIGRID_CHANNEL_MAX = (10.0, 5.0, 2.0)
+
+
+class _MiniGridImage(gym.ObservationWrapper):
+    """MiniGrid's 7x7 egocentric view only (no direction, no mission), channels first, each channel
+    divided by its largest index: float32 ``(3, 7, 7)`` in [0, 1]. The same array in every framework."""
+
+    def __init__(self, env: gym.Env) -> None:
+        import numpy as np
+
+        super().__init__(env)
+        h, w, c = env.observation_space["image"].shape
+        self.observation_space = gym.spaces.Box(0.0, 1.0, (c, h, w), dtype=np.float32)
+        self._scale = (1.0 / np.array(MINIGRID_CHANNEL_MAX, dtype=np.float32)).reshape(c, 1, 1)
+
+    def observation(self, observation: Any) -> Any:
+        import numpy as np
+
+        return np.ascontiguousarray(observation["image"].transpose(2, 0, 1), dtype=np.float32) * self._scale
+
+
+def make_minigrid(config: Any = None, *args: Any, **kwargs: Any) -> gym.Env:
+    """MiniGrid DoorKey 8x8 (sparse reward ``1 - 0.9 * steps / max_steps`` at the goal, 640 steps at
+    most); the episode log records success (1/0), so the workload's target is a success rate."""
+    import minigrid  # noqa: F401  (registers the MiniGrid ids)
+
+    return EpisodeLog(_MiniGridImage(gym.make(MINIGRID_ID)), success=True)
+
+
+def small_cnn_layers(channels: int = 3) -> list:
+    """The MiniGrid workload's image encoder in every framework (relayrl's own choice for a 7x7
+    image): three unpadded 3x3 convolutions 16/32/64 with ReLU, 7x7 -> 1x1, flattened: 64 features."""
+    from torch import nn
+
+    return [
+        nn.Conv2d(channels, 16, 3),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 3),
+        nn.ReLU(),
+        nn.Flatten(),
+    ]
+
+
+ENV_FACTORIES = {"cartpole": make_cartpole, "atari": make_atari, "minigrid": make_minigrid}
 
 
 def make_env(kind: str) -> gym.Env:
@@ -204,6 +256,64 @@ def _slope(points: list[tuple[float, int]]) -> float | None:
     if var <= 0:
         return None
     return sum((t - mt) * (f - mf) for t, f in points) / var
+
+
+class TargetWatch(threading.Thread):
+    """Stops a run once the target is reached, so a time-to-target workload needs no fixed budget.
+
+    Polls the episode files every ``interval`` seconds, reading only what is new, keeps the last
+    ``window`` episode scores (in time order within each poll) and calls ``on_hit()`` once, from
+    this thread, when their mean reaches ``target``. The exact time to the target is computed
+    afterwards by ``analyse`` from the same files; this only decides when to stop.
+    """
+
+    def __init__(self, directory: str, target: float, window: int, on_hit, interval: float = 1.0) -> None:
+        super().__init__(daemon=True)
+        self.directory, self.target, self.window, self.on_hit, self.interval = (
+            directory,
+            target,
+            window,
+            on_hit,
+            interval,
+        )
+        self.hit = threading.Event()
+        self._offsets: dict[str, int] = {}
+        self._recent: collections.deque[float] = collections.deque(maxlen=window)
+
+    def _poll(self) -> list[tuple[float, float]]:
+        new = []
+        for name in os.listdir(self.directory):
+            if not name.endswith(".tsv"):
+                continue
+            path = os.path.join(self.directory, name)
+            with open(path) as f:
+                f.seek(self._offsets.get(path, 0))
+                data = f.read()
+            end = data.rfind("\n") + 1  # a line still being written waits for the next poll
+            self._offsets[path] = self._offsets.get(path, 0) + len(data[:end].encode())
+            for line in data[:end].splitlines():
+                parts = line.split("\t")
+                if len(parts) == 5 and parts[3] != "0":
+                    new.append((float(parts[0]), float(parts[2])))
+        new.sort()
+        return new
+
+    def run(self) -> None:
+        while not self.hit.wait(self.interval):
+            for _t, score in self._poll():
+                self._recent.append(score)
+            if len(self._recent) == self.window and sum(self._recent) / self.window >= self.target:
+                self.hit.set()
+                self.on_hit()
+
+
+def watch_target(p: dict[str, Any], on_hit) -> TargetWatch | None:
+    """Start a ``TargetWatch`` when the workload asks to stop at its target (``stop_at_target``)."""
+    if not p.get("stop_at_target") or p.get("target") is None or not os.environ.get(EPISODE_DIR_VAR):
+        return None
+    watch = TargetWatch(os.environ[EPISODE_DIR_VAR], p["target"], p["window"], on_hit)
+    watch.start()
+    return watch
 
 
 def load_params() -> dict[str, Any]:

@@ -6,7 +6,7 @@
 For each case, runs ``procs`` processes at once (1, and one per core) for ``seconds`` each and sums
 their step rates. Cases: single ``gym.make`` envs (reset on episode end), the same with the
 benchmark's ``EpisodeLog`` wrapper (its cost), and Gymnasium's numpy vector entry point with 16
-and 256 envs per process (Atari: single preprocessed envs only). Actions are drawn in advance, so the loop times the env alone. Prints
+and 256 envs per process (Atari, MiniGrid: single preprocessed envs only). Actions are drawn in advance, so the loop times the env alone. Prints
 one JSON line.
 """
 
@@ -22,15 +22,15 @@ import numpy as np
 
 
 def _single(seconds: float, wrapped: bool, out: mp.Queue, kind: str = "cartpole") -> None:
-    if kind == "atari":
-        env = bc.make_atari()  # with its EpisodeLog (no directory: nothing written), as in training
+    if kind in ("atari", "minigrid"):
+        env = bc.ENV_FACTORIES[kind]()  # with its EpisodeLog (no directory: nothing written), as in training
     else:
         env = gym.make("CartPole-v1")
         if wrapped:
             env = bc.EpisodeLog(env, directory=None)
     env.reset(seed=os.getpid())
     n = int(env.action_space.n)
-    actions = np.random.default_rng(os.getpid()).integers(0, n, size=4096 if kind == "cartpole" else 256).tolist()
+    actions = np.random.default_rng(os.getpid()).integers(0, n, size=256 if kind == "atari" else 4096).tolist()
     steps = 0
     t0 = time.perf_counter()
     end = t0 + seconds
@@ -79,9 +79,9 @@ def main() -> None:
     seconds = float(p.get("seconds", 3.0))
     cores = os.cpu_count() or 1
     kind = p.get("env_kind", "cartpole")
-    if kind == "atari":
-        cases = {"single": (_single, (seconds, True), {"kind": "atari"})}
-        env_id = bc.ATARI_ID
+    if kind in ("atari", "minigrid"):
+        cases = {"single": (_single, (seconds, True), {"kind": kind})}
+        env_id = bc.ATARI_ID if kind == "atari" else bc.MINIGRID_ID
     else:
         cases = {
             "single": (_single, (seconds, False), {}),

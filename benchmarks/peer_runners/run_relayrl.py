@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -90,6 +91,8 @@ def main() -> None:
         logging__progress_bar=False,
     )
     t0 = time.time()
+    # at the target: SIGTERM to this process, which relayrl handles as a clean stop (checkpoint, summary)
+    bc.watch_target(p, lambda: os.kill(os.getpid(), signal.SIGTERM))
     summary = relayrl.train(cfg)
     wall = time.time() - t0
     progress = Path(summary.experiment_dir) / "progress.jsonl"

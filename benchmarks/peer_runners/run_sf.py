@@ -13,9 +13,37 @@ import os
 import time
 
 import bench_common as bc
+from sample_factory.algo.runners.runner import AlgoObserver
+from sample_factory.algo.utils.context import global_model_factory
 from sample_factory.cfg.arguments import parse_full_cfg, parse_sf_args
 from sample_factory.envs.env_utils import register_env
+from sample_factory.model.encoder import Encoder
 from sample_factory.train import make_runner
+from torch import nn
+
+
+class SmallCnnEncoder(Encoder):
+    """The MiniGrid workload's encoder (``bench_common.small_cnn_layers``) on the ``obs`` key: 64
+    features; the MLP after it is Sample Factory's decoder (``--decoder_mlp_layers``)."""
+
+    def __init__(self, cfg, obs_space) -> None:
+        super().__init__(cfg)
+        self.cnn = nn.Sequential(*bc.small_cnn_layers(obs_space["obs"].shape[0]))
+
+    def forward(self, obs_dict):
+        return self.cnn(obs_dict["obs"])
+
+    def get_out_size(self) -> int:
+        return 64
+
+
+class StopAtTarget(AlgoObserver):
+    def __init__(self, watch) -> None:
+        self.watch = watch
+
+    def on_training_step(self, runner, training_iteration_since_resume: int) -> None:
+        if self.watch.hit.is_set():
+            runner._stop_training()
 
 
 def make_env(full_env_name, cfg=None, env_config=None, render_mode=None):
@@ -35,6 +63,9 @@ def sf_argv(p: dict) -> list[str]:
             "--obs_scale=255.0",
             "--normalize_input=False",
         ]
+    elif p["env_kind"] == "minigrid":
+        # the custom small CNN (registered in main), then the MLP as the decoder; separate actor and critic
+        model = ["--decoder_mlp_layers", *[str(h) for h in p["hidden"]], "--normalize_input=False"]
     else:
         model = ["--encoder_mlp_layers", *[str(h) for h in p["hidden"]], "--normalize_input=True"]
     return [
@@ -80,10 +111,15 @@ def main() -> None:
     p = bc.load_params()
     argv = sf_argv(p)
     register_env(f"bench_{p['env_kind']}", make_env)
+    if p["env_kind"] == "minigrid":
+        global_model_factory().register_encoder_factory(SmallCnnEncoder)
     parser, _ = parse_sf_args(argv=argv)
     cfg = parse_full_cfg(parser, argv)
     t0 = time.time()
     cfg, runner = make_runner(cfg)
+    watch = bc.watch_target(p, lambda: None)
+    if watch is not None:
+        runner.register_observer(StopAtTarget(watch))
     status = runner.init()
     if status == 0:
         status = runner.run()

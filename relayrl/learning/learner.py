@@ -40,7 +40,9 @@ class Learner:
         self.cfg = cfg
         self.device = device
         self.model = build_actor_critic(obs_space, action_space, cfg.model).to(device)
-        self.optimizer = _adam(list(self.model.parameters()), cfg.algorithm.lr, cfg.algorithm.adam_eps)
+        # the list once, not a walk of the module tree at every minibatch
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = _adam(self.params, cfg.algorithm.lr, cfg.algorithm.adam_eps)
         self.policy_version = 0
 
     # ----- schedule -----
@@ -87,20 +89,21 @@ class Learner:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
-        sums: dict[str, float] = {}
-        count = 0
+        # Per-minibatch statistics stay on the device and are averaged once at the end: one host
+        # read per update instead of one per statistic per minibatch (only --target-kl reads one).
+        rows: list[torch.Tensor] = []
+        keys: list[str] = []
         stop_early = False
         for _epoch in range(a.num_epochs):
             for mb in self._minibatches(T, B):
                 terms = self._minibatch_loss(batch, mb, advantages, target, old_values)
                 self.optimizer.zero_grad(set_to_none=True)
                 terms.loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), a.max_grad_norm)
+                grad_norm = torch.nn.utils.clip_grad_norm_(self.params, a.max_grad_norm, foreach=True)
                 self.optimizer.step()
-                for key, value in terms._asdict().items():
-                    sums[key] = sums.get(key, 0.0) + float(value.detach())
-                sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(grad_norm)
-                count += 1
+                values = terms._asdict()
+                keys = [*values, "grad_norm"]
+                rows.append(torch.stack([*(v.detach() for v in values.values()), grad_norm.detach()]))
                 if a.target_kl is not None and float(terms.approx_kl) > a.target_kl:
                     stop_early = True
                     break
@@ -108,7 +111,9 @@ class Learner:
                 break
         self.policy_version += 1
 
-        stats.update({k: v / count for k, v in sums.items()})
+        count = len(rows)
+        means = torch.stack(rows).mean(0).tolist()
+        stats.update(dict(zip(keys, means, strict=True)))
         stats["lr"] = lr
         stats["num_minibatch_steps"] = float(count)
         stats["explained_variance"] = explained_variance(old_values.flatten(), target.flatten(), mask.flatten())

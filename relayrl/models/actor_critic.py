@@ -98,6 +98,11 @@ class ActorCritic(nn.Module):
         _init_weights(self.policy_head, 0.01)
         _init_weights(self.value_head, 1.0)
 
+    @property
+    def uses_cnn(self) -> bool:
+        """Whether any observation leaf goes through a CNN (decides the learner's default threads)."""
+        return len(self.actor_body.encoder.cnns) > 0
+
     # ----- internals -----
 
     def _split(self, rnn_state: Tensor | None, batch: int, like: Tensor) -> tuple[Tensor | None, Tensor | None]:

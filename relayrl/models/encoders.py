@@ -142,13 +142,24 @@ def nature_cnn(channels: int) -> nn.Sequential:
 
 
 def small_cnn(channels: int, height: int, width: int) -> nn.Sequential:
-    """Three 3x3 'same' convolutions (16/32/64), stride 2 while the image is larger than 10, flattened."""
+    """Three 3x3 convolutions (16/32/64) for small images, flattened.
+
+    While the image is larger than 10 pixels a convolution halves it (stride 2, padded); below that
+    it is unpadded and shrinks the image by 2 (down to 1), so a MiniGrid 7x7 view ends as 64
+    features rather than 64x7x7. Keeps both the learner and worker inference cheap on tiny images.
+    """
     layers: list[nn.Module] = []
     size = min(height, width)
     for out in (16, 32, 64):
-        stride = 2 if size > 10 else 1
-        layers += [nn.Conv2d(channels, out, 3, stride=stride, padding=1), nn.ReLU()]
-        channels, size = out, (size - 1) // stride + 1
+        if size > 10:
+            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1), nn.ReLU()]
+            size = (size - 1) // 2 + 1
+        elif size >= 3:
+            layers += [nn.Conv2d(channels, out, 3), nn.ReLU()]
+            size -= 2
+        else:
+            layers += [nn.Conv2d(channels, out, 1), nn.ReLU()]
+        channels = out
     layers.append(nn.Flatten())
     return nn.Sequential(*layers)
 
