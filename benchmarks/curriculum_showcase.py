@@ -68,6 +68,7 @@ def train_one(kind: str, seed: int, args: argparse.Namespace) -> dict:
         "train_seconds": summary.train_seconds,
         "train_success": summary.stats.get("episode_extra_stats/success/mean"),
         "train_size": summary.stats.get("episode_extra_stats/size/mean"),
+        "train_success_largest": summary.stats.get("episode_extra_stats/success_largest/mean"),
         "eval_success_largest": result.extra_stats.get("success"),
         "eval_return_largest": result.mean_return,
         "budget": args.budget,

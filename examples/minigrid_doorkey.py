@@ -35,6 +35,7 @@ class DoorKeySizes(gym.Env):
             raise ConfigError("this example needs MiniGrid: pip install minigrid") from exc
         self.envs = {s: MiniGridObsWrapper(gym.make(f"MiniGrid-DoorKey-{s}x{s}-v0")) for s in sizes}
         self.size = size if size is not None else sizes[0]
+        self.largest = max(sizes)
         first = self.envs[self.size]
         self.observation_space = first.observation_space
         self.action_space = first.action_space
@@ -54,7 +55,11 @@ class DoorKeySizes(gym.Env):
         obs, reward, terminated, truncated, info = self.envs[self.size].step(action)
         if terminated or truncated:
             info = dict(info)
-            info["episode_extra_stats"] = {"success": float(reward > 0), "size": self.size}
+            stats = {"success": float(reward > 0), "size": self.size}
+            if self.size == self.largest:
+                # only episodes on the full-size task: its success rate, comparable across all arms
+                stats["success_largest"] = stats["success"]
+            info["episode_extra_stats"] = stats
         return obs, reward, terminated, truncated, info
 
     def close(self) -> None:
