@@ -1,6 +1,6 @@
 """Curriculum showcase: MiniGrid DoorKey with and without each curriculum, same env-step budget.
 
-    python -m benchmarks.curriculum_showcase --budget 2000000 --seeds 1 2 3 --out-dir showcase
+    python -m benchmarks.curriculum_showcase --budget 1000000 --seeds 1 2 3 --out-dir showcase
 
 For every curriculum in --curricula (``none`` = flat training on the largest size) and every seed,
 trains ``examples.minigrid_doorkey:make_env`` for --budget env steps (same hyperparameters for all
@@ -80,7 +80,7 @@ def train_one(kind: str, seed: int, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget", type=int, default=2_000_000, help="env steps per run")
+    parser.add_argument("--budget", type=int, default=1_000_000, help="env steps per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--curricula", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--sizes", type=int, nargs="+", default=[5, 6, 8, 16])
