@@ -131,15 +131,18 @@ ATARI = {
 }
 
 
-# Workload 2: time to a success rate of 0.9 (over the last 100 episodes) on DoorKey 8x8. The obs is
-# the 7x7 view as float (3, 7, 7) (bench_common.make_minigrid); every framework uses the same small
-# CNN (3 unpadded 3x3 convs, 64 features) per actor and critic, then MLP 64x64 tanh. Entropy bonus
-# 0.01 for exploration; a run stops when it reaches the target (or at the step cap).
+# Workload 2: time to a success rate of 0.9 (over the last 100 episodes) on MiniGrid DoorKey. The
+# obs is the 7x7 view as float (3, 7, 7) (bench_common.make_minigrid); every framework uses the same
+# small CNN (3 unpadded 3x3 convs, 64 features) per actor and critic, then MLP 64x64 tanh. Entropy
+# bonus 0.01 for exploration; a run stops when it reaches the target (or at the step cap). DoorKey
+# 5x5, not the 8x8 of the plan: flat PPO with these settings had no success on 8x8 in 800k steps
+# nor on 6x6 in 400k (relayrl, seed 1), so 8x8 takes far longer than 3 frameworks x 3 rounds can
+# run on 2 cores (docs/benchmarks.md); "--env MiniGrid-DoorKey-8x8-v0" runs it anyway.
 MINIGRID = {
     **CARTPOLE,
-    "env": "MiniGrid-DoorKey-8x8-v0",
+    "env": "MiniGrid-DoorKey-5x5-v0",
     "env_kind": "minigrid",
-    "steps": 3_000_000,
+    "steps": 1_000_000,
     "ent_coef": 0.01,
     "target": 0.9,
     "stop_at_target": True,
@@ -172,10 +175,10 @@ WORKLOADS = {
         ),
         Workload(
             "minigrid",
-            ("relayrl", "sample-factory", "sb3", "relayrl-1thread"),
+            ("relayrl", "sample-factory", "sb3"),
             MINIGRID,
             {"sample-factory time": ("seconds_to_target", "max", 0.7)},
-            "Workload 2: MiniGrid-DoorKey-8x8, small CNN + MLP 64x64, time to success rate 0.9 (last 100 episodes)",
+            "Workload 2: MiniGrid DoorKey, small CNN + MLP 64x64, time to success rate 0.9 (last 100 episodes)",
         ),
         Workload(
             "atari",
@@ -354,8 +357,8 @@ def run_one(fw: Framework, params: dict[str, Any], run_dir: Path, timeout: float
     return result
 
 
-def run_raw(run_dir: Path, seconds: float, env_kind: str) -> dict[str, Any]:
-    params = {"seconds": seconds, "env_kind": env_kind}
+def run_raw(run_dir: Path, seconds: float, env_kind: str, env: str) -> dict[str, Any]:
+    params = {"seconds": seconds, "env_kind": env_kind, "env": env}
     return run_one(Framework("raw-env", None, "raw_env.py"), params, run_dir, timeout=600)
 
 
@@ -488,6 +491,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (A B C A B C ...)")
     parser.add_argument("--frameworks", nargs="+", default=None, help="subset of the workload's frameworks")
     parser.add_argument("--steps", type=int, default=None, help="override the workload's env-step budget")
+    parser.add_argument("--env", type=str, default=None, help="override the workload's env id (same env kind)")
     parser.add_argument("--raw-seconds", type=float, default=3.0, help="seconds per raw-env case (0: skip)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds before a run is killed")
     parser.add_argument("--out-dir", type=str, default=None, help="default: train_dir/benchmarks/compare-<time>")
@@ -514,18 +518,20 @@ def main() -> None:
     log(f"results and logs: {out}")
     report = []
     for wname in args.workload:
-        raw = None
-        if args.raw_seconds > 0:
-            log(f"{wname}: raw env step rate ...")
-            raw = run_raw(out / wname / "raw-env", args.raw_seconds, WORKLOADS[wname].params["env_kind"])
-            log(f"raw: {json.dumps({k: round(v) if isinstance(v, float) else v for k, v in raw.items()})}")
         w = WORKLOADS[wname]
         if args.frameworks:
             w = dataclasses.replace(w, frameworks=tuple(f for f in w.frameworks if f in args.frameworks))
         params = dict(w.params)
         if args.steps:
             params["steps"] = args.steps
-            w = dataclasses.replace(w, params=params)
+        if args.env:
+            params["env"] = args.env
+        w = dataclasses.replace(w, params=params)
+        raw = None
+        if args.raw_seconds > 0:
+            log(f"{wname}: raw env step rate ...")
+            raw = run_raw(out / wname / "raw-env", args.raw_seconds, params["env_kind"], params["env"])
+            log(f"raw: {json.dumps({k: round(v) if isinstance(v, float) else v for k, v in raw.items()})}")
         runs = []
         for rep in range(args.repeats):
             for name in w.frameworks:

@@ -26,6 +26,9 @@ JsonDict = Annotated[dict[str, Any], tyro.conf.arg(constructor=json.loads, metav
 HookSpec = Annotated[str | Callable[..., Any] | None, tyro.conf.arg(constructor=str, metavar="MODULE:FUNCTION")]
 """A user hook: ``"package.module:function"`` (command line and config.json) or a Python callable (API)."""
 
+LARGE_MODEL_MULTIPLY_ADDS = 1_000_000
+"""Per-sample forward multiply-adds from which a CPU learner defaults to all cores (see ``learner_threads``)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class EnvConfig:
@@ -130,7 +133,7 @@ class AlgorithmConfig:
 
     learner_threads: int | None = None
     """PyTorch threads of a CPU learner (default: the cores the workers leave free, at least 1, at most
-    8; for a model with a CNN all cores, at most 8)."""
+    8; for a model of 1M+ multiply-adds per sample, e.g. a Nature CNN, all cores, at most 8)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,21 +290,24 @@ class Config:
     def experiment_dir(self) -> str:
         return os.path.join(self.train_dir, self.experiment_name)
 
-    def learner_threads(self, image_model: bool = False) -> int:
+    def learner_threads(self, multiply_adds: int = 0) -> int:
         """Torch threads for the learner process on CPU (``--learner-threads``, else a default).
 
-        Default: the cores the workers leave free, at least 1, at most 8. A model with a CNN gets at
-        least all cores (at most 8): its convolutions are large enough to run in parallel and it
-        keeps the learner the bottleneck, so it takes a share of the workers' cores (Pong on 2 cores:
-        2 threads 1.33x the fps of 1). A small MLP's ops are too small to split and a second thread
-        only adds contention (CartPole on 2 cores: 1 thread 1.4x the fps of 2).
+        ``multiply_adds``: the model's per-sample forward cost (``ActorCritic.multiply_adds_per_sample``).
+        Default: the cores the workers leave free, at least 1, at most 8. A model of at least
+        ``LARGE_MODEL_MULTIPLY_ADDS`` gets all cores (at most 8): its ops are large enough to split
+        across threads and it keeps the learner the bottleneck, so it takes a share of the workers'
+        cores. Smaller models' ops are too small to split and a second thread only adds contention.
+        Measured on 2 cores with 2 workers (docs/benchmarks.md): CartPole's 64x64 MLP (~9k
+        multiply-adds) 1 thread 1.4x the fps of 2; MiniGrid's small CNN (~0.16M) 1 thread 1.4x the
+        fps of 2; Pong's Nature CNN (~10M) 2 threads 1.3x the fps of 1.
         """
         if self.algorithm.learner_threads is not None:
             return self.algorithm.learner_threads
         cores = os.cpu_count() or 1
         busy = 0 if self.serial else self.sampling.num_workers
         free = max(1, cores - busy)
-        return min(8, max(free, cores) if image_model else free)
+        return min(8, max(free, cores) if multiply_adds >= LARGE_MODEL_MULTIPLY_ADDS else free)
 
     @property
     def rollout_steps(self) -> int:

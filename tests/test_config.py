@@ -52,10 +52,10 @@ def test_sync_batch_must_cover_all_workers():
 
 
 @pytest.mark.parametrize(
-    ("cores", "workers", "serial", "image", "expected"),
+    ("cores", "workers", "serial", "large", "expected"),
     [
-        (2, 2, False, False, 1),  # MLP: the cores the workers leave free, at least 1
-        (2, 2, False, True, 2),  # CNN: all cores
+        (2, 2, False, False, 1),  # small model: the cores the workers leave free, at least 1
+        (2, 2, False, True, 2),  # large model: all cores
         (16, 2, False, False, 8),  # at most 8
         (16, 8, False, False, 8),
         (16, 12, False, False, 4),
@@ -64,8 +64,11 @@ def test_sync_batch_must_cover_all_workers():
         (1, 2, False, True, 1),
     ],
 )
-def test_default_learner_threads(monkeypatch, cores, workers, serial, image, expected):
+def test_default_learner_threads(monkeypatch, cores, workers, serial, large, expected):
+    from relayrl.config import LARGE_MODEL_MULTIPLY_ADDS
+
     monkeypatch.setattr("os.cpu_count", lambda: cores)
     cfg = replace(Config(serial=serial), sampling__num_workers=workers)
-    assert cfg.learner_threads(image_model=image) == expected
-    assert replace(cfg, algorithm__learner_threads=3).learner_threads(image_model=image) == 3
+    cost = LARGE_MODEL_MULTIPLY_ADDS if large else LARGE_MODEL_MULTIPLY_ADDS - 1
+    assert cfg.learner_threads(cost) == expected
+    assert replace(cfg, algorithm__learner_threads=3).learner_threads(cost) == 3

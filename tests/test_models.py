@@ -283,3 +283,16 @@ def test_normalizers_in_state_dict_and_only_for_vectors():
 def test_unsupported_spaces(obs_space, action_space, name):
     with pytest.raises(ConfigError, match=name):
         build_actor_critic(obs_space, action_space, ModelConfig())
+
+
+def test_multiply_adds_per_sample():
+    """Counted by hand: the learner's default thread count depends on it (Config.learner_threads)."""
+    actions = Discrete(6)
+    mlp = make(Box(-1.0, 1.0, (4,), np.float32), actions, hidden_sizes=(64, 64))
+    heads = 64 * 6 + 64  # policy and value heads
+    assert mlp.multiply_adds_per_sample() == 2 * (4 * 64 + 64 * 64) + heads
+    cnn = make(Box(0.0, 1.0, (3, 7, 7), np.float32), actions, hidden_sizes=(64, 64))
+    convs = 5 * 5 * 16 * 3 * 9 + 3 * 3 * 32 * 16 * 9 + 1 * 1 * 64 * 32 * 9  # 7x7 -> 5x5 -> 3x3 -> 1x1
+    assert cnn.multiply_adds_per_sample() == 2 * (convs + 64 * 64 + 64 * 64) + heads
+    gru = make(Box(-1.0, 1.0, (4,), np.float32), actions, hidden_sizes=(64, 64), use_rnn=True, shared_actor_critic=True)
+    assert gru.multiply_adds_per_sample() == 4 * 64 + 64 * 64 + 3 * (64 + 16) * 16 + 16 * 6 + 16

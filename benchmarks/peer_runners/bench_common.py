@@ -127,6 +127,9 @@ def make_atari(config: Any = None, *args: Any, **kwargs: Any) -> gym.Env:
 
 
 MINIGRID_ID = "MiniGrid-DoorKey-8x8-v0"
+MINIGRID_ID_VAR = "BENCH_MINIGRID_ID"
+"""The MiniGrid id a runner builds (its workload's ``env``; set by ``load_params``, inherited by the
+framework's worker processes); default ``MINIGRID_ID``."""
 # Largest object, color and state indices in minigrid.core.constants (the same in minigrid 2.x and 3.x).
 MINIGRID_CHANNEL_MAX = (10.0, 5.0, 2.0)
 
@@ -150,11 +153,11 @@ class _MiniGridImage(gym.ObservationWrapper):
 
 
 def make_minigrid(config: Any = None, *args: Any, **kwargs: Any) -> gym.Env:
-    """MiniGrid DoorKey 8x8 (sparse reward ``1 - 0.9 * steps / max_steps`` at the goal, 640 steps at
-    most); the episode log records success (1/0), so the workload's target is a success rate."""
+    """MiniGrid DoorKey (sparse reward ``1 - 0.9 * steps / max_steps`` at the goal; ``max_steps`` is
+    10 x size x size); the episode log records success (1/0), so the target is a success rate."""
     import minigrid  # noqa: F401  (registers the MiniGrid ids)
 
-    return EpisodeLog(_MiniGridImage(gym.make(MINIGRID_ID)), success=True)
+    return EpisodeLog(_MiniGridImage(gym.make(os.environ.get(MINIGRID_ID_VAR, MINIGRID_ID))), success=True)
 
 
 def small_cnn_layers(channels: int = 3) -> list:
@@ -320,7 +323,10 @@ def load_params() -> dict[str, Any]:
     """The workload parameters: the JSON given as the runner's first argument."""
     if len(sys.argv) < 2:
         raise SystemExit(f"usage: {sys.argv[0]} '<params json>'")
-    return json.loads(sys.argv[1])
+    params = json.loads(sys.argv[1])
+    if params.get("env_kind") == "minigrid":
+        os.environ[MINIGRID_ID_VAR] = params["env"]
+    return params
 
 
 def emit(result: dict[str, Any]) -> None:

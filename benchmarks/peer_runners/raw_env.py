@@ -81,7 +81,7 @@ def main() -> None:
     kind = p.get("env_kind", "cartpole")
     if kind in ("atari", "minigrid"):
         cases = {"single": (_single, (seconds, True), {"kind": kind})}
-        env_id = bc.ATARI_ID if kind == "atari" else bc.MINIGRID_ID
+        env_id = bc.ATARI_ID if kind == "atari" else os.environ[bc.MINIGRID_ID_VAR]
     else:
         cases = {
             "single": (_single, (seconds, False), {}),

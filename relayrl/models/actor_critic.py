@@ -38,6 +38,7 @@ class Body(nn.Module):
 
     def __init__(self, leaves: list[Leaf], cfg: ModelConfig) -> None:
         super().__init__()
+        self.leaves = leaves
         self.encoder = ObsEncoder(leaves)
         layers: list[nn.Module] = []
         dim = self.encoder.out_dim
@@ -98,10 +99,35 @@ class ActorCritic(nn.Module):
         _init_weights(self.policy_head, 0.01)
         _init_weights(self.value_head, 1.0)
 
-    @property
-    def uses_cnn(self) -> bool:
-        """Whether any observation leaf goes through a CNN (decides the learner's default threads)."""
-        return len(self.actor_body.encoder.cnns) > 0
+    def multiply_adds_per_sample(self) -> int:
+        """Multiply-adds of one forward pass for one sample (convolutions, linear layers, GRU cells);
+        decides the learner's default thread count (``Config.learner_threads``)."""
+        total = 0
+
+        def on_conv(module: nn.Module, _inputs: tuple, out: Tensor) -> None:
+            nonlocal total
+            assert isinstance(module, nn.Conv2d)
+            kh, kw = module.kernel_size
+            total += out[0].numel() * (module.in_channels // module.groups) * kh * kw
+
+        for body in (self.actor_body, self.critic_body):
+            if body is None:
+                continue
+            for key, cnn in body.encoder.cnns.items():
+                c, h, w = body.leaves[int(key)].chw
+                handles = [m.register_forward_hook(on_conv) for m in cnn.modules() if isinstance(m, nn.Conv2d)]
+                try:
+                    with torch.no_grad():
+                        cnn(torch.zeros(1, c, h, w, device=next(cnn.parameters()).device))
+                finally:
+                    for handle in handles:
+                        handle.remove()
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                total += m.in_features * m.out_features
+            elif isinstance(m, nn.GRUCell):
+                total += 3 * (m.input_size + m.hidden_size) * m.hidden_size
+        return total
 
     # ----- internals -----
 

@@ -101,7 +101,7 @@ class Trainer:
         np.random.seed(cfg.seed % 2**32)
         self.learner = Learner(cfg, self.obs_space, self.action_space, self.device)
         if self.device.type == "cpu":
-            torch.set_num_threads(cfg.learner_threads(image_model=self.learner.model.uses_cnn))
+            torch.set_num_threads(cfg.learner_threads(self.learner.model.multiply_adds_per_sample()))
         self.env_steps = 0
         self.train_seconds_before = 0.0
         self.best_reward: float | None = None
