@@ -80,6 +80,9 @@ FRAMEWORKS = {
         Framework("relayrl-plain", None, "run_relayrl.py", {"episode_log": False}),
         # relayrl with one learner thread (its default for MLPs; CNN models default to all cores)
         Framework("relayrl-1thread", None, "run_relayrl.py", {"learner_threads": 1}),
+        # relayrl variants that trade frames/s for on-policy data (time-to-target workloads)
+        Framework("relayrl-sync", None, "run_relayrl.py", {"sampling_mode": "sync"}),
+        Framework("relayrl-no-vtrace", None, "run_relayrl.py", {"off_policy_correction": "none"}),
         Framework("sample-factory", "sf", "run_sf.py"),
         Framework("sb3", "sb3", "run_sb3.py"),
     )
@@ -489,7 +492,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), nargs="+", default=["cartpole"])
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (A B C A B C ...)")
-    parser.add_argument("--frameworks", nargs="+", default=None, help="subset of the workload's frameworks")
+    parser.add_argument(
+        "--frameworks", nargs="+", default=None, help="frameworks to run, in this order (default: the workload's)"
+    )
     parser.add_argument("--steps", type=int, default=None, help="override the workload's env-step budget")
     parser.add_argument("--env", type=str, default=None, help="override the workload's env id (same env kind)")
     parser.add_argument("--raw-seconds", type=float, default=3.0, help="seconds per raw-env case (0: skip)")
@@ -520,7 +525,10 @@ def main() -> None:
     for wname in args.workload:
         w = WORKLOADS[wname]
         if args.frameworks:
-            w = dataclasses.replace(w, frameworks=tuple(f for f in w.frameworks if f in args.frameworks))
+            unknown = [f for f in args.frameworks if f not in FRAMEWORKS]
+            if unknown:
+                raise SystemExit(f"--frameworks: unknown {unknown}; choose from {sorted(FRAMEWORKS)}")
+            w = dataclasses.replace(w, frameworks=tuple(args.frameworks))
         params = dict(w.params)
         if args.steps:
             params["steps"] = args.steps

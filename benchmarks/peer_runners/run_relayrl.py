@@ -90,6 +90,11 @@ def main() -> None:
         logging__report_interval=1.0,
         logging__progress_bar=False,
     )
+    # relayrl-only variants (Framework.extra): sampling mode and off-policy correction
+    if "sampling_mode" in p:
+        cfg = replace(cfg, sampling__sampling_mode=p["sampling_mode"])
+    if "off_policy_correction" in p:
+        cfg = replace(cfg, algorithm__off_policy_correction=p["off_policy_correction"])
     t0 = time.time()
     # at the target: SIGTERM to this process, which relayrl handles as a clean stop (checkpoint, summary)
     bc.watch_target(p, lambda: os.kill(os.getpid(), signal.SIGTERM))
