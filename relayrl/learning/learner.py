@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from relayrl.algo import explained_variance, gae, normalize_advantages, ppo_loss, vtrace
+from relayrl.algo import PPOLossTerms, explained_variance, gae, normalize_advantages, ppo_loss, vtrace
 from relayrl.config import Config
 from relayrl.models import build_actor_critic
 from relayrl.sampling.buffers import map_obs
@@ -92,7 +92,6 @@ class Learner:
         # Per-minibatch statistics stay on the device and are averaged once at the end: one host
         # read per update instead of one per statistic per minibatch (only --target-kl reads one).
         rows: list[torch.Tensor] = []
-        keys: list[str] = []
         stop_early = False
         for _epoch in range(a.num_epochs):
             for mb in self._minibatches(T, B):
@@ -101,9 +100,7 @@ class Learner:
                 terms.loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(self.params, a.max_grad_norm, foreach=True)
                 self.optimizer.step()
-                values = terms._asdict()
-                keys = [*values, "grad_norm"]
-                rows.append(torch.stack([*(v.detach() for v in values.values()), grad_norm.detach()]))
+                rows.append(torch.stack([*(v.detach() for v in terms), grad_norm.detach()]))
                 if a.target_kl is not None and float(terms.approx_kl) > a.target_kl:
                     stop_early = True
                     break
@@ -113,7 +110,7 @@ class Learner:
 
         count = len(rows)
         means = torch.stack(rows).mean(0).tolist()
-        stats.update(dict(zip(keys, means, strict=True)))
+        stats.update(dict(zip([*PPOLossTerms._fields, "grad_norm"], means, strict=True)))
         stats["lr"] = lr
         stats["num_minibatch_steps"] = float(count)
         stats["explained_variance"] = explained_variance(old_values.flatten(), target.flatten(), mask.flatten())
