@@ -82,7 +82,7 @@ FRAMEWORKS = {
         Framework("relayrl-1thread", None, "run_relayrl.py", {"learner_threads": 1}),
         # relayrl variants that trade frames/s for on-policy data (time-to-target workloads)
         Framework("relayrl-sync", None, "run_relayrl.py", {"sampling_mode": "sync"}),
-        Framework("relayrl-no-vtrace", None, "run_relayrl.py", {"off_policy_correction": "none"}),
+        Framework("relayrl-vtrace", None, "run_relayrl.py", {"off_policy_correction": "vtrace"}),
         Framework("sample-factory", "sf", "run_sf.py"),
         Framework("sb3", "sb3", "run_sb3.py"),
     )
@@ -519,6 +519,9 @@ def main() -> None:
         return
     stamp = f"{datetime.datetime.now():%Y%m%d-%H%M%S}"
     out = Path(args.out_dir or Path("train_dir") / "benchmarks" / f"compare-{stamp}").resolve()
+    stale = [w for w in args.workload if (out / w).exists()]
+    if stale:
+        raise SystemExit(f"--out-dir {out} already holds runs of {stale}; give a new --out-dir (or remove it).")
     out.mkdir(parents=True, exist_ok=True)
     log(f"results and logs: {out}")
     report = []

@@ -63,11 +63,13 @@ class SamplingConfig:
     """Env steps per env in one trajectory slot (the unit a worker hands to the learner)."""
 
     sampling_mode: Literal["async", "sync"] = "async"
-    """``async``: workers keep sampling while the learner trains (policy lag corrected with V-trace);
-    ``sync``: workers wait for fresh weights after each rollout (no policy lag)."""
+    """``async``: workers keep sampling while the learner trains (rollouts about one policy version
+    old; see ``off_policy_correction``); ``sync``: workers wait for fresh weights after each rollout
+    (no policy lag)."""
 
     num_buffers_per_worker: int = 2
-    """Trajectory slots per worker in async mode (sync mode uses as many as one batch needs)."""
+    """Async mode: how many batches' worth of trajectory slots each worker owns (2: it fills the next
+    batch's slots while the learner trains on the last ones; sync mode uses one batch's worth)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,9 +123,12 @@ class AlgorithmConfig:
     target_kl: float | None = None
     """Stop the epochs of an update early when the approximate KL exceeds this."""
 
-    off_policy_correction: Literal["vtrace", "none"] = "vtrace"
-    """Correction for policy lag in async mode: V-trace-style truncated importance weights in the
-    advantage/return computation (identical to GAE when there is no lag), or none."""
+    off_policy_correction: Literal["vtrace", "none"] = "none"
+    """Correction for policy lag in async mode. ``none`` (default, as in Sample Factory's APPO): GAE
+    on the behaviour policy's values, with the PPO ratio taken against the behaviour log-probs.
+    ``vtrace``: value targets from V-trace's truncated importance weights (identical to GAE without
+    lag). With a lag of about one version, truncation's bias outweighed its correction on CartPole
+    (docs/benchmarks.md, "Policy lag and V-trace")."""
 
     vtrace_rho_bar: float = 1.0
     """V-trace truncation of the importance weight on the TD error."""
@@ -326,11 +331,18 @@ class Config:
         return self.batch_size // self.rollout_steps
 
     @property
+    def rollouts_per_worker(self) -> int:
+        """Rollouts one batch needs from each worker (rounded up)."""
+        return max(1, -(-self.rollouts_per_batch // self.sampling.num_workers))
+
+    @property
     def num_slots_per_worker(self) -> int:
-        """Trajectory slots each worker owns in shared memory."""
+        """Trajectory slots each worker owns in shared memory: one batch's worth in sync mode,
+        ``num_buffers_per_worker`` batches' worth in async mode (so there are always enough slots
+        for a batch, whatever the batch size)."""
         if self.sampling.sampling_mode == "sync":
-            return max(1, self.rollouts_per_batch // self.sampling.num_workers)
-        return max(self.sampling.num_buffers_per_worker, 1)
+            return self.rollouts_per_worker
+        return self.rollouts_per_worker * max(self.sampling.num_buffers_per_worker, 1)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (hooks given as callables are written as ``"module:qualname"``)."""

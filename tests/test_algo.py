@@ -58,10 +58,16 @@ def test_vtrace_hand_computed_truncation():
     #   rho = min(1.0, ratio)       = [1.0, 0.9, 0.5]     (t=0 truncated by rho_bar)
     #   c   = 0.5 * min(0.8, ratio) = [0.4, 0.4, 0.25]    (t=0, t=1 truncated by c_bar)
     # r = [1, 0, 2], V = [0.5, 1.0, 2.0], bootstrap V(x_3) = 4.0
-    #   t=2: delta = 0.5*(2 + 0.9*4.0 - 2.0) = 1.8                          A = 1.8
-    #   t=1: delta = 0.9*(0 + 0.9*2.0 - 1.0) = 0.72; A = 0.72 + 0.9*0.4*1.8 A = 1.368
-    #   t=0: delta = 1.0*(1 + 0.9*1.0 - 0.5) = 1.4; A = 1.4 + 0.9*0.4*1.368 A = 1.89248
-    # returns v = A + V = [2.39248, 2.368, 3.8]
+    # delta = r + 0.9 V(x_{t+1}) - V(x_t) = [1.4, 0.8, 3.6]
+    # value-target corrections v_t - V(x_t):
+    #   t=2: 0.5*3.6 = 1.8
+    #   t=1: 0.9*0.8 + 0.9*0.4*1.8 = 0.72 + 0.648 = 1.368
+    #   t=0: 1.0*1.4 + 0.9*0.4*1.368 = 1.4 + 0.49248 = 1.89248
+    # returns v = [2.39248, 2.368, 3.8]
+    # advantages A_t = delta_t + 0.9*0.5*(v_{t+1} - V(x_{t+1})): no rho_t, no c_t of the own action
+    #   t=2: 3.6 (+ 0: the bootstrap has no correction)
+    #   t=1: 0.8 + 0.45*1.8 = 1.61
+    #   t=0: 1.4 + 0.45*1.368 = 2.0156
     rewards = torch.tensor([[1.0], [0.0], [2.0]])
     values = torch.tensor([[0.5], [1.0], [2.0]])
     dones = torch.zeros(3, 1)
@@ -78,18 +84,37 @@ def test_vtrace_hand_computed_truncation():
         rho_bar=1.0,
         c_bar=0.8,
     )
-    torch.testing.assert_close(adv, torch.tensor([[1.89248], [1.368], [1.8]]))
+    torch.testing.assert_close(adv, torch.tensor([[2.0156], [1.61], [3.6]]))
     torch.testing.assert_close(ret, torch.tensor([[2.39248], [2.368], [3.8]]))
 
 
 def test_vtrace_done_cuts_trace():
-    # done after step 0: A_0 = rho_0 * (r_0 - V_0) regardless of later steps. rho_0 = min(1, 0.5) = 0.5.
+    # done after step 0: v_0 = V_0 + rho_0 * (r_0 - V_0) and A_0 = r_0 - V_0, whatever comes later.
+    # rho_0 = min(1, 0.5) = 0.5.
     rewards = torch.tensor([[1.0], [10.0]])
     values = torch.tensor([[3.0], [0.0]])
     dones = torch.tensor([[1.0], [0.0]])
     log_rhos = torch.tensor([[0.5], [3.0]]).log()
-    adv, _ = vtrace(rewards, values, torch.tensor([7.0]), dones, log_rhos, gamma=0.9, lam=1.0)
-    assert adv[0, 0].item() == pytest.approx(0.5 * (1.0 - 3.0))
+    adv, ret = vtrace(rewards, values, torch.tensor([7.0]), dones, log_rhos, gamma=0.9, lam=1.0)
+    assert adv[0, 0].item() == pytest.approx(1.0 - 3.0)
+    assert ret[0, 0].item() == pytest.approx(3.0 + 0.5 * (1.0 - 3.0))
+
+
+def test_vtrace_advantage_offset_is_the_same_for_every_action():
+    # Every TD error equal (a value function off by a constant): the advantages must not depend on
+    # how the current policy weighs the actions taken, or normalization turns the offset into a
+    # push toward the actions the policy already prefers.
+    gen = torch.Generator().manual_seed(1)
+    T, B = 8, 64
+    values = torch.zeros(T, B)
+    rewards = torch.full((T, B), 0.1)
+    log_rhos = torch.randn(T, B, generator=gen)
+    adv, _ = vtrace(rewards, values, torch.zeros(B), torch.zeros(T, B), log_rhos, gamma=0.9, lam=0.95)
+    # at the last step (no later corrections) every action gets exactly the TD error
+    torch.testing.assert_close(adv[-1], torch.full((B,), 0.1))
+    # earlier steps depend on the later actions' weights, never on their own
+    own = torch.corrcoef(torch.stack([log_rhos[:-1].flatten(), adv[:-1].flatten()]))[0, 1]
+    assert abs(float(own)) < 0.1
 
 
 # PPO hand case, clip_coef = 0.2 (clip range [0.8, 1.2]):

@@ -52,6 +52,33 @@ def test_sync_batch_must_cover_all_workers():
 
 
 @pytest.mark.parametrize(
+    ("workers", "rollouts", "mode", "buffers", "per_worker", "slots"),
+    [
+        (2, 2, "async", 2, 1, 2),  # default: one rollout per worker per batch, double-buffered
+        (2, 3, "async", 2, 2, 4),  # uneven: rounded up, so the slots always cover a batch
+        (2, 16, "async", 2, 8, 16),
+        (2, 16, "async", 1, 8, 8),
+        (2, 16, "sync", 2, 8, 8),  # sync: one batch's worth whatever num_buffers_per_worker says
+        (4, 2, "async", 3, 1, 3),  # fewer rollouts per batch than workers
+    ],
+)
+def test_slots_per_worker_cover_a_batch(workers, rollouts, mode, buffers, per_worker, slots):
+    cfg = replace(
+        Config(),
+        sampling__num_workers=workers,
+        sampling__num_envs_per_worker=4,
+        sampling__rollout_length=8,
+        sampling__sampling_mode=mode,
+        sampling__num_buffers_per_worker=buffers,
+        algorithm__batch_size=rollouts * 32,
+    )
+    assert cfg.rollouts_per_batch == rollouts
+    assert cfg.rollouts_per_worker == per_worker
+    assert cfg.num_slots_per_worker == slots
+    assert workers * cfg.num_slots_per_worker >= rollouts
+
+
+@pytest.mark.parametrize(
     ("cores", "workers", "serial", "large", "expected"),
     [
         (2, 2, False, False, 1),  # small model: the cores the workers leave free, at least 1

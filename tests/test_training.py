@@ -93,6 +93,36 @@ def test_multiprocess_run(tmp_path, mode):
 
 
 @pytest.mark.timeout(120)
+def test_async_lag_stays_about_one_when_the_learner_is_the_bottleneck(tmp_path):
+    # A large MLP on a fast env: the workers could run ahead of the learner. Slots return to the
+    # workers only with new weights published, so samples are about one version old (they were
+    # two versions old when slots went back before training).
+    cfg = small(
+        tmp_path,
+        sampling__num_workers=2,
+        model__hidden_sizes=(512, 512),
+        algorithm__num_epochs=8,
+        train_for_env_steps=12_288,
+    )
+    summary = relayrl.train(cfg)
+    lags = [row["learner/policy_lag_mean"] for row in progress_rows(summary) if "learner/policy_lag_mean" in row]
+    assert lags and sum(lags) / len(lags) < 1.5, lags
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_batch_of_many_rollouts_per_worker_trains(tmp_path, mode):
+    # 8 rollouts per batch from 2 workers: each worker needs 4 slots per batch (8 in async mode to
+    # keep sampling during the update); with a fixed 2 slots per worker this run used to hang.
+    cfg = small(tmp_path, sampling__num_workers=2, sampling__sampling_mode=mode, algorithm__batch_size=8 * 64)
+    assert cfg.rollouts_per_worker == 4
+    assert cfg.num_slots_per_worker == (4 if mode == "sync" else 8)
+    summary = relayrl.train(replace(cfg, train_for_env_steps=4 * 512))
+    assert summary.env_steps >= 4 * 512
+    assert max(row["policy_version"] for row in progress_rows(summary)) >= 3
+
+
+@pytest.mark.timeout(120)
 def test_worker_exception_stops_the_run_with_traceback(tmp_path):
     cfg = small(
         tmp_path,

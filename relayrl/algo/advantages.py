@@ -35,38 +35,49 @@ def vtrace(
     rho_bar: float = 1.0,
     c_bar: float = 1.0,
 ) -> tuple[Tensor, Tensor]:
-    """V-trace with lambda (Espeholt et al. 2018, with the Retrace-style lambda on the traces).
+    """V-trace value targets (Espeholt et al. 2018, with lambda on the traces) and the matching
+    policy advantages for a PPO learner.
 
     rewards, values, dones, log_rhos: ``[T, B]``; bootstrap_value: ``[B]`` = V(x_T).
     ``dones[t] = 1`` (float or bool) means the episode ended after step t (no bootstrapping from t+1).
     ``log_rhos = log pi(a|x) - log mu(a|x)`` (target minus behaviour policy).
 
     rho_t = min(rho_bar, exp(log_rho_t)); c_t = lam * min(c_bar, exp(log_rho_t));
-    delta_t = rho_t * (r_t + gamma * (1 - d_t) * V(x_{t+1}) - V(x_t));
-    v_t - V(x_t) = delta_t + gamma * (1 - d_t) * c_t * (v_{t+1} - V(x_{t+1})).
+    delta_t = r_t + gamma * (1 - d_t) * V(x_{t+1}) - V(x_t);
+    value targets: v_t - V(x_t) = rho_t * delta_t + gamma * (1 - d_t) * c_t * (v_{t+1} - V(x_{t+1}));
+    advantages:    A_t = delta_t + gamma * (1 - d_t) * lam * (v_{t+1} - V(x_{t+1})), with v_T = V(x_T).
 
-    Returns ``(advantages = v_t - V(x_t), returns = v_t)``, both float32 ``[T, B]``.
-    With ``log_rhos == 0`` and ``rho_bar, c_bar >= 1`` this equals ``gae(...)``.
+    The advantage of step t corrects only the later steps: the action a_t itself is importance
+    weighted by the PPO ratio pi_theta / mu, so it gets neither rho_t nor c_t. (Scaling A_t by the
+    truncated weight of its own action, as ``v_t - V(x_t)`` does, biases the policy gradient toward
+    the actions the last update made more likely whenever the advantages share a nonzero offset,
+    e.g. a value function that under- or overestimates everywhere early in training: after
+    normalization that offset becomes a rich-get-richer push that collapsed the entropy on sparse
+    rewards.)
+
+    Returns ``(advantages, returns = v_t)``, both float32 ``[T, B]``.
+    With ``log_rhos == 0`` and ``rho_bar, c_bar >= 1`` both equal ``gae(...)``.
     """
     _check_shapes(rewards, values, bootstrap_value, dones)
     if log_rhos.shape != rewards.shape:
         raise ValueError(f"log_rhos must be [T, B] = {tuple(rewards.shape)}, got {tuple(log_rhos.shape)}")
     r = rewards.float()
     v = values.float()
-    not_done = 1.0 - dones.float()
     ratios = log_rhos.float().exp()
     rhos = ratios.clamp(max=rho_bar)
     cs = lam * ratios.clamp(max=c_bar)
     next_values = torch.cat([v[1:], bootstrap_value.float().reshape(1, -1)], dim=0)
-    discounts = gamma * not_done
-    deltas = rhos * (r + discounts * next_values - v)
+    discounts = gamma * (1.0 - dones.float())
+    deltas = r + discounts * next_values - v
 
+    corrections = torch.empty_like(v)  # v_t - V(x_t)
     advantages = torch.empty_like(v)
-    carry = torch.zeros_like(v[0])
+    carry = torch.zeros_like(v[0])  # v_{t+1} - V(x_{t+1}); 0 at the bootstrap
     for t in range(v.shape[0] - 1, -1, -1):
-        carry = deltas[t] + discounts[t] * cs[t] * carry
-        advantages[t] = carry
-    return advantages, advantages + v
+        advantages[t] = deltas[t] + discounts[t] * lam * carry
+        carry = rhos[t] * deltas[t] + discounts[t] * cs[t] * carry
+        corrections[t] = carry
+    return advantages, corrections + v
 
 
 @torch.no_grad()

@@ -66,7 +66,10 @@ class Learner:
                 cur = self.model.evaluate(batch["obs_t"], batch["actions"], batch["rnn_state0"], batch["starts"])
             log_rhos = (cur.log_probs - batch["log_probs"]) * batch["valid"]
             adv, ret = vtrace(*args, log_rhos, a.gamma, a.gae_lambda, a.vtrace_rho_bar, a.vtrace_c_bar)
-            stats["vtrace_rho_mean"] = float(log_rhos.exp().mean())
+            # mean of min(rho_bar, pi/mu): 1 means no truncation (the plain mean of pi/mu is ~1 always)
+            stats["vtrace_truncated_rho_mean"] = float(
+                log_rhos.exp().clamp(max=a.vtrace_rho_bar)[batch["valid"]].mean()
+            )
         else:
             adv, ret = gae(*args, a.gamma, a.gae_lambda)
         return adv, ret, stats

@@ -246,11 +246,9 @@ class Trainer:
             self.curriculum_states.update(report.curriculum_states)
         self.pending.append(report.slot)
 
-    def _train_on(self, slots: list[int], before_train: Any = None) -> None:
+    def _train_on(self, slots: list[int]) -> None:
         t0 = time.monotonic()
         batch = self.buffers.gather(slots, self.device)
-        if before_train is not None:
-            before_train(slots)
         stats = self.learner.train(batch, self.env_steps)
         self.weights.publish(self.learner.model.state_dict(), self.learner.policy_version)
         self.reporter.add_learner_stats(stats)
@@ -446,7 +444,6 @@ class Trainer:
 
     def _parallel_loop(self, pool: WorkerPool) -> None:
         k = self.cfg.rollouts_per_batch
-        sync = self.cfg.sampling.sampling_mode == "sync"
 
         def give_back(slots: list[int]) -> None:
             for slot in slots:
@@ -461,11 +458,13 @@ class Trainer:
                 self._on_rollout(msg[1])
             if len(self.pending) >= k and not self._done():
                 slots, self.pending = self.pending[:k], self.pending[k:]
-                # async: the batch is a copy, so the slots go back before training and the workers
-                # keep sampling meanwhile; sync: they go back only with the new weights published.
-                self._train_on(slots, before_train=None if sync else give_back)
-                if sync:
-                    give_back(slots)
+                # The slots go back only with the new weights published, so the rollouts they
+                # collect next start from the newest policy: lag 0 in sync mode, about 1 in async
+                # mode, where each worker meanwhile fills its other slots (num_buffers_per_worker).
+                # Returning them before training (the batch is a copy) would let the workers run
+                # a batch further ahead when the learner is the bottleneck: lag 2, no more frames/s.
+                self._train_on(slots)
+                give_back(slots)
             if time.monotonic() - last_check > 1.0:
                 if pool.check():
                     self.reporter.worker_restarts = pool.restarts
