@@ -265,3 +265,40 @@ def test_second_sigint_exits_at_once_and_keeps_the_last_good_checkpoint(tmp_path
     proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert checkpoints.load_latest(tmp_path / "runs" / "e") is not None
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_during_a_checkpoint_write_lets_the_write_finish(tmp_path, monkeypatch, signum):
+    # The signal arrives while the best checkpoint is being written: the write completes, the run
+    # stops at the next step of its loop and writes the final checkpoint. (Raising from the signal
+    # handler interrupted torch.save there and crashed the run.)
+    real_save = checkpoints.atomic_save
+    saved: list[Path] = []
+
+    def save_with_signal(state, path):
+        if not saved:
+            os.kill(os.getpid(), signum)
+            time.sleep(0.05)  # the handler runs here, inside the write
+        real_save(state, path)
+        saved.append(path)
+
+    monkeypatch.setattr(checkpoints, "atomic_save", save_with_signal)
+    cfg = cfg_for(tmp_path, env="CartPole-v1", serial=True, train_for_env_steps=10**7, logging__stats_window=10)
+    if signum == signal.SIGINT:
+        with pytest.raises(KeyboardInterrupt):
+            relayrl.train(cfg)
+    else:
+        summary = relayrl.train(cfg)
+        assert summary.interrupted == "SIGTERM"
+    assert len(saved) >= 2  # the interrupted write and the final checkpoint
+    assert saved[0].name == "best.pt" and torch_load_ok(saved[0])
+    final = checkpoints.load_latest(tmp_path / "runs" / "e")
+    assert final is not None and 0 < final["env_steps"] < 10**6
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+
+def torch_load_ok(path: Path) -> bool:
+    import torch
+
+    return "learner" in torch.load(path, weights_only=False)

@@ -28,7 +28,7 @@ from relayrl.envs import check_spaces, probe_spaces
 from relayrl.learning import checkpoints
 from relayrl.learning.learner import Learner
 from relayrl.runners.reporting import Reporter
-from relayrl.runners.signals import TrainingInterrupted, exit_now, install_signal_handlers, restore_signal_handlers
+from relayrl.runners.signals import StopFlag, exit_now, install_signal_handlers, restore_signal_handlers
 from relayrl.runners.training_info import TrainerView, TrainingInfoError, TrainingInfoPublisher
 from relayrl.runners.workers import WorkerPool
 from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers
@@ -124,6 +124,7 @@ class Trainer:
         self.resumed_steps = self.env_steps
         self.worker_restarts = 0
         self.interrupted: str | None = None
+        self.stop = StopFlag()
         self.weights = SharedWeights(self.learner.model.state_dict(), ctx)
         self.weights.publish(self.learner.model.state_dict(), self.learner.policy_version)
         self.pending: list[int] = []
@@ -275,6 +276,8 @@ class Trainer:
             checkpoints.save_best(self.exp_dir, self._checkpoint_state())
 
     def _done(self) -> bool:
+        if self.stop:
+            return True
         if self.cfg.train_for_seconds is not None and time.monotonic() - self.start_time >= self.cfg.train_for_seconds:
             return True
         return self.env_steps >= self.cfg.train_for_env_steps
@@ -303,22 +306,21 @@ class Trainer:
                 self.env_steps,
                 self.cfg.train_for_env_steps,
             )
-        handlers = install_signal_handlers()
+        handlers = install_signal_handlers(self.stop)
         try:
             if self.cfg.serial:
                 self._run_serial()
             else:
                 self._run_parallel()
-        except TrainingInterrupted as exc:
-            self.interrupted = exc.signal_name
-            log.warning(
-                "%s received: stopping (checkpoint, logs), exit 0; rerun the same command to resume", exc.signal_name
-            )
         except KeyboardInterrupt:
-            self.interrupted = "SIGINT"
-            log.warning("interrupted (Ctrl-C): writing a checkpoint; press Ctrl-C again to exit at once")
+            self.stop.request("SIGINT")  # handlers not installed (not the main thread) or Ctrl-C before them
             raise
         finally:
+            self.interrupted = self.stop.signal_name
+            if self.interrupted == "SIGTERM":
+                log.warning("SIGTERM received: stopping (checkpoint, logs), exit 0; rerun the same command to resume")
+            elif self.interrupted == "SIGINT":
+                log.warning("interrupted (Ctrl-C): writing a checkpoint; press Ctrl-C again to exit at once")
             # A second Ctrl-C during cleanup exits at once; the last checkpoint on disk stays intact
             # (writes are atomic), only this final one is lost.
             if handlers is not None:
@@ -330,6 +332,8 @@ class Trainer:
             finally:
                 self.reporter.close()
                 restore_signal_handlers(handlers)
+        if self.interrupted == "SIGINT":
+            raise KeyboardInterrupt  # after the checkpoint: the CLI exits 130
         wall = time.monotonic() - wall0
         return TrainSummary(
             env_steps=self.env_steps,
@@ -433,7 +437,7 @@ class Trainer:
 
         pool = WorkerPool(nw, make_args, cfg.faults.max_worker_restarts)
         try:
-            pool.wait_ready()
+            pool.wait_ready(stop=lambda: bool(self.stop))
             for w in range(nw):
                 for slot in self._owned(w):
                     pool.give(w, slot)

@@ -128,10 +128,11 @@ class WorkerPool:
             if live is not None:
                 self.backlog.append(live)
 
-    def wait_ready(self) -> None:
+    def wait_ready(self, stop: Callable[[], bool] = lambda: False) -> None:
+        """Until every worker reported ready, or ``stop()`` is true (a signal during start-up)."""
         ready: set[int] = set()
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while len(ready) < len(self.procs):
+        while len(ready) < len(self.procs) and not stop():
             if time.monotonic() > deadline:
                 missing = sorted(set(range(len(self.procs))) - ready)
                 raise WorkerError(f"workers {missing} did not start within {STARTUP_TIMEOUT_SECONDS:.0f} s")
