@@ -42,8 +42,20 @@ class Learner:
         self.model = build_actor_critic(obs_space, action_space, cfg.model).to(device)
         # the list once, not a walk of the module tree at every minibatch
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = _adam(self.params, cfg.algorithm.lr, cfg.algorithm.adam_eps)
+        self._optimizer: torch.optim.Adam | None = None
         self.policy_version = 0
+
+    @property
+    def optimizer(self) -> torch.optim.Adam:
+        """Created on first use: building a torch optimizer imports ``torch._dynamo`` (about 1 s of
+        CPU), which the trainer overlaps with the workers' start-up (``prepare``)."""
+        if self._optimizer is None:
+            self._optimizer = _adam(self.params, self.cfg.algorithm.lr, self.cfg.algorithm.adam_eps)
+        return self._optimizer
+
+    def prepare(self) -> None:
+        """Do the one-off set-up work now (the optimizer) rather than in the first update."""
+        _ = self.optimizer
 
     # ----- schedule -----
 

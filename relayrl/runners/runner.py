@@ -437,6 +437,7 @@ class Trainer:
 
         pool = WorkerPool(nw, make_args, cfg.faults.max_worker_restarts)
         try:
+            self.learner.prepare()  # ~1 s of imports, while the workers import and build their envs
             pool.wait_ready(stop=lambda: bool(self.stop))
             for w in range(nw):
                 for slot in self._owned(w):
