@@ -2,10 +2,10 @@
 
 A signal only sets a flag (``StopFlag``) that the training loops poll between steps, so it never
 lands in the middle of a checkpoint, a log line or a weights publish: the run ends its current
-learner update, writes the final checkpoint and flushes its logs. (Raising from the handler, as
-before, once interrupted ``torch.save`` of the best checkpoint and crashed the run instead of
-stopping it.) A second Ctrl-C exits at once; the last checkpoint on disk stays intact because
-every write is atomic.
+learner update, writes the final checkpoint and flushes its logs. (An exception raised from the
+handler can land inside ``torch.save`` of a checkpoint and crash the run instead of stopping it.)
+A second Ctrl-C exits at once; the last checkpoint on disk stays intact because every write is
+atomic.
 
 Workers ignore SIGINT and SIGTERM (sampling/process.py), so only the trainer reacts and it can
 write the final checkpoint before stopping them.

@@ -105,10 +105,8 @@ class TrajectoryBuffers:
         return buffers
 
     def gather(self, slots: list[int], device: torch.device | str = "cpu") -> dict[str, Any]:
-        """Copy the given slots into one batch with envs side by side: ``[T, len(slots) * N, ...]``.
-
-        The copy is what lets the learner hand the slots straight back to the workers.
-        """
+        """Copy the given slots into one batch with envs side by side: ``[T, len(slots) * N, ...]``
+        (one tensor per field, on ``device``, so minibatches index across slots)."""
         index = torch.as_tensor(slots, dtype=torch.long)
 
         def cat(x: torch.Tensor) -> torch.Tensor:
