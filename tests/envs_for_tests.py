@@ -39,6 +39,15 @@ class CountingEnv(gym.Env):
             raise RuntimeError("injected failure in CountingEnv.reset")
         return np.array([0.0], np.float32), {}
 
+    def _claim_kill(self) -> bool:
+        """True for exactly one process per run: creating the marker file is atomic (O_EXCL), so two
+        workers that pass ``kill_after`` at the same moment cannot both die."""
+        try:
+            os.close(os.open(self.kill_once_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return False
+        return True
+
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         self.t += 1
         self.total += 1
@@ -48,8 +57,7 @@ class CountingEnv(gym.Env):
             raise RuntimeError("injected periodic failure in CountingEnv.step")
         if self.exit_after is not None and self.total > self.exit_after:
             os._exit(3)
-        if self.kill_after is not None and self.total > self.kill_after and not os.path.exists(self.kill_once_file):
-            open(self.kill_once_file, "w").close()
+        if self.kill_after is not None and self.total > self.kill_after and self._claim_kill():
             os.kill(os.getpid(), signal.SIGKILL)
         obs = np.array([self.t / self.horizon], np.float32)
         if self.nan_after is not None and self.total > self.nan_after:
