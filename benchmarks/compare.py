@@ -506,6 +506,9 @@ def main() -> None:
     def log(msg: str) -> None:
         print(f"[{datetime.datetime.now():%H:%M:%S}] {msg}", flush=True)
 
+    unknown = [f for f in args.frameworks or () if f not in FRAMEWORKS]
+    if unknown:  # checked before the venvs are set up (the lookup below would raise a KeyError)
+        raise SystemExit(f"--frameworks: unknown {unknown}; choose from {sorted(FRAMEWORKS)}")
     needed = {
         FRAMEWORKS[f].venv
         for w in args.workload
@@ -528,9 +531,6 @@ def main() -> None:
     for wname in args.workload:
         w = WORKLOADS[wname]
         if args.frameworks:
-            unknown = [f for f in args.frameworks if f not in FRAMEWORKS]
-            if unknown:
-                raise SystemExit(f"--frameworks: unknown {unknown}; choose from {sorted(FRAMEWORKS)}")
             w = dataclasses.replace(w, frameworks=tuple(args.frameworks))
         params = dict(w.params)
         if args.steps:
