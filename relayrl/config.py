@@ -3,7 +3,7 @@
 The docstrings become ``relayrl train --help`` (parsed by tyro). Every leaf field name is unique
 across groups so that the command line stays flat (``--num-workers``, not ``--sampling.num-workers``).
 Derived values are properties, never fields filled in later. ``validate`` rejects bad values and
-combinations before any process starts.
+combinations before any process starts (relayrl/validation.py).
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from typing import Annotated, Any, Literal
 
 import tyro
 
-
-class ConfigError(ValueError):
-    """An invalid configuration value or combination; the message says what to change."""
-
+from relayrl.errors import ConfigError as ConfigError  # re-exported: relayrl.config.ConfigError
+from relayrl.hooks import hook_name
+from relayrl.validation import validate as validate  # re-exported: relayrl.config.validate
 
 JsonDict = Annotated[dict[str, Any], tyro.conf.arg(constructor=json.loads, metavar="JSON")]
 HookSpec = Annotated[str | Callable[..., Any] | None, tyro.conf.arg(constructor=str, metavar="MODULE:FUNCTION")]
@@ -381,36 +380,6 @@ class Config:
         return Config(**kwargs)
 
 
-def hook_name(hook: Any) -> str | None:
-    """``"module:qualname"`` of a hook (strings pass through)."""
-    if hook is None or isinstance(hook, str):
-        return hook
-    return f"{getattr(hook, '__module__', '?')}:{getattr(hook, '__qualname__', repr(hook))}"
-
-
-def resolve_hook(hook: Any, flag: str) -> Callable[..., Any] | None:
-    """The callable behind a hook spec; ConfigError naming ``flag`` when it cannot be imported."""
-    if hook is None or callable(hook):
-        return hook
-    module_name, _, attr = str(hook).partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"{flag} {hook!r} must look like 'package.module:function'.")
-    try:
-        import importlib
-
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(
-            f"{flag} {hook!r} cannot be imported ({type(exc).__name__}: {exc}); check the module path "
-            "and that the package is installed."
-        ) from exc
-    if not callable(obj):
-        raise ConfigError(f"{flag} {hook!r} is not callable.")
-    return obj
-
-
 def replace(cfg: Config, **changes: Any) -> Config:
     """``dataclasses.replace`` that also accepts ``group__field=value`` for nested fields."""
     top: dict[str, Any] = {}
@@ -424,108 +393,3 @@ def replace(cfg: Config, **changes: Any) -> Config:
     for group, fields in nested.items():
         top[group] = dataclasses.replace(getattr(cfg, group), **fields)
     return dataclasses.replace(cfg, **top)
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigError(message)
-
-
-def validate(cfg: Config) -> None:
-    """Reject invalid values and combinations with a message that says what to change."""
-    s, a, m = cfg.sampling, cfg.algorithm, cfg.model
-    _require(bool(cfg.env), "--env is empty: give a Gymnasium id or 'package.module:callable'.")
-    _require(cfg.train_for_env_steps > 0, f"--train-for-env-steps must be > 0 (got {cfg.train_for_env_steps}).")
-    _require(
-        cfg.train_for_seconds is None or cfg.train_for_seconds > 0,
-        f"--train-for-seconds must be > 0 (got {cfg.train_for_seconds}).",
-    )
-    _require(s.num_workers >= 1, f"--num-workers must be >= 1 (got {s.num_workers}).")
-    _require(s.num_envs_per_worker >= 1, f"--num-envs-per-worker must be >= 1 (got {s.num_envs_per_worker}).")
-    _require(s.rollout_length >= 1, f"--rollout-length must be >= 1 (got {s.rollout_length}).")
-    _require(s.num_buffers_per_worker >= 1, f"--num-buffers-per-worker must be >= 1 (got {s.num_buffers_per_worker}).")
-    if a.batch_size is not None:
-        _require(a.batch_size > 0, f"--batch-size must be > 0 (got {a.batch_size}).")
-        _require(
-            a.batch_size % cfg.rollout_steps == 0,
-            f"--batch-size {a.batch_size} is not a multiple of one rollout "
-            f"(num_envs_per_worker * rollout_length = {cfg.rollout_steps}); use e.g. "
-            f"{max(1, a.batch_size // cfg.rollout_steps) * cfg.rollout_steps}.",
-        )
-        if s.sampling_mode == "sync":
-            per_round = s.num_workers * cfg.rollout_steps
-            _require(
-                a.batch_size % per_round == 0,
-                f"in sync mode --batch-size must be a multiple of num_workers * num_envs_per_worker * "
-                f"rollout_length = {per_round} (got {a.batch_size}); change it or use --sampling-mode async.",
-            )
-    _require(a.num_epochs >= 1, f"--num-epochs must be >= 1 (got {a.num_epochs}).")
-    _require(a.num_minibatches >= 1, f"--num-minibatches must be >= 1 (got {a.num_minibatches}).")
-    units = cfg.rollouts_per_batch * s.num_envs_per_worker if m.use_rnn else cfg.batch_size
-    what = "env sequences per batch (RNN minibatches hold whole sequences)" if m.use_rnn else "env steps per batch"
-    _require(
-        a.num_minibatches <= units,
-        f"--num-minibatches {a.num_minibatches} exceeds the {units} {what}; lower it.",
-    )
-    _require(a.lr > 0, f"--lr must be > 0 (got {a.lr}).")
-    _require(a.adam_eps > 0, f"--adam-eps must be > 0 (got {a.adam_eps}).")
-    _require(0.0 <= a.gamma <= 1.0, f"--gamma must be in [0, 1] (got {a.gamma}).")
-    _require(0.0 <= a.gae_lambda <= 1.0, f"--gae-lambda must be in [0, 1] (got {a.gae_lambda}).")
-    _require(a.clip_coef > 0, f"--clip-coef must be > 0 (got {a.clip_coef}).")
-    _require(a.ent_coef >= 0, f"--ent-coef must be >= 0 (got {a.ent_coef}).")
-    _require(a.vf_coef >= 0, f"--vf-coef must be >= 0 (got {a.vf_coef}).")
-    _require(a.max_grad_norm > 0, f"--max-grad-norm must be > 0 (got {a.max_grad_norm}).")
-    _require(a.target_kl is None or a.target_kl > 0, f"--target-kl must be > 0 (got {a.target_kl}).")
-    _require(
-        a.learner_threads is None or a.learner_threads >= 1,
-        f"--learner-threads must be >= 1 (got {a.learner_threads}).",
-    )
-    _require(a.vtrace_rho_bar > 0 and a.vtrace_c_bar > 0, "--vtrace-rho-bar and --vtrace-c-bar must be > 0.")
-    _require(
-        len(m.hidden_sizes) >= 1 and all(h > 0 for h in m.hidden_sizes),
-        f"--hidden-sizes must be one or more positive ints (got {m.hidden_sizes}).",
-    )
-    _require(m.rnn_size > 0, f"--rnn-size must be > 0 (got {m.rnn_size}).")
-    _require(cfg.logging.report_interval > 0, f"--report-interval must be > 0 (got {cfg.logging.report_interval}).")
-    _require(cfg.logging.stats_window >= 1, f"--stats-window must be >= 1 (got {cfg.logging.stats_window}).")
-    _require(
-        cfg.checkpointing.keep_checkpoints >= 1,
-        f"--keep-checkpoints must be >= 1 (got {cfg.checkpointing.keep_checkpoints}).",
-    )
-    _require(
-        cfg.checkpointing.save_every_seconds > 0,
-        f"--save-every-seconds must be > 0 (got {cfg.checkpointing.save_every_seconds}).",
-    )
-    _require(cfg.environment.frame_stack >= 1, f"--frame-stack must be >= 1 (got {cfg.environment.frame_stack}).")
-    _require(
-        cfg.environment.max_episode_steps is None or cfg.environment.max_episode_steps > 0,
-        f"--max-episode-steps must be > 0 (got {cfg.environment.max_episode_steps}).",
-    )
-    _require(
-        cfg.faults.max_consecutive_env_errors >= 0,
-        f"--max-consecutive-env-errors must be >= 0 (got {cfg.faults.max_consecutive_env_errors}).",
-    )
-    _require(
-        cfg.faults.max_worker_restarts >= 0,
-        f"--max-worker-restarts must be >= 0 (got {cfg.faults.max_worker_restarts}).",
-    )
-    ti = cfg.training_info
-    _require(
-        ti.training_info_interval >= 0,
-        f"--training-info-interval must be >= 0 seconds (got {ti.training_info_interval}).",
-    )
-    _require(
-        ti.reward_shaping is None or isinstance(ti.reward_shaping, dict),
-        "--reward-shaping must be a JSON object, e.g. '{\"distance\": 0.1}'.",
-    )
-    resolve_hook(ti.training_info_fn, "--training-info-fn")
-    resolve_hook(cfg.logging.metrics_fn, "--metrics-fn")
-    _require(
-        re.fullmatch(r"(auto|cpu|cuda(:\d+)?)", cfg.device) is not None,
-        f"--device {cfg.device!r} is not one of cpu, cuda, cuda:N, auto.",
-    )
-    _require(
-        cfg.experiment is None
-        or (bool(cfg.experiment) and "/" not in cfg.experiment and cfg.experiment not in (".", "..")),
-        f"--experiment {cfg.experiment!r} must be a plain folder name (no '/').",
-    )

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from relayrl.config import Config, resolve_hook
+from relayrl.config import Config
+from relayrl.hooks import resolve_hook
 from relayrl.runners.episode_stats import EpisodeStatsWindow
 
 log = logging.getLogger("relayrl.report")

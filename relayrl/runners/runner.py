@@ -2,7 +2,7 @@
 
 ``train(cfg)`` validates, then runs either the multi-process loop (workers in spawned processes,
 trajectories in shared memory) or the serial loop (the same worker and learner objects in this
-process). See docs/architecture.md for who owns what.
+process); both loops are in ``loops.py``. See docs/architecture.md for who owns what.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import multiprocessing as mp
-import os
 import random
 import signal
 import time
@@ -23,22 +22,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from relayrl.config import Config, ConfigError, validate
+from relayrl.config import Config, ConfigError
 from relayrl.envs import check_spaces, probe_spaces
 from relayrl.learning import checkpoints
 from relayrl.learning.learner import Learner
+from relayrl.runners.loops import run_parallel, run_serial
 from relayrl.runners.reporting import Reporter
 from relayrl.runners.signals import StopFlag, exit_now, install_signal_handlers, restore_signal_handlers
 from relayrl.runners.training_info import TrainerView, TrainingInfoError, TrainingInfoPublisher
-from relayrl.runners.workers import WorkerPool
 from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers
 from relayrl.sampling.progress import SharedBlob, StepCounters
 from relayrl.sampling.worker import RolloutReport
 from relayrl.utils.logs import setup_logging
+from relayrl.validation import validate
 
 log = logging.getLogger("relayrl.runner")
-
-POLL_SECONDS = 0.5
 
 
 @dataclasses.dataclass
@@ -309,9 +307,9 @@ class Trainer:
         handlers = install_signal_handlers(self.stop)
         try:
             if self.cfg.serial:
-                self._run_serial()
+                run_serial(self)
             else:
-                self._run_parallel()
+                run_parallel(self)
         except KeyboardInterrupt:
             self.stop.request("SIGINT")  # handlers not installed (not the main thread) or Ctrl-C before them
             raise
@@ -365,116 +363,6 @@ class Trainer:
 
     def _owned(self, worker: int) -> list[int]:
         return list(range(worker * self.slots_per_worker, (worker + 1) * self.slots_per_worker))
-
-    # ----- serial -----
-
-    def _run_serial(self) -> None:
-        from relayrl.sampling.worker import RolloutWorker
-
-        cfg = self.cfg
-        k, nw = cfg.rollouts_per_batch, cfg.sampling.num_workers
-        self._allocate(math.ceil(k / nw))
-        assert cfg.seed is not None
-        self.publisher.maybe_publish(force=True)
-        workers = [
-            RolloutWorker(
-                cfg.without_hooks(),
-                w,
-                self.buffers,
-                self.weights,
-                self._worker_seed(),
-                self.counters,
-                self.blob,
-                self._curriculum_states_of(w),
-            )
-            for w in range(nw)
-        ]
-        free = {w: self._owned(w) for w in range(nw)}
-        try:
-            w = 0
-            while not self._done():
-                report = workers[w].collect(free[w].pop())
-                self._on_rollout(report)
-                if len(self.pending) >= k:
-                    slots, self.pending = self.pending[:k], self.pending[k:]
-                    self._train_on(slots)
-                    for slot in slots:
-                        free[slot // self.slots_per_worker].append(slot)
-                self._housekeeping()
-                w = (w + 1) % nw
-        finally:
-            for worker in workers:
-                worker.close()
-
-    # ----- parallel -----
-
-    def _run_parallel(self) -> None:
-        cfg = self.cfg
-        nw = cfg.sampling.num_workers
-        self._allocate(cfg.num_slots_per_worker)
-        worker_cfg = cfg.without_hooks()
-        seed = self._worker_seed()
-        # Published before the workers start, so every env's first episode already has training info.
-        self.publisher.maybe_publish(force=True)
-
-        def make_args(w: int, generation: int, inbox: Any, outbox: Any) -> tuple:
-            # a restarted worker gets a different seed (same envs, new episodes) and continues the
-            # curricula of its envs from the latest states the trainer has
-            return (
-                worker_cfg,
-                w,
-                generation,
-                self.buffers,
-                self.weights,
-                seed + 100_003 * generation,
-                self.counters,
-                self.blob,
-                inbox,
-                outbox,
-                os.getpid(),
-                self._curriculum_states_of(w),
-            )
-
-        pool = WorkerPool(nw, make_args, cfg.faults.max_worker_restarts)
-        try:
-            self.learner.prepare()  # ~1 s of imports, while the workers import and build their envs
-            pool.wait_ready(stop=lambda: bool(self.stop))
-            for w in range(nw):
-                for slot in self._owned(w):
-                    pool.give(w, slot)
-            self._parallel_loop(pool)
-        finally:
-            self.worker_restarts = pool.restarts
-            pool.stop()
-
-    def _parallel_loop(self, pool: WorkerPool) -> None:
-        k = self.cfg.rollouts_per_batch
-
-        def give_back(slots: list[int]) -> None:
-            for slot in slots:
-                pool.give(slot // self.slots_per_worker, slot)
-
-        last_check = time.monotonic()
-        while not self._done():
-            t0 = time.monotonic()
-            msg = pool.receive(POLL_SECONDS)
-            self.reporter.add_main_time("wait", time.monotonic() - t0)
-            if msg is not None and msg[0] == "rollout":
-                self._on_rollout(msg[1])
-            if len(self.pending) >= k and not self._done():
-                slots, self.pending = self.pending[:k], self.pending[k:]
-                # The slots go back only with the new weights published, so the rollouts they
-                # collect next start from the newest policy: lag 0 in sync mode, about 1 in async
-                # mode, where each worker meanwhile fills its other slots (num_buffers_per_worker).
-                # Returning them before training (the batch is a copy) would let the workers run
-                # a batch further ahead when the learner is the bottleneck: lag 2, no more frames/s.
-                self._train_on(slots)
-                give_back(slots)
-            if time.monotonic() - last_check > 1.0:
-                if pool.check():
-                    self.reporter.worker_restarts = pool.restarts
-                last_check = time.monotonic()
-            self._housekeeping()
 
 
 class CheckpointError(RuntimeError):

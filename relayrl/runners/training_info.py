@@ -14,7 +14,8 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
-from relayrl.config import Config, resolve_hook
+from relayrl.config import Config
+from relayrl.hooks import resolve_hook
 from relayrl.sampling.progress import SharedBlob
 
 RESERVED_KEYS = frozenset(
