@@ -26,6 +26,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -378,6 +379,28 @@ def _fmt(v: float | None, digits: int = 0) -> str:
     return f"{v:,.{digits}f}"
 
 
+def _to_target_median(runs: list[dict[str, Any]], metric: str) -> float | None:
+    """Median of ``metric`` (seconds or frames to the target) over *all* runs, an unsolved run
+    counting as slower than every solved one (``inf``: it did not get there within its budget).
+    A median over the solved runs only would flatter the framework that solved fewer of them.
+    ``inf`` when half the runs or more did not solve; None without runs."""
+    if not runs:
+        return None
+    return statistics.median([float(r[metric]) if r.get("solved") else math.inf for r in runs])
+
+
+def _to_target_cell(runs: list[dict[str, Any]], metric: str, digits: int = 0) -> str:
+    """The censored median (see ``_to_target_median``), then min-max over the solved runs."""
+    median = _to_target_median(runs, metric)
+    solved = [r[metric] for r in runs if r.get("solved")]
+    if median is None or not solved:
+        return "-"
+    span = f"{_fmt(min(solved), digits)}-{_fmt(max(solved), digits)}"
+    if math.isinf(median):
+        return f"not reached ({span} in solved runs)"
+    return f"{_fmt(median, digits)} ({span})"
+
+
 def _range(values: list[float], digits: int = 0) -> str:
     if not values:
         return "-"
@@ -403,6 +426,11 @@ def summarize(workload: Workload, runs: list[dict[str, Any]], raw: dict[str, Any
     target = workload.params["target"]
     tl = f"{target:g}" if target is not None else "target (none set)"
     lines.append(f"{workload.title}; {workload.params['steps']:,} env steps per run; median (min-max) over runs:")
+    if target is not None:
+        lines.append(
+            "(to the target: median over all runs, an unsolved run counting as slower than any solved one; "
+            "min-max over the solved runs)"
+        )
     lines.append("")
     lines.append(
         f"| framework | runs ok | fps (whole run) | steady fps (20-90%) | of raw limit | solved | s to {tl} "
@@ -419,8 +447,8 @@ def summarize(workload: Workload, runs: list[dict[str, Any]], raw: dict[str, Any
         lines.append(
             f"| {name} | {len(rs)}/{len(by.get(name, []))} | {_range(fps)} | {_range(steady)} | {frac} "
             f"| {f'{len(solved)}/{len(rs)}' if target is not None else '-'} "
-            f"| {_range([r['seconds_to_target'] for r in solved], 1)} "
-            f"| {_range([r['frames_to_target'] for r in solved])} "
+            f"| {_to_target_cell(rs, 'seconds_to_target', 1)} "
+            f"| {_to_target_cell(rs, 'frames_to_target')} "
             f"| {_range([r['peak_rss_mb'] for r in rs])} | {_range([r['peak_pss_mb'] for r in rs])} "
             f"| {_range([r['other_load_cores'] for r in rs], 2)} |"
         )
@@ -436,31 +464,28 @@ def summarize(workload: Workload, runs: list[dict[str, Any]], raw: dict[str, Any
         for peer in workload.frameworks[1:]:
             theirs = ok.get(peer, [])
             row = [peer]
-            for metric, solved_only in (
-                ("fps", False),
-                ("steady_fps", False),
-                ("seconds_to_target", True),
-                ("frames_to_target", True),
-                ("peak_pss_mb", False),
-            ):
-                a = _med(
-                    [r[metric] for r in mine if r.get(metric) is not None and (r.get("solved") or not solved_only)]
-                )
-                b = _med(
-                    [r[metric] for r in theirs if r.get(metric) is not None and (r.get("solved") or not solved_only)]
-                )
-                if a is not None and b:
+            for metric in ("fps", "steady_fps", "seconds_to_target", "frames_to_target", "peak_pss_mb"):
+                if metric.endswith("_to_target"):
+                    a, b = _to_target_median(mine, metric), _to_target_median(theirs, metric)
+                else:
+                    a = _med([r[metric] for r in mine if r.get(metric) is not None])
+                    b = _med([r[metric] for r in theirs if r.get(metric) is not None])
+                if a is None or not b or (math.isinf(a) and math.isinf(b)):
+                    row.append("-")
+                elif math.isinf(a) or math.isinf(b):
+                    # one side's median run did not reach the target within the budget
+                    ratios[(peer, metric)] = a / b
+                    row.append(f"inf ({base} unsolved)" if math.isinf(a) else "0 (peer unsolved)")
+                else:
                     ratios[(peer, metric)] = a / b
                     row.append(f"{a / b:.2f}")
-                else:
-                    row.append("-")
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
         for label, (metric, kind, bound) in workload.targets.items():
             peer = label.split()[0]
             value = ratios.get((peer, metric))
             if value is None:
-                verdict = "not measured (no ratio: a side has no successful or solved run)"
+                verdict = "not measured (no ratio: no successful run, or neither median run reached the target)"
             else:
                 met = value >= bound if kind == "min" else value <= bound
                 verdict = f"{value:.2f} -> {'MET' if met else 'NOT met'}"

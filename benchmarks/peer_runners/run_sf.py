@@ -115,6 +115,11 @@ def main() -> None:
         global_model_factory().register_encoder_factory(SmallCnnEncoder)
     parser, _ = parse_sf_args(argv=argv)
     cfg = parse_full_cfg(parser, argv)
+    # Sample Factory's runner waits forever for a worker whose env failed to build; building one
+    # here first makes such a run fail at once with the env's own error (outside the timed part).
+    probe = make_env(f"bench_{p['env_kind']}")
+    probe.reset(seed=p["seed"])
+    probe.close()
     t0 = time.time()
     cfg, runner = make_runner(cfg)
     watch = bc.watch_target(p, lambda: None)
