@@ -513,6 +513,20 @@ def summarize(workload: Workload, runs: list[dict[str, Any]], raw: dict[str, Any
     return "\n".join(lines)
 
 
+def _overrides(pairs: list[str], params: dict[str, Any], workload: str) -> dict[str, Any]:
+    """``--set KEY=VALUE`` pairs as a dict; only keys the workload has, values parsed as JSON."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or key not in params:
+            raise SystemExit(f"--set {pair!r}: give KEY=VALUE with KEY one of workload {workload}'s {sorted(params)}")
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key] = text  # a plain string, e.g. lr_schedule=linear
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), nargs="+", default=["cartpole"])
@@ -522,6 +536,14 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=None, help="override the workload's env-step budget")
     parser.add_argument("--env", type=str, default=None, help="override the workload's env id (same env kind)")
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override workload parameters for every framework, VALUE as JSON (e.g. ent_coef=0.05 hidden=[128,128])",
+    )
+    parser.add_argument("--first-seed", type=int, default=1, help="seed of round 1 (round r runs seed first+r-1)")
     parser.add_argument("--raw-seconds", type=float, default=3.0, help="seconds per raw-env case (0: skip)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds before a run is killed")
     parser.add_argument("--out-dir", type=str, default=None, help="default: train_dir/benchmarks/compare-<time>")
@@ -534,6 +556,7 @@ def main() -> None:
     unknown = [f for f in args.frameworks or () if f not in FRAMEWORKS]
     if unknown:  # checked before the venvs are set up (the lookup below would raise a KeyError)
         raise SystemExit(f"--frameworks: unknown {unknown}; choose from {sorted(FRAMEWORKS)}")
+    overrides = {w: _overrides(args.set, WORKLOADS[w].params, w) for w in args.workload}
     needed = {
         FRAMEWORKS[f].venv
         for w in args.workload
@@ -562,6 +585,7 @@ def main() -> None:
             params["steps"] = args.steps
         if args.env:
             params["env"] = args.env
+        params.update(overrides[wname])
         w = dataclasses.replace(w, params=params)
         raw = None
         if args.raw_seconds > 0:
@@ -573,7 +597,10 @@ def main() -> None:
             for name in w.frameworks:
                 log(f"{wname} round {rep + 1}/{args.repeats}: {name} ...")
                 r = run_one(
-                    FRAMEWORKS[name], {**params, "seed": rep + 1}, out / wname / f"{rep + 1}-{name}", args.timeout
+                    FRAMEWORKS[name],
+                    {**params, "seed": args.first_seed + rep},
+                    out / wname / f"{rep + 1}-{name}",
+                    args.timeout,
                 )
                 r["round"] = rep + 1
                 runs.append(r)

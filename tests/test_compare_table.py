@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from benchmarks import compare
 
 
@@ -55,3 +57,12 @@ def test_time_target_ratio_of_all_solved_runs():
     mine = [_run("relayrl", None)] * 3
     peer = [_run("sample-factory", None)] * 3
     assert "not measured" in _verdict(mine + peer)
+
+
+def test_set_overrides_parse_json_and_reject_unknown_keys():
+    params = compare.WORKLOADS["minigrid"].params
+    got = compare._overrides(["ent_coef=0.05", "hidden=[128, 128]", "lr_schedule=linear"], params, "minigrid")
+    assert got == {"ent_coef": 0.05, "hidden": [128, 128], "lr_schedule": "linear"}
+    for bad in (["entropy=0.1"], ["ent_coef"]):
+        with pytest.raises(SystemExit, match="KEY=VALUE.*ent_coef"):
+            compare._overrides(bad, params, "minigrid")
