@@ -28,6 +28,7 @@ import datetime
 import json
 import math
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -84,6 +85,8 @@ FRAMEWORKS = {
         # relayrl variants that trade frames/s for on-policy data (time-to-target workloads)
         Framework("relayrl-sync", None, "run_relayrl.py", {"sampling_mode": "sync"}),
         Framework("relayrl-vtrace", None, "run_relayrl.py", {"off_policy_correction": "vtrace"}),
+        # plain advantage normalization (no std floor), as in Sample Factory and Stable-Baselines3
+        Framework("relayrl-nofloor", None, "run_relayrl.py", {"advantage_std_floor": 0.0}),
         Framework("sample-factory", "sf", "run_sf.py"),
         Framework("sb3", "sb3", "run_sb3.py"),
     )
@@ -339,7 +342,13 @@ def run_one(fw: Framework, params: dict[str, Any], run_dir: Path, timeout: float
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+            rc = None
+        finally:
+            # The runner's whole process group, also after a normal exit: a framework's worker
+            # processes can outlive its main process (seen with Sample Factory), and a Ctrl-C or
+            # SIGTERM of this script must not leave them running into the next measurement.
+            _kill_group(proc.pid)
+        if rc is None:
             rc = proc.wait()
         usage = sampler.finish()
     result: dict[str, Any] = {"framework": fw.name, "rc": rc, "error": None}
@@ -359,6 +368,13 @@ def run_one(fw: Framework, params: dict[str, Any], run_dir: Path, timeout: float
         result["error"] = f"rc {rc}, no result line; stderr tail: " + " | ".join(tail)
     result.update(usage)
     return result
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # nothing left in the group
 
 
 def run_raw(run_dir: Path, seconds: float, env_kind: str, env: str) -> dict[str, Any]:
@@ -483,6 +499,8 @@ def summarize(workload: Workload, runs: list[dict[str, Any]], raw: dict[str, Any
         lines.append("")
         for label, (metric, kind, bound) in workload.targets.items():
             peer = label.split()[0]
+            if peer not in workload.frameworks[1:]:
+                continue  # that peer was not run (--frameworks)
             value = ratios.get((peer, metric))
             if value is None:
                 verdict = "not measured (no ratio: no successful run, or neither median run reached the target)"
@@ -549,6 +567,9 @@ def main() -> None:
     parser.add_argument("--out-dir", type=str, default=None, help="default: train_dir/benchmarks/compare-<time>")
     parser.add_argument("--setup-only", action="store_true", help="create the peers' venvs and stop")
     args = parser.parse_args()
+
+    # SIGTERM unwinds like Ctrl-C, so the running runner's process group is killed on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     def log(msg: str) -> None:
         print(f"[{datetime.datetime.now():%H:%M:%S}] {msg}", flush=True)

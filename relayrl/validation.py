@@ -55,6 +55,10 @@ def validate(cfg: Config) -> None:
         f"--num-minibatches {a.num_minibatches} exceeds the {units} {what}; lower it.",
     )
     _require(a.lr > 0, f"--lr must be > 0 (got {a.lr}).")
+    _require(
+        a.advantage_std_floor >= 0,
+        f"--advantage-std-floor must be >= 0 (got {a.advantage_std_floor}); 0 switches the floor off.",
+    )
     _require(a.adam_eps > 0, f"--adam-eps must be > 0 (got {a.adam_eps}).")
     _require(0.0 <= a.gamma <= 1.0, f"--gamma must be in [0, 1] (got {a.gamma}).")
     _require(0.0 <= a.gae_lambda <= 1.0, f"--gae-lambda must be in [0, 1] (got {a.gae_lambda}).")

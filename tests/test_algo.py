@@ -244,6 +244,16 @@ def test_normalize_advantages():
     assert torch.equal(normalize_advantages(adv, torch.zeros(5)), torch.zeros(5))
 
 
+def test_normalize_advantages_std_floor():
+    noise = torch.tensor([1e-6, 2e-6, 3e-6])
+    # divided by the floor, not by their own std: noise stays noise-sized
+    torch.testing.assert_close(normalize_advantages(noise, min_std=1e-3), torch.tensor([-1e-3, 0.0, 1e-3]))
+    torch.testing.assert_close(normalize_advantages(noise), torch.tensor([-1.0, 0.0, 1.0]), rtol=0, atol=0.02)
+    # a floor below the std changes nothing
+    signal = torch.tensor([1.0, 2.0, 3.0])
+    torch.testing.assert_close(normalize_advantages(signal, min_std=0.5), torch.tensor([-1.0, 0.0, 1.0]))
+
+
 def test_explained_variance():
     y = torch.tensor([1.0, 2.0, 4.0, 8.0])
     assert explained_variance(y, y) == pytest.approx(1.0)

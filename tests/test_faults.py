@@ -302,3 +302,19 @@ def torch_load_ok(path: Path) -> bool:
     import torch
 
     return "learner" in torch.load(path, weights_only=False)
+
+
+def test_script_without_main_guard_is_a_clear_error(tmp_path):
+    # the classic spawn mistake: train() at the top level of a script runs again in every worker
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import relayrl\n"
+        f"relayrl.train(relayrl.Config(env='CartPole-v1', train_dir={str(tmp_path)!r}, "
+        "train_for_env_steps=2048))\n"
+    )
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "ConfigError" in proc.stderr and 'if __name__ == "__main__":' in proc.stderr
+    assert "restart" not in proc.stderr  # no worker restarts: each would fail the same way
+    assert time.monotonic() - t0 < 60

@@ -14,13 +14,14 @@ OBS = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
 ACTIONS = gym.spaces.Discrete(2)
 
 
-def learner_and_batch(correction: str, slot_version: int):
+def learner_and_batch(correction: str, slot_version: int, floor: float = 0.1):
     cfg = replace(
         relayrl.Config(env="unused"),
         sampling__num_workers=2,
         sampling__num_envs_per_worker=4,
         sampling__rollout_length=8,
         algorithm__off_policy_correction=correction,
+        algorithm__advantage_std_floor=floor,
     )
     torch.manual_seed(0)
     learner = Learner(cfg, OBS, ACTIONS, torch.device("cpu"))
@@ -70,3 +71,40 @@ def test_vtrace_without_lag_is_gae():
         results.append((stats["pg_loss"], stats["v_loss"]))
         assert "vtrace_truncated_rho_mean" not in stats
     assert results[0] == pytest.approx(results[1])
+
+
+def test_advantage_std_floor_keeps_value_noise_from_moving_the_policy():
+    # A sparse-reward env before its successes: no reward, advantages are 1e-4-sized value noise.
+    # Normalized by their own std they become unit-sized policy updates; with the floor (a tenth of
+    # the running std of the returns, set here by an earlier batch with rewards) the update is
+    # nearly the one with advantages of exactly 0 (floor 1e6).
+    after = {}
+    for floor in (0.0, 0.1, 1e6):
+        learner, batch = learner_and_batch("none", 0)
+        torch.manual_seed(2)
+        batch["rewards"] = torch.randn_like(batch["rewards"])  # an earlier batch with signal
+        learner.train(batch, 0)
+        learner.cfg = replace(learner.cfg, algorithm__advantage_std_floor=floor)
+        batch["rewards"] = torch.zeros_like(batch["rewards"])
+        batch["values"] = 1e-4 * torch.randn_like(batch["values"])
+        batch["bootstrap_value"] = torch.zeros_like(batch["bootstrap_value"])
+        with torch.no_grad():
+            batch["log_probs"] = learner.model.evaluate(batch["obs_t"], batch["actions"], None, None).log_probs
+        stats = learner.train(batch, 0)
+        assert stats["advantage_std"] < 1e-3
+        assert (stats["advantage_std_floor"] > 0.01) == (floor > 0)
+        with torch.no_grad():
+            after[floor] = learner.model.evaluate(batch["obs_t"], batch["actions"], None, None).log_probs
+    noise_moved = float((after[0.0] - after[1e6]).abs().mean())
+    assert noise_moved > 1e-3  # without the floor the noise moves the policy
+    assert float((after[0.1] - after[1e6]).abs().mean()) < 0.02 * noise_moved
+
+
+def test_advantage_std_floor_survives_a_resume():
+    learner, batch = learner_and_batch("none", 0)
+    learner.train(batch, 0)
+    state = learner.state_dict()
+    fresh, _ = learner_and_batch("none", 0)
+    fresh.load_state_dict(state)
+    torch.testing.assert_close(fresh.return_stats.var, learner.return_stats.var)
+    assert float(fresh.return_stats.count) == float(learner.return_stats.count) > 0

@@ -104,11 +104,15 @@ def ppo_loss(
     return PPOLossTerms(loss, pg_loss, v_loss, entropy_loss, approx_kl, clipfrac)
 
 
-def normalize_advantages(advantages: Tensor, mask: Tensor | None = None, eps: float = 1e-8) -> Tensor:
-    """``(A - mean) / (std + eps)`` over masked-in elements (unbiased std, as ``Tensor.std``; 0 for one element).
+def normalize_advantages(
+    advantages: Tensor, mask: Tensor | None = None, eps: float = 1e-8, min_std: float = 0.0
+) -> Tensor:
+    """``(A - mean) / (max(std, min_std) + eps)`` over masked-in elements (unbiased std, as
+    ``Tensor.std``; 0 for one element).
 
     advantages: any shape; mask (bool or float, same shape, nonzero = in): masked-out entries are set to 0.
-    Returns a new tensor; the input is not modified.
+    ``min_std`` keeps advantages far smaller than it small (noise stays noise-sized instead of being
+    scaled up to unit size). Returns a new tensor; the input is not modified.
     """
     if mask is None:
         selected = advantages.reshape(-1)
@@ -121,7 +125,7 @@ def normalize_advantages(advantages: Tensor, mask: Tensor | None = None, eps: fl
         return torch.zeros_like(advantages)
     mean = selected.mean()
     std = selected.std() if selected.numel() > 1 else torch.zeros_like(mean)
-    normalized = (advantages - mean) / (std + eps)
+    normalized = (advantages - mean) / (std.clamp(min=min_std) + eps)
     if mask is None:
         return normalized
     return torch.where(keep, normalized, torch.zeros_like(normalized))

@@ -11,6 +11,7 @@ import torch
 from relayrl.algo import PPOLossTerms, explained_variance, gae, normalize_advantages, ppo_loss, vtrace
 from relayrl.config import Config
 from relayrl.models import build_actor_critic
+from relayrl.models.normalization import RunningMeanStd
 from relayrl.sampling.buffers import map_obs
 
 
@@ -44,6 +45,9 @@ class Learner:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self._optimizer: torch.optim.Adam | None = None
         self.policy_version = 0
+        self.return_stats = RunningMeanStd(()).to(device)
+        """Running statistics of the value targets (returns) of all batches: the scale of the
+        advantage std floor (``advantage_std_floor``)."""
 
     @property
     def optimizer(self) -> torch.optim.Adam:
@@ -97,6 +101,8 @@ class Learner:
         self.model.update_obs_normalizer(map_obs(batch["obs_t"], lambda x: _flat(x)[_flat(mask)]))
         advantages, returns, stats = self._advantages(batch)
         self.model.update_return_normalizer(returns[mask])
+        self.return_stats.update(returns[mask])
+        adv_floor = a.advantage_std_floor * float(self.return_stats.var.sqrt())
         target = self.model.normalize_returns(returns)
         old_values = self.model.normalize_returns(batch["values"])
 
@@ -110,7 +116,7 @@ class Learner:
         stop_early = False
         for _epoch in range(a.num_epochs):
             for mb in self._minibatches(T, B):
-                terms = self._minibatch_loss(batch, mb, advantages, target, old_values)
+                terms = self._minibatch_loss(batch, mb, advantages, target, old_values, adv_floor)
                 self.optimizer.zero_grad(set_to_none=True)
                 terms.loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(self.params, a.max_grad_norm, foreach=True)
@@ -130,6 +136,8 @@ class Learner:
         stats["num_minibatch_steps"] = float(count)
         stats["explained_variance"] = explained_variance(old_values.flatten(), target.flatten(), mask.flatten())
         stats["advantage_mean"] = float(advantages[mask].mean())
+        stats["advantage_std"] = float(advantages[mask].std()) if int(mask.sum()) > 1 else 0.0
+        stats["advantage_std_floor"] = adv_floor
         stats["value_mean"] = float(batch["values"][mask].mean())
         return stats
 
@@ -149,6 +157,7 @@ class Learner:
         advantages: torch.Tensor,
         target: torch.Tensor,
         old_values: torch.Tensor,
+        adv_floor: float = 0.0,
     ) -> Any:
         a = self.cfg.algorithm
         kind, idx = mb
@@ -173,7 +182,7 @@ class Learner:
         mask = pick(batch["valid"]).flatten()
         adv = pick(advantages).flatten()
         if a.normalize_advantages:
-            adv = normalize_advantages(adv, mask)
+            adv = normalize_advantages(adv, mask, min_std=adv_floor)
         return ppo_loss(
             out.log_probs.flatten(),
             pick(batch["log_probs"]).flatten(),
@@ -196,9 +205,12 @@ class Learner:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "policy_version": self.policy_version,
+            "return_stats": self.return_stats.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.policy_version = int(state["policy_version"])
+        if "return_stats" in state:  # absent in checkpoints written before the floor existed
+            self.return_stats.load_state_dict(state["return_stats"])

@@ -14,6 +14,7 @@ import math
 import multiprocessing as mp
 import random
 import signal
+import sys
 import time
 from pathlib import Path
 from types import MappingProxyType
@@ -30,6 +31,7 @@ from relayrl.runners.loops import run_parallel, run_serial
 from relayrl.runners.reporting import Reporter
 from relayrl.runners.signals import StopFlag, exit_now, install_signal_handlers, restore_signal_handlers
 from relayrl.runners.training_info import TrainerView, TrainingInfoError, TrainingInfoPublisher
+from relayrl.runners.workers import UNGUARDED_MAIN_EXIT_CODE, UNGUARDED_MAIN_MESSAGE
 from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers
 from relayrl.sampling.progress import SharedBlob, StepCounters
 from relayrl.sampling.worker import RolloutReport
@@ -59,6 +61,15 @@ class TrainSummary:
     worker_restarts: int = 0
 
 
+def refuse_in_worker_bootstrap() -> None:
+    """A script that calls ``train`` at import time runs it again in every worker process, which
+    imports the main script while it starts ('spawn'). Such a worker stops at once with a message
+    and an exit code the trainer turns into a ``ConfigError`` (instead of restarting it)."""
+    if getattr(mp.current_process(), "_inheriting", False):  # set by multiprocessing.spawn meanwhile
+        print(f"relayrl: {UNGUARDED_MAIN_MESSAGE}", file=sys.stderr, flush=True)
+        raise SystemExit(UNGUARDED_MAIN_EXIT_CODE)
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -75,6 +86,7 @@ class Trainer:
     """
 
     def __init__(self, cfg: Config) -> None:
+        refuse_in_worker_bootstrap()
         validate(cfg)
         if cfg.seed is None:
             cfg = dataclasses.replace(cfg, seed=random.SystemRandom().randrange(2**31))

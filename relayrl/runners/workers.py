@@ -17,10 +17,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from relayrl.errors import ConfigError
+
 log = logging.getLogger("relayrl.workers")
 
 STARTUP_TIMEOUT_SECONDS = 300.0
 STOP_TIMEOUT_SECONDS = 5.0
+UNGUARDED_MAIN_EXIT_CODE = 78
+"""Exit code of a worker process that found ``train`` called while it imported the user's script."""
+UNGUARDED_MAIN_MESSAGE = (
+    "relayrl.train() was called while a worker process was importing your script: worker processes "
+    "are started with 'spawn', which imports the main script again, so a training call at the top "
+    'level runs in every worker. Put it under `if __name__ == "__main__":`.'
+)
 
 
 class WorkerError(RuntimeError):
@@ -94,6 +103,8 @@ class WorkerPool:
             if p.exitcode is None:
                 continue
             self._drain()  # an error it reported before exiting must win over a restart
+            if p.exitcode == UNGUARDED_MAIN_EXIT_CODE:  # a restart would fail the same way
+                raise ConfigError(UNGUARDED_MAIN_MESSAGE)
             if self.restarts >= self.max_restarts:
                 raise WorkerError(
                     f"worker {w} (pid {p.pid}) died with exit code {p.exitcode} and no message; "
