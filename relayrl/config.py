@@ -120,10 +120,11 @@ class AlgorithmConfig:
     """Normalize advantages per minibatch."""
 
     advantage_std_floor: float = 0.1
-    """Advantages are divided by max(their minibatch std, this x the running std of the returns).
-    Without reward signal (a sparse-reward env before its first successes) advantages are value
-    noise; divided by their own tiny std they become full-size policy updates that drift the policy
-    away from exploring. 0: plain normalization."""
+    """With --normalize-advantages, advantages are divided by max(their minibatch std, this x the
+    running std of the returns). Without reward signal (a sparse-reward env before its first
+    successes) advantages are value noise; divided by their own tiny std they become full-size
+    policy updates that wear down the policy's entropy, and with it the exploration that finds the
+    reward. 0: plain normalization."""
 
     target_kl: float | None = None
     """Stop the epochs of an update early when the approximate KL exceeds this."""
