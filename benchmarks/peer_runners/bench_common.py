@@ -126,7 +126,7 @@ def make_atari(config: Any = None, *args: Any, **kwargs: Any) -> gym.Env:
     return EpisodeLog(env)
 
 
-MINIGRID_ID = "MiniGrid-DoorKey-8x8-v0"
+MINIGRID_ID = "MiniGrid-DoorKey-5x5-v0"  # the minigrid workload's env
 MINIGRID_ID_VAR = "BENCH_MINIGRID_ID"
 """The MiniGrid id a runner builds (its workload's ``env``; set by ``load_params``, inherited by the
 framework's worker processes); default ``MINIGRID_ID``."""
