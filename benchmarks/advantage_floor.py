@@ -10,10 +10,11 @@ the floor, normalizing them by their own tiny std turns them into full-size upda
 policy's entropy drifts down from ln 7 = 1.95 (a sparse-reward run loses its random exploration
 before it finds the reward); with it, the entropy bonus keeps the policy near uniform. On an env
 with rewards the same script shows whether the floor slows learning. Settings are relayrl's
-defaults with the benchmark workloads' 2 workers x 16 envs, rollout 32, batch 1024 and entropy
-bonus 0.01. For each run it prints the entropy and mean return at a quarter, half, three quarters
-and the end of the budget, and how far the advantages' std was above the floor (median over
-updates; below 1 means the floor was the divisor). Runs are sequential; keep the machine quiet.
+defaults with the benchmark workloads' 2 workers x 16 envs, rollout 32, batch 1024, entropy bonus
+0.01 and a constant learning rate. For each run it prints the entropy and mean return at a
+quarter, half, three quarters and the end of the budget, and how far the advantages' std was
+above the floor (median over updates; below 1 means the floor was the divisor). Runs are
+sequential; keep the machine quiet.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def run(env: str, floor: float, seed: int, steps: int, train_dir: str) -> dict[s
         sampling__rollout_length=32,
         algorithm__batch_size=1024,
         algorithm__ent_coef=0.01,
+        algorithm__lr_schedule="constant",
         algorithm__advantage_std_floor=floor,
         logging__progress_bar=False,
         logging__report_interval=2.0,

@@ -142,9 +142,10 @@ ATARI = {
 # obs is the 7x7 view as float (3, 7, 7) (bench_common.make_minigrid); every framework uses the same
 # small CNN (3 unpadded 3x3 convs, 64 features) per actor and critic, then MLP 64x64 tanh. Entropy
 # bonus 0.01 for exploration; a run stops when it reaches the target (or at the step cap). DoorKey
-# 5x5, not the 8x8 of the plan: flat PPO with these settings rarely solves 8x8 within 1-2M steps
-# in any of the frameworks (docs/benchmarks.md, "Advantage std floor"), far more than 3 frameworks
-# x several rounds can run on 2 cores; "--env MiniGrid-DoorKey-8x8-v0 --steps N" runs it anyway.
+# 5x5 by default, not the 8x8 of the plan: on 8x8 a run takes 0.5-2M+ steps (relayrl solved 2 of 2
+# within 2M, none of 3 within 1M; Sample Factory none of 5; docs/benchmarks.md, section "Advantage
+# std floor and DoorKey-8x8"), several minutes per run per framework on 2 cores.
+# "--env MiniGrid-DoorKey-8x8-v0 --steps 2000000" runs it.
 MINIGRID = {
     **CARTPOLE,
     "env": "MiniGrid-DoorKey-5x5-v0",
@@ -506,7 +507,8 @@ def summarize(workload: Workload, runs: list[dict[str, Any]], raw: dict[str, Any
                 verdict = "not measured (no ratio: no successful run, or neither median run reached the target)"
             else:
                 met = value >= bound if kind == "min" else value <= bound
-                verdict = f"{value:.2f} -> {'MET' if met else 'NOT met'}"
+                shown = {0.0: "0 (the peer's median run did not reach it)", math.inf: f"inf ({base}'s did not)"}
+                verdict = f"{shown.get(value, f'{value:.2f}')} -> {'MET' if met else 'NOT met'}"
             sign = ">=" if kind == "min" else "<="
             lines.append(f"- target {base}/{peer} {metric} {sign} {bound}: {verdict}")
         lines.append("")

@@ -63,13 +63,13 @@ def test_minigrid_env_logs_success(tmp_path, monkeypatch):
     assert env.observation_space.shape == (3, 7, 7) and obs.dtype == np.float32
     assert obs.shape == (3, 7, 7) and 0.0 <= obs.min() and obs.max() <= 1.0 and obs.max() > 0
     done = False
-    while not done:  # 640 steps without reaching the goal: a failure, scored 0
+    while not done:  # 250 steps (DoorKey-5x5) without reaching the goal: a failure, scored 0
         _, reward, terminated, truncated, _ = env.step(6)  # "done" never moves the agent
         done = terminated or truncated
     env.close()
     rows = bc.read_episodes(str(tmp_path))
     episodes = [r for r in rows if r[3] > 0]
-    assert len(episodes) == 1 and episodes[0][2] == 0.0 and episodes[0][3] == 640
+    assert len(episodes) == 1 and episodes[0][2] == 0.0 and episodes[0][3] == 250
 
 
 def test_episode_log_success_scores_positive_returns(tmp_path):
