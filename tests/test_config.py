@@ -37,6 +37,7 @@ def test_frozen():
         ({"device": "gpu"}, "--device"),
         ({"experiment": "a/b"}, "--experiment"),
         ({"algorithm__num_minibatches": 10**9}, "--num-minibatches"),
+        ({"algorithm__advantage_std_floor": -0.1}, "--advantage-std-floor"),
     ],
 )
 def test_invalid_values_name_the_flag(changes, needle):
