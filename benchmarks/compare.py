@@ -142,8 +142,8 @@ ATARI = {
 # obs is the 7x7 view as float (3, 7, 7) (bench_common.make_minigrid); every framework uses the same
 # small CNN (3 unpadded 3x3 convs, 64 features) per actor and critic, then MLP 64x64 tanh. Entropy
 # bonus 0.01 for exploration; a run stops when it reaches the target (or at the step cap). DoorKey
-# 5x5 by default, not the 8x8 of the plan: on 8x8 a run takes 0.3-2M+ steps (relayrl solved 3 of 3
-# within 2M, none of 3 within 1M; Sample Factory 1 of 6; docs/benchmarks.md, section "Advantage
+# 5x5 by default, not the 8x8 of the plan: on 8x8 a run takes 0.3-2M+ steps (relayrl solved 4 of 4
+# within 2M, none of 3 within 1M; Sample Factory 2 of 7; docs/benchmarks.md, section "Advantage
 # std floor and DoorKey-8x8"), several minutes per run per framework on 2 cores.
 # "--env MiniGrid-DoorKey-8x8-v0 --steps 2000000" runs it.
 MINIGRID = {
