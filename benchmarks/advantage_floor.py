@@ -38,7 +38,9 @@ REWARD_FREE = "benchmarks.advantage_floor:make_reward_free_doorkey"
 
 def make_reward_free_doorkey(config: Any = None, *args: Any, **kwargs: Any) -> gym.Env:
     """DoorKey-8x8 as in the benchmarks' MiniGrid workload, with every reward replaced by 0."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "peer_runners"))
+    runners = str(Path(__file__).resolve().parent / "peer_runners")
+    if runners not in sys.path:  # called once per env
+        sys.path.insert(0, runners)
     import bench_common as bc
 
     os.environ[bc.MINIGRID_ID_VAR] = "MiniGrid-DoorKey-8x8-v0"

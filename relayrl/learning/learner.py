@@ -45,9 +45,11 @@ class Learner:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self._optimizer: torch.optim.Adam | None = None
         self.policy_version = 0
-        self.return_stats = RunningMeanStd(()).to(device)
+        normalizer = self.model.return_normalizer
+        self.return_stats = normalizer if normalizer is not None else RunningMeanStd(()).to(device)
         """Running statistics of the value targets (returns) of all batches: the scale of the
-        advantage std floor (``advantage_std_floor``)."""
+        advantage std floor (``advantage_std_floor``). The model's return normalizer keeps exactly
+        these; the learner has its own only when returns are not normalized."""
 
     @property
     def optimizer(self) -> torch.optim.Adam:
@@ -101,7 +103,8 @@ class Learner:
         self.model.update_obs_normalizer(map_obs(batch["obs_t"], lambda x: _flat(x)[_flat(mask)]))
         advantages, returns, stats = self._advantages(batch)
         self.model.update_return_normalizer(returns[mask])
-        self.return_stats.update(returns[mask])
+        if self.return_stats is not self.model.return_normalizer:
+            self.return_stats.update(returns[mask])
         adv_floor = a.advantage_std_floor * float(self.return_stats.var.sqrt())
         target = self.model.normalize_returns(returns)
         old_values = self.model.normalize_returns(batch["values"])

@@ -9,7 +9,6 @@ the trainer owns all state, these functions only sequence it.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,7 @@ def run_serial(trainer: Trainer) -> None:
 
     cfg = trainer.cfg
     k, nw = cfg.rollouts_per_batch, cfg.sampling.num_workers
-    trainer._allocate(math.ceil(k / nw))
+    trainer._allocate(cfg.rollouts_per_worker)
     trainer.publisher.maybe_publish(force=True)
     workers = [
         RolloutWorker(
