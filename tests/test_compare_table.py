@@ -66,3 +66,12 @@ def test_set_overrides_parse_json_and_reject_unknown_keys():
     for bad in (["entropy=0.1"], ["ent_coef"]):
         with pytest.raises(SystemExit, match="KEY=VALUE.*ent_coef"):
             compare._overrides(bad, params, "minigrid")
+
+
+def test_doorkey_8x8_workload_differs_from_5x5_only_in_env_budget_and_timeout():
+    small, large = compare.WORKLOADS["minigrid"], compare.WORKLOADS["minigrid-8x8"]
+    assert large.params["env"] == "MiniGrid-DoorKey-8x8-v0" and large.params["steps"] == 2_000_000
+    same = {k: v for k, v in large.params.items() if k not in ("env", "steps")}
+    assert same == {k: v for k, v in small.params.items() if k not in ("env", "steps")}
+    assert large.targets == small.targets
+    assert large.timeout > small.timeout  # an 8x8 run can take ~10 minutes on 2 cores
