@@ -56,6 +56,9 @@ def test_cuda_run_learns_and_saves_cpu_loadable_checkpoint(tmp_path, serial):
 def test_resume_moves_between_cpu_and_cuda(tmp_path):
     first = relayrl.train(small(tmp_path, "cpu", 2048, serial=True))
     second = relayrl.train(small(tmp_path, "cuda", 4096, serial=True))
+    # evaluation (on the CPU) of the policy the cuda learner saved
+    result = enjoy(EnjoyConfig(experiment="e", train_dir=str(tmp_path), num_episodes=2, checkpoint="latest"))
+    assert len(result.returns) == 2
     third = relayrl.train(small(tmp_path, "cpu", 6144, serial=True))
     assert (first.env_steps, second.env_steps, third.env_steps) == (2048, 4096, 6144)
     assert second.policy_version == 2 * first.policy_version
@@ -66,8 +69,6 @@ def test_resume_moves_between_cpu_and_cuda(tmp_path):
     gpu.load_state_dict(_saved_learner(third))
     assert gpu.optimizer.state and all(s["exp_avg"].is_cuda for s in gpu.optimizer.state.values())
     assert gpu.return_stats.var.is_cuda
-    result = enjoy(EnjoyConfig(experiment="e", train_dir=str(tmp_path), num_episodes=2, checkpoint="latest"))
-    assert len(result.returns) == 2
 
 
 @pytest.mark.timeout(180)
