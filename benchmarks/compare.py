@@ -88,6 +88,8 @@ FRAMEWORKS = {
         Framework("relayrl-vtrace", None, "run_relayrl.py", {"off_policy_correction": "vtrace"}),
         # plain advantage normalization (no std floor), as in Sample Factory and Stable-Baselines3
         Framework("relayrl-nofloor", None, "run_relayrl.py", {"advantage_std_floor": 0.0}),
+        # weights published once per update only (before publish_every_epoch)
+        Framework("relayrl-update-publish", None, "run_relayrl.py", {"publish_every_epoch": False}),
         Framework("sample-factory", "sf", "run_sf.py"),
         Framework("sb3", "sb3", "run_sb3.py"),
     )

@@ -66,6 +66,12 @@ class SamplingConfig:
     old; see ``off_policy_correction``); ``sync``: workers wait for fresh weights after each rollout
     (no policy lag)."""
 
+    publish_every_epoch: bool = True
+    """Async mode: also publish the learner's weights after each epoch of an update (not only at its
+    end), so rollouts that start during an update use the partly updated policy: fresher samples
+    at the cost of a weight copy per epoch. Such rollouts carry the version of the last complete
+    update; the PPO ratio uses each step's recorded behaviour log-probability either way."""
+
     num_buffers_per_worker: int = 2
     """Async mode: how many batches' worth of trajectory slots each worker owns (2: it fills the next
     batch's slots while the learner trains on the last ones; sync mode uses one batch's worth)."""

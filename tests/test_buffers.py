@@ -43,7 +43,7 @@ def test_gather_puts_slots_side_by_side():
 def _child_writes(buffers: TrajectoryBuffers, weights: SharedWeights) -> None:
     buffers.rewards[1].fill_(7.0)
     model = torch.nn.Linear(2, 1)
-    assert weights.load_into(model, -1) == 5
+    assert weights.load_into(model, (-1, -1)) == (1, 5)
     buffers.values[0, 0, 0] = float(model.weight.sum())
 
 
@@ -63,12 +63,25 @@ def test_shared_memory_crosses_a_spawned_process():
     assert b.values[0, 0, 0] == 0.5
 
 
-def test_load_into_skips_when_version_is_current():
+def test_load_into_skips_when_the_held_weights_are_current():
     model = torch.nn.Linear(2, 1)
     weights = SharedWeights(model.state_dict())
     other = torch.nn.Linear(2, 1)
     weights.publish(other.state_dict(), 1)
-    assert weights.load_into(model, 1) == 1
+    assert weights.load_into(model, (1, 1)) == (1, 1)  # serial 1 held: nothing copied
     assert not torch.equal(model.weight, other.weight)
-    assert weights.load_into(model, 0) == 1
+    assert weights.load_into(model, (0, 0)) == (1, 1)
     assert torch.equal(model.weight, other.weight)
+
+
+def test_weights_republished_under_the_same_version_are_loaded():
+    # Mid-update publications keep the version of the last complete update but are new weights.
+    model = torch.nn.Linear(2, 1)
+    weights = SharedWeights(model.state_dict())
+    weights.publish(model.state_dict(), 3)
+    held = weights.load_into(model, (-1, -1))
+    assert held == (1, 3)
+    partial = torch.nn.Linear(2, 1)
+    weights.publish(partial.state_dict(), 3)
+    assert weights.load_into(model, held) == (2, 3)
+    assert torch.equal(model.weight, partial.weight)

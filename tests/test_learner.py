@@ -47,6 +47,22 @@ def test_optimizer_is_built_on_first_use():
     assert learner.optimizer is optimizer and learner.policy_version == 1
 
 
+def test_after_epoch_sees_each_partly_updated_model_under_the_old_version():
+    learner, batch = learner_and_batch("none", 0)
+    seen: list[tuple[int, torch.Tensor]] = []
+    first = next(learner.model.parameters())
+
+    def after_epoch() -> None:
+        seen.append((learner.policy_version, first.detach().clone()))
+
+    before = first.detach().clone()
+    learner.train(batch, 0, after_epoch)
+    assert len(seen) == learner.cfg.algorithm.num_epochs - 1  # the last epoch ends in the regular publish
+    assert all(version == 0 for version, _ in seen) and learner.policy_version == 1
+    weights = [before, *(w for _, w in seen), first.detach()]
+    assert all(not torch.equal(a, b) for a, b in zip(weights, weights[1:], strict=False))  # each epoch moved it
+
+
 @pytest.mark.parametrize("correction", ["none", "vtrace"])
 def test_lagged_batch_statistics(correction):
     learner, batch = learner_and_batch(correction, 0)

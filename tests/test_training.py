@@ -82,10 +82,15 @@ def test_multiprocess_run(tmp_path, mode):
         train_for_env_steps=16_384,
         logging__tensorboard=True,
     )
-    summary = relayrl.train(cfg)
+    trainer = relayrl.Trainer(cfg)
+    summary = trainer.run()
     assert summary.env_steps >= 16_384
     rows = progress_rows(summary)
     assert rows[-1]["episodes"] > 0
+    # weights go out once at the start and after every update; in async mode also after every
+    # epoch but the last (workers sample while the learner trains)
+    per_update = cfg.algorithm.num_epochs if mode == "async" else 1
+    assert int(trainer.weights.serial[0]) == 1 + summary.policy_version * per_update
     if mode == "sync":
         assert all(row["policy_lag_max"] == 0 for row in rows)
     assert (tmp_path / "e" / "tensorboard").is_dir()

@@ -90,13 +90,16 @@ def main() -> None:
         logging__report_interval=1.0,
         logging__progress_bar=False,
     )
-    # relayrl-only variants (Framework.extra): sampling mode, off-policy correction, advantage std floor
+    # relayrl-only variants (Framework.extra): sampling mode, off-policy correction, advantage std floor,
+    # weight publication
     if "sampling_mode" in p:
         cfg = replace(cfg, sampling__sampling_mode=p["sampling_mode"])
     if "off_policy_correction" in p:
         cfg = replace(cfg, algorithm__off_policy_correction=p["off_policy_correction"])
     if "advantage_std_floor" in p:
         cfg = replace(cfg, algorithm__advantage_std_floor=p["advantage_std_floor"])
+    if "publish_every_epoch" in p:
+        cfg = replace(cfg, sampling__publish_every_epoch=p["publish_every_epoch"])
     t0 = time.time()
     # at the target: SIGTERM to this process, which relayrl handles as a clean stop (checkpoint, summary)
     bc.watch_target(p, lambda: os.kill(os.getpid(), signal.SIGTERM))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -92,8 +93,14 @@ class Learner:
             adv, ret = gae(*args, a.gamma, a.gae_lambda)
         return adv, ret, stats
 
-    def train(self, batch: dict[str, Any], env_steps: int) -> dict[str, float]:
-        """One PPO update on ``batch``; returns scalar statistics (losses, KL, policy lag ...)."""
+    def train(
+        self, batch: dict[str, Any], env_steps: int, after_epoch: Callable[[], None] | None = None
+    ) -> dict[str, float]:
+        """One PPO update on ``batch``; returns scalar statistics (losses, KL, policy lag ...).
+
+        ``after_epoch``: called after every epoch but the last (e.g. to publish the partly updated
+        weights to the workers); ``policy_version`` still names the last complete update then.
+        """
         a, m = self.cfg.algorithm, self.cfg.model
         T, B = batch["rewards"].shape
         batch["obs_t"] = map_obs(batch["obs"], lambda x: x[:T])
@@ -117,7 +124,9 @@ class Learner:
         # read per update instead of one per statistic per minibatch (only --target-kl reads one).
         rows: list[torch.Tensor] = []
         stop_early = False
-        for _epoch in range(a.num_epochs):
+        for epoch in range(a.num_epochs):
+            if epoch > 0 and after_epoch is not None:
+                after_epoch()
             for mb in self._minibatches(T, B):
                 terms = self._minibatch_loss(batch, mb, advantages, target, old_values, adv_floor)
                 self.optimizer.zero_grad(set_to_none=True)

@@ -102,6 +102,10 @@ def run_parallel(trainer: Trainer) -> None:
 
 def _parallel_loop(trainer: Trainer, pool: WorkerPool) -> None:
     k = trainer.cfg.rollouts_per_batch
+    sampling = trainer.cfg.sampling
+    # async: workers start rollouts while the learner trains; weights published after each epoch
+    # reach those rollouts (sync-mode workers wait for the update's end anyway)
+    publish_every_epoch = sampling.sampling_mode == "async" and sampling.publish_every_epoch
 
     def give_back(slots: list[int]) -> None:
         for slot in slots:
@@ -121,7 +125,7 @@ def _parallel_loop(trainer: Trainer, pool: WorkerPool) -> None:
             # mode, where each worker meanwhile fills its other slots (num_buffers_per_worker).
             # Returning them before training (the batch is a copy) would let the workers run
             # a batch further ahead when the learner is the bottleneck: lag 2, no more frames/s.
-            trainer._train_on(slots)
+            trainer._train_on(slots, publish_every_epoch)
             give_back(slots)
         if time.monotonic() - last_check > 1.0:
             if pool.check():

@@ -136,7 +136,7 @@ class Trainer:
         self.interrupted: str | None = None
         self.stop = StopFlag()
         self.weights = SharedWeights(self.learner.model.state_dict(), ctx)
-        self.weights.publish(self.learner.model.state_dict(), self.learner.policy_version)
+        self._publish_weights()
         self.pending: list[int] = []
         self.last_checkpoint: str | None = None
         self.start_time = time.monotonic()  # training time counts from here (start-up excluded)
@@ -257,11 +257,16 @@ class Trainer:
             self.curriculum_states.update(report.curriculum_states)
         self.pending.append(report.slot)
 
-    def _train_on(self, slots: list[int]) -> None:
+    def _publish_weights(self) -> None:
+        self.weights.publish(self.learner.model.state_dict(), self.learner.policy_version)
+
+    def _train_on(self, slots: list[int], publish_every_epoch: bool = False) -> None:
+        """One update on ``slots``, then publish the weights (also after each epoch if asked: the
+        parallel loop asks in async mode, where workers sample while the learner trains)."""
         t0 = time.monotonic()
         batch = self.buffers.gather(slots, self.device)
-        stats = self.learner.train(batch, self.env_steps)
-        self.weights.publish(self.learner.model.state_dict(), self.learner.policy_version)
+        stats = self.learner.train(batch, self.env_steps, self._publish_weights if publish_every_epoch else None)
+        self._publish_weights()
         self.reporter.add_learner_stats(stats)
         self.reporter.add_main_time("learner", time.monotonic() - t0)
 

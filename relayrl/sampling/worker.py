@@ -84,6 +84,7 @@ class RolloutWorker:
         self.model = build_actor_critic(obs_space, action_space, cfg.model)
         self.model.eval()
         self.policy_version = -1
+        self.weights_serial = -1
         self.action_low: np.ndarray | None = None
         self.action_high: np.ndarray | None = None
         if isinstance(action_space, gym.spaces.Box):
@@ -117,7 +118,9 @@ class RolloutWorker:
 
     def collect(self, slot: int) -> RolloutReport:
         """Fill trajectory slot ``slot`` with ``rollout_length`` steps of every env."""
-        self.policy_version = self.weights.load_into(self.model, self.policy_version)
+        self.weights_serial, self.policy_version = self.weights.load_into(
+            self.model, (self.weights_serial, self.policy_version)
+        )
         b = self.buffers
         b.policy_version[slot] = self.policy_version
         if self.rnn_state is not None:
