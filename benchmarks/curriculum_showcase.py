@@ -20,9 +20,9 @@ import statistics
 from pathlib import Path
 
 import relayrl
+from relayrl.cli.enjoy import EnjoyConfig, enjoy
+from relayrl.cli.plot import PlotConfig, plot
 from relayrl.config import replace
-from relayrl.runners.enjoy import EnjoyConfig, enjoy
-from relayrl.runners.plot import PlotConfig, plot
 
 KINDS = ("none", "progress", "performance", "global")
 

@@ -25,7 +25,7 @@ import torch
 import relayrl
 from relayrl.config import replace
 from relayrl.learning.learner import Learner
-from relayrl.sampling.buffers import TrajectoryBuffers
+from relayrl.shared.trajectories import TrajectoryBuffers
 
 OBS = {
     "mlp": gym.spaces.Box(-1.0, 1.0, (4,), dtype=np.float32),

@@ -18,7 +18,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from relayrl.envs.training_info import TrainingInfoInterface
+from relayrl.envs.info_interface import TrainingInfoInterface
 
 _ids = itertools.count()
 

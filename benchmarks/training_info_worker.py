@@ -22,10 +22,13 @@ import relayrl
 from relayrl.config import replace
 from relayrl.envs import probe_spaces
 from relayrl.models import build_actor_critic
-from relayrl.runners.training_info import TrainerView, TrainingInfoPublisher
-from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers
-from relayrl.sampling.progress import SharedBlob, StepCounters
-from relayrl.sampling.worker import RolloutWorker
+from relayrl.shared.progress import SharedBlob, StepCounters
+from relayrl.shared.trajectories import TrajectoryBuffers
+from relayrl.shared.weights import SharedWeights
+from relayrl.trainer.info_publisher import TrainerView, TrainingInfoPublisher
+from relayrl.trainer.state import TrainState
+from relayrl.worker.context import WorkerContexts
+from relayrl.worker.rollout import RolloutWorker
 
 STATS = {
     "episodes": 1000,
@@ -44,9 +47,11 @@ def time_worker(factory: str, rollouts: int) -> float:
     weights = SharedWeights(model.state_dict())
     weights.publish(model.state_dict(), 0)
     counters, blob = StepCounters(1), SharedBlob(capacity=1 << 16)
-    publisher = TrainingInfoPublisher(cfg, blob, lambda: TrainerView(0, 0, 0.0, STATS, {}, cfg))  # type: ignore[arg-type]
+    view = lambda: TrainerView(0, 0, 0.0, STATS, {}, cfg)  # type: ignore[arg-type]  # noqa: E731
+    publisher = TrainingInfoPublisher(cfg, blob, TrainState(), view)
     publisher.maybe_publish(force=True)
-    worker = RolloutWorker(cfg, 0, buffers, weights, 0, counters, blob)
+    contexts = WorkerContexts(cfg, buffers, weights, counters, blob, base_seed=0, curriculum_states=lambda w: {})
+    worker = RolloutWorker(contexts(0))
     try:
         for _ in range(20):  # warm-up
             worker.collect(0)

@@ -1,43 +1,58 @@
-"""relayrl: fast asynchronous PPO where the trainer and the environments talk both ways."""
+"""relayrl: fast asynchronous PPO where the trainer and the environments talk both ways.
 
-from relayrl.config import (
-    AlgorithmConfig,
-    CheckpointConfig,
-    Config,
-    ConfigError,
-    EnvConfig,
-    FaultConfig,
-    LoggingConfig,
-    ModelConfig,
-    SamplingConfig,
-    TrainingInfoConfig,
-)
-from relayrl.curriculum import (
-    Curriculum,
-    GlobalPerformanceCurriculum,
-    PerformanceCurriculum,
-    ProgressCurriculum,
-)
-from relayrl.envs.faults import EnvError, ObservationError
-from relayrl.envs.training_info import TrainingInfoInterface, find_training_info_interface
-from relayrl.runners.runner import CheckpointError, Trainer, TrainSummary, train
-from relayrl.runners.training_info import TrainerView, TrainingInfoError
-from relayrl.runners.workers import WorkerError
+The public names below are imported on first use, so ``import relayrl`` (and the ``relayrl`` command)
+starts without importing PyTorch until something needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "AlgorithmConfig": "relayrl.config",
+    "CheckpointConfig": "relayrl.config",
+    "Config": "relayrl.config",
+    "EnvConfig": "relayrl.config",
+    "FaultConfig": "relayrl.config",
+    "LoggingConfig": "relayrl.config",
+    "ModelConfig": "relayrl.config",
+    "SamplingConfig": "relayrl.config",
+    "TrainingInfoConfig": "relayrl.config",
+    "CheckpointError": "relayrl.errors",
+    "ConfigError": "relayrl.errors",
+    "TrainingInfoError": "relayrl.errors",
+    "WorkerError": "relayrl.errors",
+    "Curriculum": "relayrl.curriculum",
+    "GlobalPerformanceCurriculum": "relayrl.curriculum",
+    "PerformanceCurriculum": "relayrl.curriculum",
+    "ProgressCurriculum": "relayrl.curriculum",
+    "EnvError": "relayrl.envs.faults",
+    "ObservationError": "relayrl.envs.faults",
+    "TrainingInfoInterface": "relayrl.envs.info_interface",
+    "find_training_info_interface": "relayrl.envs.info_interface",
+    "Trainer": "relayrl.trainer.trainer",
+    "TrainSummary": "relayrl.trainer.trainer",
+    "train": "relayrl.trainer.trainer",
+    "TrainerView": "relayrl.trainer.info_publisher",
+}
 
 __all__ = [
     "AlgorithmConfig",
     "CheckpointConfig",
     "CheckpointError",
-    "EnvError",
-    "FaultConfig",
-    "GlobalPerformanceCurriculum",
-    "ObservationError",
     "Config",
     "ConfigError",
     "Curriculum",
     "EnvConfig",
+    "EnvError",
+    "FaultConfig",
+    "GlobalPerformanceCurriculum",
     "LoggingConfig",
     "ModelConfig",
+    "ObservationError",
     "PerformanceCurriculum",
     "ProgressCurriculum",
     "SamplingConfig",
@@ -51,4 +66,36 @@ __all__ = [
     "find_training_info_interface",
     "train",
 ]
-__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'relayrl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:
+    from relayrl.config import (
+        AlgorithmConfig,
+        CheckpointConfig,
+        Config,
+        EnvConfig,
+        FaultConfig,
+        LoggingConfig,
+        ModelConfig,
+        SamplingConfig,
+        TrainingInfoConfig,
+    )
+    from relayrl.curriculum import Curriculum, GlobalPerformanceCurriculum, PerformanceCurriculum, ProgressCurriculum
+    from relayrl.envs.faults import EnvError, ObservationError
+    from relayrl.envs.info_interface import TrainingInfoInterface, find_training_info_interface
+    from relayrl.errors import CheckpointError, ConfigError, TrainingInfoError, WorkerError
+    from relayrl.trainer.info_publisher import TrainerView
+    from relayrl.trainer.trainer import Trainer, TrainSummary, train

@@ -55,6 +55,10 @@ class SamplingConfig:
     num_workers: int = dataclasses.field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 16)))
     """Rollout worker processes (default: one per CPU core, at most 16)."""
 
+    backend: str = "local"
+    """Where rollout workers run: ``local`` (one process per worker on this machine, trajectories in
+    shared memory). ``--serial`` runs them inside the trainer's process instead."""
+
     num_envs_per_worker: int = 16
     """Envs stepped by each worker, as one batch for policy inference."""
 

@@ -1,5 +1,9 @@
-"""User hooks (``--training-info-fn``, ``--metrics-fn``): a ``"package.module:function"`` string on the
-command line and in config.json, or a Python callable through the API."""
+"""``"package.module:attribute"`` strings: the one importer behind user hooks (``--training-info-fn``,
+``--metrics-fn``), env factories (``--env pkg.mod:make_env``) and registered backends.
+
+On the command line and in config.json a hook is such a string; through the API it may also be a
+Python callable.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,38 @@ from typing import Any
 from relayrl.errors import ConfigError
 
 
+def _one_line(e: BaseException) -> str:
+    return f"{type(e).__name__}: " + " ".join(str(e).split())
+
+
+def import_object(spec: str, what: str) -> Any:
+    """The object named by ``"package.module:attr.sub"``; ConfigError naming ``what`` (e.g. the flag
+    and value) and the fix when the module cannot be imported or has no such attribute."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"{what}: {spec!r} must look like 'package.module:function'.")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as e:  # noqa: BLE001 - an import error of any kind is bad input
+        raise ConfigError(
+            f"{what}: cannot import module {module_name!r} ({_one_line(e)}); check the module path and that "
+            "its package is installed and on PYTHONPATH."
+        ) from e
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"{what}: module {module_name!r} has no attribute {attr!r}; check the name.")
+        obj = getattr(obj, part)
+    return obj
+
+
+def import_callable(spec: str, what: str) -> Callable[..., Any]:
+    """``import_object`` that must return something callable."""
+    obj = import_object(spec, what)
+    if not callable(obj):
+        raise ConfigError(f"{what}: {spec!r} is not callable; give a function or class.")
+    return obj  # type: ignore[no-any-return]
+
+
 def hook_name(hook: Any) -> str | None:
     """``"module:qualname"`` of a hook (strings pass through)."""
     if hook is None or isinstance(hook, str):
@@ -18,21 +54,8 @@ def hook_name(hook: Any) -> str | None:
 
 
 def resolve_hook(hook: Any, flag: str) -> Callable[..., Any] | None:
-    """The callable behind a hook spec; ConfigError naming ``flag`` when it cannot be imported."""
+    """The callable behind a hook spec (None stays None); ConfigError naming ``flag`` when it cannot be
+    imported."""
     if hook is None or callable(hook):
         return hook
-    module_name, _, attr = str(hook).partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"{flag} {hook!r} must look like 'package.module:function'.")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(
-            f"{flag} {hook!r} cannot be imported ({type(exc).__name__}: {exc}); check the module path "
-            "and that the package is installed."
-        ) from exc
-    if not callable(obj):
-        raise ConfigError(f"{flag} {hook!r} is not callable.")
-    return obj
+    return import_callable(str(hook), f"{flag} {hook!r}")

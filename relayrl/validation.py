@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from relayrl.errors import ConfigError
 from relayrl.hooks import resolve_hook
+from relayrl.trainer.sources import SOURCES
 
 if TYPE_CHECKING:
     from relayrl.config import Config
@@ -28,6 +29,8 @@ def validate(cfg: Config) -> None:
         f"--train-for-seconds must be > 0 (got {cfg.train_for_seconds}).",
     )
     _require(s.num_workers >= 1, f"--num-workers must be >= 1 (got {s.num_workers}).")
+    backends = sorted(set(SOURCES) - {"serial"})
+    _require(s.backend in backends, f"--backend {s.backend!r} is not one of {', '.join(backends)}.")
     _require(s.num_envs_per_worker >= 1, f"--num-envs-per-worker must be >= 1 (got {s.num_envs_per_worker}).")
     _require(s.rollout_length >= 1, f"--rollout-length must be >= 1 (got {s.rollout_length}).")
     _require(s.num_buffers_per_worker >= 1, f"--num-buffers-per-worker must be >= 1 (got {s.num_buffers_per_worker}).")

@@ -4,7 +4,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers
+from relayrl.shared.trajectories import TrajectoryBuffers
+from relayrl.shared.weights import SharedWeights
 
 
 def _alloc(shared=True):
@@ -30,13 +31,14 @@ def test_gather_puts_slots_side_by_side():
         b.bootstrap_value[slot] = torch.tensor([slot, slot + 0.5])
         b.policy_version[slot] = 10 + slot
     batch = b.gather([2, 0])
-    assert batch["rewards"].shape == (3, 4)
+    assert batch.rewards.shape == (3, 4) and (batch.num_steps, batch.num_columns) == (3, 4)
     # columns: slot 2 env 0, slot 2 env 1, slot 0 env 0, slot 0 env 1
-    assert batch["rewards"][1].tolist() == [202.0, 203.0, 2.0, 3.0]
-    assert batch["bootstrap_value"].tolist() == [2.0, 2.5, 0.0, 0.5]
-    assert batch["policy_version"].tolist() == [12, 10]
-    assert batch["obs"]["img"].shape == (4, 4, 3, 4, 4)
-    batch["rewards"][0, 0] = -1.0
+    assert batch.rewards[1].tolist() == [202.0, 203.0, 2.0, 3.0]
+    assert batch.bootstrap_value.tolist() == [2.0, 2.5, 0.0, 0.5]
+    assert batch.policy_version.tolist() == [12, 12, 10, 10]  # per column
+    assert batch.obs["img"].shape == (4, 4, 3, 4, 4)
+    assert batch.obs_steps["img"].shape == (3, 4, 3, 4, 4)  # without the bootstrap row
+    batch.rewards[0, 0] = -1.0
     assert b.rewards[2, 0, 0] == 200.0  # a copy, so slots can be reused at once
 
 

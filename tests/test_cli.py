@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from relayrl.cli.main import main, parse_train_args
+from relayrl.cli.enjoy import EnjoyConfig, enjoy
+from relayrl.cli.main import main
+from relayrl.cli.train import parse_train_args
 from relayrl.config import Config
-from relayrl.runners.enjoy import EnjoyConfig, enjoy
 
 
 def _leaf_names(cls: type) -> list[str]:
@@ -156,7 +157,7 @@ def test_enjoy_api(trained: Path) -> None:
 
 
 def test_enjoy_env_kwargs_override_and_extra_stats(tmp_path):
-    from relayrl.runners.enjoy import EnjoyConfig, enjoy
+    from relayrl.cli.enjoy import EnjoyConfig, enjoy
 
     rc = main(
         [

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import relayrl
+from relayrl.cli.enjoy import EnjoyConfig, enjoy
 from relayrl.config import Config, replace
 from relayrl.envs.factory import probe_spaces
 from relayrl.learning.learner import Learner
-from relayrl.runners.enjoy import EnjoyConfig, enjoy
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -33,7 +33,7 @@ def small(tmp_path, device: str, steps: int, **changes) -> Config:
 
 
 def _saved_learner(summary) -> dict:
-    return torch.load(summary.checkpoint, map_location="cpu", weights_only=False)["learner"]
+    return torch.load(summary.checkpoint, map_location="cpu", weights_only=True)["policies"][0]["learner"]
 
 
 @pytest.mark.timeout(180)

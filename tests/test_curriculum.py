@@ -17,7 +17,8 @@ from relayrl import GlobalPerformanceCurriculum, PerformanceCurriculum, Progress
 from relayrl.config import Config, replace
 from relayrl.curriculum import Curriculum, GoalDistanceEnv, WorkerCurricula, batch_curricula, find_curriculum
 from relayrl.envs import ListEnvBatch, VectorEnvBatch
-from relayrl.learning import checkpoints
+from relayrl.experiment import Experiment
+from relayrl.trainer import checkpointer as checkpoints
 
 
 class ScriptedEnv(gym.Env):
@@ -368,7 +369,7 @@ def test_resumed_run_continues_at_the_saved_levels(tmp_path, serial):
     first = relayrl.train(_cfg(tmp_path, 12_288, serial))
     assert first.stats["episode_extra_stats/curriculum/level/max"] >= 1
     assert _first_levels(tmp_path / "records") == [0] * 8  # a fresh run starts every env at level 0
-    saved = checkpoints.load_latest(tmp_path / "runs" / "e")
+    saved = checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))
     assert saved is not None
     levels = {int(i): s["level"] for i, s in saved["curriculum_states"].items()}
     assert sorted(levels) == list(range(8)) and max(levels.values()) >= 1

@@ -156,6 +156,9 @@ def test_check_spaces() -> None:
         (box, gym.spaces.Tuple([gym.spaces.Discrete(2)]), "action space Tuple"),
         (box, gym.spaces.Box(-1, 1, (2, 2)), "action space Box"),
         (box, gym.spaces.Box(-np.inf, np.inf, (2,)), "finite bounds"),
+        (box, gym.spaces.Discrete(3, start=-1), "Discrete (start 0)"),
+        (box, gym.spaces.MultiDiscrete([2, 5], start=[10, -2]), "MultiDiscrete (start 0)"),
+        (gym.spaces.Dict({"a": gym.spaces.Discrete(3, start=5)}), gym.spaces.Discrete(2), "obs['a']"),
     ]
     for obs_space, act_space, needle in bad:
         with pytest.raises(ConfigError, match="unsupported") as info:

@@ -14,7 +14,8 @@ import pytest
 
 import relayrl
 from relayrl.config import Config, replace
-from relayrl.learning import checkpoints
+from relayrl.experiment import Experiment
+from relayrl.trainer import checkpointer as checkpoints
 
 COUNTING = "envs_for_tests:make_counting_env"
 
@@ -77,7 +78,7 @@ def test_raise_policy_stops_within_seconds_with_the_traceback(tmp_path):
     with pytest.raises(relayrl.WorkerError, match="(?s)--env-error-policy raise.*injected periodic failure"):
         relayrl.train(cfg)
     assert time.monotonic() - t0 < 60
-    assert checkpoints.list_checkpoints(tmp_path / "runs" / "e")
+    assert Experiment(tmp_path / "runs", "e").checkpoints()
 
 
 @pytest.mark.timeout(120)
@@ -165,14 +166,14 @@ def test_full_disk_is_reported_and_the_last_good_checkpoint_kept(tmp_path, monke
         relayrl.train(cfg)
     assert "training goes on" in caplog.text  # periodic failures were reported and training continued
     monkeypatch.undo()
-    assert checkpoints.load_latest(tmp_path / "runs" / "e")["env_steps"] == first.env_steps
+    assert checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))["env_steps"] == first.env_steps
 
 
 def test_corrupt_latest_checkpoint_resumes_from_the_previous(tmp_path, caplog):
     cfg = cfg_for(tmp_path, serial=True, train_for_env_steps=1024, checkpointing__keep_checkpoints=3)
     relayrl.train(cfg)
     relayrl.train(replace(cfg, train_for_env_steps=2048))
-    latest = checkpoints.list_checkpoints(tmp_path / "runs" / "e")[-1]
+    latest = Experiment(tmp_path / "runs", "e").checkpoints()[-1]
     latest.write_bytes(latest.read_bytes()[:100])
     with caplog.at_level(logging.WARNING, logger="relayrl"):
         summary = relayrl.train(replace(cfg, train_for_env_steps=3072))
@@ -227,7 +228,7 @@ def test_sigint_checkpoints_exits_130_and_resume_continues(tmp_path):
     proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert time.monotonic() - t0 < 10
-    state = checkpoints.load_latest(tmp_path / "runs" / "e")
+    state = checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))
     stopped_at = state["env_steps"]
     assert stopped_at > 0
 
@@ -238,7 +239,10 @@ def test_sigint_checkpoints_exits_130_and_resume_continues(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "runs" / "e" / "progress.jsonl").read_text().splitlines()]
     steps = [row["env_steps"] for row in rows]
     assert steps == sorted(steps) and steps[-1] >= stopped_at + 8192
-    assert checkpoints.load_latest(tmp_path / "runs" / "e")["policy_version"] > state["policy_version"]
+    assert (
+        checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))["policies"][0]["policy_version"]
+        > state["policies"][0]["policy_version"]
+    )
 
 
 @pytest.mark.timeout(180)
@@ -251,7 +255,7 @@ def test_sigterm_stops_cleanly_with_exit_0(tmp_path):
     assert proc.returncode == 0, err
     assert time.monotonic() - t0 < 10
     assert "SIGTERM" in err
-    assert checkpoints.load_latest(tmp_path / "runs" / "e")["env_steps"] > 0
+    assert checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))["env_steps"] > 0
 
 
 @pytest.mark.timeout(180)
@@ -264,7 +268,7 @@ def test_second_sigint_exits_at_once_and_keeps_the_last_good_checkpoint(tmp_path
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=30)
     assert proc.returncode == 130
-    assert checkpoints.load_latest(tmp_path / "runs" / "e") is not None
+    assert checkpoints.load_latest(Experiment(tmp_path / "runs", "e")) is not None
 
 
 @pytest.mark.timeout(120)
@@ -293,7 +297,7 @@ def test_signal_during_a_checkpoint_write_lets_the_write_finish(tmp_path, monkey
         assert summary.interrupted == "SIGTERM"
     assert len(saved) >= 2  # the interrupted write and the final checkpoint
     assert saved[0].name == "best.pt" and torch_load_ok(saved[0])
-    final = checkpoints.load_latest(tmp_path / "runs" / "e")
+    final = checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))
     assert final is not None and 0 < final["env_steps"] < 10**6
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
 
@@ -301,7 +305,7 @@ def test_signal_during_a_checkpoint_write_lets_the_write_finish(tmp_path, monkey
 def torch_load_ok(path: Path) -> bool:
     import torch
 
-    return "learner" in torch.load(path, weights_only=False)
+    return "learner" in torch.load(path, weights_only=True)["policies"][0]
 
 
 def test_script_without_main_guard_is_a_clear_error(tmp_path):

@@ -1,5 +1,7 @@
 """The learner on a hand-filled batch: policy lag, V-trace statistics, the lazily built optimizer."""
 
+import dataclasses
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ import torch
 import relayrl
 from relayrl.config import replace
 from relayrl.learning.learner import Learner
-from relayrl.sampling.buffers import TrajectoryBuffers
+from relayrl.shared.trajectories import TrajectoryBuffers
 
 OBS = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
 ACTIONS = gym.spaces.Discrete(2)
@@ -98,19 +100,23 @@ def test_advantage_std_floor_keeps_value_noise_from_moving_the_policy():
     for floor in (0.0, 0.1, 1e6):
         learner, batch = learner_and_batch("none", 0)
         torch.manual_seed(2)
-        batch["rewards"] = torch.randn_like(batch["rewards"])  # an earlier batch with signal
+        batch = dataclasses.replace(batch, rewards=torch.randn_like(batch.rewards))  # an earlier batch with signal
         learner.train(batch, 0)
         learner.cfg = replace(learner.cfg, algorithm__advantage_std_floor=floor)
-        batch["rewards"] = torch.zeros_like(batch["rewards"])
-        batch["values"] = 1e-4 * torch.randn_like(batch["values"])
-        batch["bootstrap_value"] = torch.zeros_like(batch["bootstrap_value"])
+        batch = dataclasses.replace(
+            batch,
+            rewards=torch.zeros_like(batch.rewards),
+            values=1e-4 * torch.randn_like(batch.values),
+            bootstrap_value=torch.zeros_like(batch.bootstrap_value),
+        )
         with torch.no_grad():
-            batch["log_probs"] = learner.model.evaluate(batch["obs_t"], batch["actions"], None, None).log_probs
+            log_probs = learner.model.evaluate(batch.obs_steps, batch.actions, None, None).log_probs
+        batch = dataclasses.replace(batch, log_probs=log_probs)
         stats = learner.train(batch, 0)
         assert stats["advantage_std"] < 1e-3
         assert (stats["advantage_std_floor"] > 0.01) == (floor > 0)
         with torch.no_grad():
-            after[floor] = learner.model.evaluate(batch["obs_t"], batch["actions"], None, None).log_probs
+            after[floor] = learner.model.evaluate(batch.obs_steps, batch.actions, None, None).log_probs
     noise_moved = float((after[0.0] - after[1e6]).abs().mean())
     assert noise_moved > 1e-3  # without the floor the noise moves the policy
     assert float((after[0.1] - after[1e6]).abs().mean()) < 0.02 * noise_moved
@@ -124,3 +130,14 @@ def test_advantage_std_floor_survives_a_resume():
     fresh.load_state_dict(state)
     torch.testing.assert_close(fresh.return_stats.var, learner.return_stats.var)
     assert float(fresh.return_stats.count) == float(learner.return_stats.count) > 0
+
+
+def test_train_leaves_the_batch_as_it_was():
+    learner, batch = learner_and_batch("vtrace", 0)
+    learner.policy_version = 1  # lagged: the V-trace path reads the batch too
+    before = {f.name: getattr(batch, f.name).clone() for f in dataclasses.fields(batch)}
+    learner.train(batch, 0)
+    for name, value in before.items():
+        assert torch.equal(getattr(batch, name), value), name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        batch.rewards = torch.zeros(1)  # type: ignore[misc]

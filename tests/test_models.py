@@ -210,23 +210,23 @@ def test_gaussian_math():
     torch.testing.assert_close(gaussian_entropy(log_std), torch.tensor(expected_ent))
 
 
-def test_discrete_start_and_multidiscrete_ranges():
-    model = make(VEC, Discrete(3, start=-1))
-    md = make(VEC, gym.spaces.MultiDiscrete([2, 5], start=[10, -2]))
+def test_discrete_and_multidiscrete_action_ranges():
+    model = make(VEC, Discrete(3))
+    md = make(VEC, gym.spaces.MultiDiscrete([2, 5]))
     obs = sample_obs(VEC, (500,))
     with torch.inference_mode():
         a = model.act(obs, None, None).actions
         m = md.act(obs, None, None).actions
-    assert set(a.tolist()) == {-1, 0, 1}
-    assert set(m[:, 0].tolist()) == {10, 11} and set(m[:, 1].tolist()) == {-2, -1, 0, 1, 2}
+    assert set(a.tolist()) == {0, 1, 2}
+    assert set(m[:, 0].tolist()) == {0, 1} and set(m[:, 1].tolist()) == {0, 1, 2, 3, 4}
     ev = model.evaluate(obs.reshape(1, 500, 4), a.clone().reshape(1, 500), None, None)
     assert torch.isfinite(ev.log_probs).all()
 
 
 def test_discrete_observation_one_hot():
-    space = Dict({"a": Discrete(3, start=5), "b": Dict({"c": VEC})})
+    space = Dict({"a": Discrete(3), "b": Dict({"c": VEC})})
     model = make(space, Discrete(2))
-    pre = model.obs_preprocessor({"a": torch.tensor([5, 7]), "b": {"c": torch.zeros(2, 4)}})
+    pre = model.obs_preprocessor({"a": torch.tensor([0, 2]), "b": {"c": torch.zeros(2, 4)}})
     torch.testing.assert_close(pre[0], torch.tensor([[1.0, 0, 0], [0, 0, 1]]))
 
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import relayrl
-from relayrl.cli.main import main, parse_plot_args
+from relayrl.cli import plot as plotting
+from relayrl.cli.main import main
+from relayrl.cli.plot import PlotConfig, group_runs, load_run, parse_plot_args, plot, seed_base, seed_curve
 from relayrl.config import ConfigError, replace
-from relayrl.runners import plot as plotting
-from relayrl.runners.plot import PlotConfig, group_runs, load_run, plot, seed_base, seed_curve
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

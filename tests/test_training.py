@@ -8,9 +8,11 @@ import torch
 
 import relayrl
 from relayrl.config import Config, replace
-from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers
-from relayrl.sampling.progress import SharedBlob, StepCounters
-from relayrl.sampling.worker import RolloutWorker
+from relayrl.shared.progress import SharedBlob, StepCounters
+from relayrl.shared.trajectories import TrajectoryBuffers
+from relayrl.shared.weights import SharedWeights
+from relayrl.worker.context import WorkerContexts
+from relayrl.worker.rollout import RolloutWorker
 
 
 def small(tmp_path, **changes) -> Config:
@@ -45,8 +47,8 @@ def test_serial_runs_are_reproducible(tmp_path):
     a = relayrl.train(small(tmp_path / "a", serial=True))
     b = relayrl.train(small(tmp_path / "b", serial=True))
     assert a.stats == b.stats
-    sa = torch.load(a.checkpoint, weights_only=False)["learner"]["model"]
-    sb = torch.load(b.checkpoint, weights_only=False)["learner"]["model"]
+    sa = torch.load(a.checkpoint, weights_only=True)["policies"][0]["learner"]["model"]
+    sb = torch.load(b.checkpoint, weights_only=True)["policies"][0]["learner"]["model"]
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
@@ -178,7 +180,8 @@ def _one_worker(cfg):
     weights = SharedWeights(model.state_dict())
     weights.publish(model.state_dict(), 0)
     counters, blob = StepCounters(1), SharedBlob(capacity=1 << 16)
-    return RolloutWorker(cfg, 0, buffers, weights, 0, counters, blob), buffers
+    contexts = WorkerContexts(cfg, buffers, weights, counters, blob, base_seed=0, curriculum_states=lambda w: {})
+    return RolloutWorker(contexts(0)), buffers
 
 
 def test_truncation_is_bootstrapped_same_step(tmp_path):
@@ -199,7 +202,7 @@ def test_truncation_is_bootstrapped_same_step(tmp_path):
     assert rewards[2] == pytest.approx(1.0 + gamma * v_final, abs=1e-5)
     assert rewards[0] == 1.0 and rewards[3] == 1.0
     assert b.starts[0, :, 0].tolist() == [True, False, False, True, False, False, True]
-    assert [ep["length"] for ep in report.episodes] == [3.0, 3.0, 3.0, 3.0]
+    assert [ep.length for ep in report.episodes] == [3, 3, 3, 3]
 
 
 def test_truncation_is_bootstrapped_next_step(tmp_path):
@@ -235,5 +238,7 @@ def test_serial_run_other_spaces_and_models(tmp_path, env, changes):
     cfg = small(tmp_path, env=env, serial=True, train_for_env_steps=1024, **changes)
     summary = relayrl.train(cfg)
     assert summary.env_steps == 1024 and summary.policy_version == 16
-    state = torch.load(summary.checkpoint, weights_only=False)
-    assert all(torch.isfinite(v).all() for v in state["learner"]["model"].values() if v.is_floating_point())
+    state = torch.load(summary.checkpoint, weights_only=True)
+    assert all(
+        torch.isfinite(v).all() for v in state["policies"][0]["learner"]["model"].values() if v.is_floating_point()
+    )

@@ -12,10 +12,13 @@ import relayrl
 from relayrl import TrainingInfoInterface, find_training_info_interface
 from relayrl.config import Config, replace
 from relayrl.envs.episode_stats import flatten_extra_stats
-from relayrl.envs.training_info import vector_training_info_targets
-from relayrl.runners.episode_stats import EpisodeStatsWindow
-from relayrl.runners.training_info import TrainingInfoError, TrainingInfoPublisher
-from relayrl.sampling.progress import SharedBlob, StepCounters
+from relayrl.envs.info_interface import vector_training_info_targets
+from relayrl.errors import TrainingInfoError
+from relayrl.shared.progress import SharedBlob, StepCounters
+from relayrl.trainer.episode_stats import EpisodeStatsWindow
+from relayrl.trainer.info_publisher import TrainingInfoPublisher
+from relayrl.trainer.state import PolicyState, TrainState
+from relayrl.worker.report import EpisodeRecord
 
 
 class Plain(gym.Wrapper):
@@ -79,10 +82,10 @@ def test_flatten_extra_stats_paths_types_and_skips():
 def test_stats_window_reports_from_the_first_episode_and_per_key():
     w = EpisodeStatsWindow(window=3)
     assert w.summary()["episode_extra_stats"] == {} and "reward" not in w.summary()
-    w.add([{"reward": 1.0, "length": 2.0, "extra": {"success": 1.0}}])
+    w.add([EpisodeRecord(1.0, 2, {"success": 1.0})])
     s = w.summary()
     assert s["reward"]["mean"] == 1.0 and s["episode_extra_stats"]["success"]["mean"] == 1.0
-    w.add([{"reward": float(r), "length": 1.0} for r in range(5)])  # no "success" in these
+    w.add([EpisodeRecord(float(r), 1) for r in range(5)])  # no "success" in these
     s = w.summary()
     assert s["reward"]["count"] == 3 and s["reward"]["mean"] == 3.0
     assert s["episode_extra_stats"]["success"]["count"] == 1  # not diluted by episodes without it
@@ -103,9 +106,10 @@ def test_counters_and_blob():
 
 
 def _publisher(fn):
-    cfg = replace(Config(), training_info__training_info_fn=fn, training_info__reward_shaping={"k": 1.0})
+    cfg = replace(Config(), training_info__training_info_fn=fn)
     view = lambda: relayrl.TrainerView(10, 2, 1.5, {}, {}, cfg)  # noqa: E731
-    return TrainingInfoPublisher(cfg, SharedBlob(capacity=1 << 16), view)
+    state = TrainState(policies={0: PolicyState(reward_shaping={"k": 1.0})})
+    return TrainingInfoPublisher(cfg, SharedBlob(capacity=1 << 16), state, view)
 
 
 def test_publisher_keys_and_user_function():
@@ -115,6 +119,7 @@ def test_publisher_keys_and_user_function():
     assert info["reward_shaping"] == {"k": 1.0} and info["policy_id"] == 0 and "stats" in info
     pub.set_reward_shaping({"k": 2.0})
     assert pub.maybe_publish() and pub.blob.read()[1]["reward_shaping"] == {"k": 2.0}
+    assert pub.state.policies[0].reward_shaping == {"k": 2.0}  # the train state owns it (checkpoints)
 
 
 @pytest.mark.parametrize(

@@ -1,1 +1,2 @@
-"""Command line: ``relayrl train | enjoy`` (entry point ``relayrl.cli.main:main``)."""
+"""Command line: ``relayrl train | enjoy | plot`` (entry point ``relayrl.cli.main:main``); each command
+is a module here, imported only when it runs."""

@@ -16,7 +16,7 @@ from typing import Any
 import gymnasium as gym
 
 from relayrl.envs.episode_stats import EXTRA_STATS_KEY
-from relayrl.envs.training_info import TrainingInfoInterface, find_training_info_interface
+from relayrl.envs.info_interface import TrainingInfoInterface, find_training_info_interface
 
 log = logging.getLogger("relayrl.curriculum")
 

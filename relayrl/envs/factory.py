@@ -6,7 +6,6 @@ Every failure to build an env becomes a ``ConfigError`` with a one-line message 
 from __future__ import annotations
 
 import difflib
-import importlib
 import inspect
 import re
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from relayrl.config import Config, ConfigError
 from relayrl.envs.batch import EnvBatch, ListEnvBatch, VectorEnvBatch
 from relayrl.envs.faults import EnvRestarter, ObsChecker
 from relayrl.envs.wrappers import MiniGridObsWrapper, wrap_atari
+from relayrl.hooks import import_callable
 
 
 def _one_line(e: BaseException) -> str:
@@ -52,25 +52,6 @@ def _gym_error(env_id: str, e: Exception) -> ConfigError:
             f"'package.module:callable' ({_one_line(e)})"
         )
     return ConfigError(f"could not build env {env_id!r}: {_one_line(e)}; check --env and --env-kwargs")
-
-
-def _load_factory(spec: str) -> Callable[..., Any]:
-    module_name, _, attr = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as e:
-        raise ConfigError(
-            f"env {spec!r}: cannot import module {module_name!r} ({_one_line(e)}); "
-            "check the module path and that it is on PYTHONPATH"
-        ) from e
-    obj: Any = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ConfigError(f"env {spec!r}: module {module_name!r} has no attribute {attr!r}; check the name")
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise ConfigError(f"env {spec!r}: {attr!r} is not callable; give a function or class that builds the env")
-    return obj
 
 
 def _takes_param(fn: Callable[..., Any]) -> bool:
@@ -113,7 +94,7 @@ def _call_factory(cfg: Config, render_mode: str | None, num_envs: int | None) ->
     parameter is named ``config`` / ``env_config`` / ``cfg`` (it then gets the dict). ``render_mode`` is
     passed when the callable has a ``render_mode`` parameter.
     """
-    fn: Any = _load_factory(cfg.env)
+    fn: Any = import_callable(cfg.env, f"env {cfg.env!r}")
     kwargs = dict(cfg.environment.env_kwargs)
     extra: dict[str, Any] = {} if num_envs is None else {"num_envs": num_envs}
     if render_mode is not None and _kwarg(fn, "render_mode") in ("required", "optional"):

@@ -1,1 +1,1 @@
-"""What runs in the main process: the PPO learner and checkpoints."""
+"""The PPO learner (model, optimizer, normalizers, policy version); it runs in the trainer's process."""

@@ -13,7 +13,8 @@ from relayrl.algo import PPOLossTerms, explained_variance, gae, normalize_advant
 from relayrl.config import Config
 from relayrl.models import build_actor_critic
 from relayrl.models.normalization import RunningMeanStd
-from relayrl.sampling.buffers import map_obs
+from relayrl.shared.trajectories import Batch
+from relayrl.utils.obs_tree import map_obs
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
@@ -33,8 +34,8 @@ def _adam(params: list[torch.nn.Parameter], lr: float, eps: float) -> torch.opti
 class Learner:
     """PPO updates on batches gathered from trajectory slots.
 
-    ``train(batch)`` takes the dict produced by ``TrajectoryBuffers.gather`` (tensors
-    ``[T, B, ...]``), runs ``num_epochs`` passes of ``num_minibatches`` minibatches and increments
+    ``train(batch)`` takes a ``Batch`` gathered from trajectory slots (tensors ``[T, B, ...]``; it is
+    not changed), runs ``num_epochs`` passes of ``num_minibatches`` minibatches and increments
     ``policy_version``. All state that a resume needs is in ``state_dict``.
     """
 
@@ -74,47 +75,45 @@ class Learner:
 
     # ----- the update -----
 
-    def _advantages(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    def _rnn_state0(self, batch: Batch) -> torch.Tensor | None:
+        return batch.rnn_state if self.cfg.model.use_rnn else None
+
+    def _advantages(self, batch: Batch, obs_t: Any) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
         """Advantages and value targets in return units, [T, B] each."""
         a = self.cfg.algorithm
-        args = (batch["rewards"], batch["values"], batch["bootstrap_value"], batch["dones"].float())
-        lag = self.policy_version - batch["policy_version"]
+        args = (batch.rewards, batch.values, batch.bootstrap_value, batch.dones.float())
+        lag = self.policy_version - batch.policy_version
         stats = {"policy_lag_mean": float(lag.float().mean()), "policy_lag_max": float(lag.max())}
         if a.off_policy_correction == "vtrace" and bool((lag > 0).any()):
             with torch.no_grad():
-                cur = self.model.evaluate(batch["obs_t"], batch["actions"], batch["rnn_state0"], batch["starts"])
-            log_rhos = (cur.log_probs - batch["log_probs"]) * batch["valid"]
+                cur = self.model.evaluate(obs_t, batch.actions, self._rnn_state0(batch), batch.starts)
+            log_rhos = (cur.log_probs - batch.log_probs) * batch.valid
             adv, ret = vtrace(*args, log_rhos, a.gamma, a.gae_lambda, a.vtrace_rho_bar, a.vtrace_c_bar)
             # mean of min(rho_bar, pi/mu): 1 means no truncation (the plain mean of pi/mu is ~1 always)
-            stats["vtrace_truncated_rho_mean"] = float(
-                log_rhos.exp().clamp(max=a.vtrace_rho_bar)[batch["valid"]].mean()
-            )
+            stats["vtrace_truncated_rho_mean"] = float(log_rhos.exp().clamp(max=a.vtrace_rho_bar)[batch.valid].mean())
         else:
             adv, ret = gae(*args, a.gamma, a.gae_lambda)
         return adv, ret, stats
 
-    def train(
-        self, batch: dict[str, Any], env_steps: int, after_epoch: Callable[[], None] | None = None
-    ) -> dict[str, float]:
+    def train(self, batch: Batch, env_steps: int, after_epoch: Callable[[], None] | None = None) -> dict[str, float]:
         """One PPO update on ``batch``; returns scalar statistics (losses, KL, policy lag ...).
 
         ``after_epoch``: called after every epoch but the last (e.g. to publish the partly updated
         weights to the workers); ``policy_version`` still names the last complete update then.
         """
-        a, m = self.cfg.algorithm, self.cfg.model
-        T, B = batch["rewards"].shape
-        batch["obs_t"] = map_obs(batch["obs"], lambda x: x[:T])
-        batch["rnn_state0"] = batch["rnn_state"] if m.use_rnn else None
-        mask = batch["valid"]
+        a = self.cfg.algorithm
+        T, B = batch.num_steps, batch.num_columns
+        obs_t = batch.obs_steps
+        mask = batch.valid
 
-        self.model.update_obs_normalizer(map_obs(batch["obs_t"], lambda x: _flat(x)[_flat(mask)]))
-        advantages, returns, stats = self._advantages(batch)
+        self.model.update_obs_normalizer(map_obs(obs_t, lambda x: _flat(x)[_flat(mask)]))
+        advantages, returns, stats = self._advantages(batch, obs_t)
         self.model.update_return_normalizer(returns[mask])
         if self.return_stats is not self.model.return_normalizer:
             self.return_stats.update(returns[mask])
         adv_floor = a.advantage_std_floor * float(self.return_stats.var.sqrt())
         target = self.model.normalize_returns(returns)
-        old_values = self.model.normalize_returns(batch["values"])
+        old_values = self.model.normalize_returns(batch.values)
 
         lr = self.lr_at(env_steps)
         for group in self.optimizer.param_groups:
@@ -128,7 +127,7 @@ class Learner:
             if epoch > 0 and after_epoch is not None:
                 after_epoch()
             for mb in self._minibatches(T, B):
-                terms = self._minibatch_loss(batch, mb, advantages, target, old_values, adv_floor)
+                terms = self._minibatch_loss(batch, obs_t, mb, advantages, target, old_values, adv_floor)
                 self.optimizer.zero_grad(set_to_none=True)
                 terms.loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(self.params, a.max_grad_norm, foreach=True)
@@ -150,7 +149,7 @@ class Learner:
         stats["advantage_mean"] = float(advantages[mask].mean())
         stats["advantage_std"] = float(advantages[mask].std()) if int(mask.sum()) > 1 else 0.0
         stats["advantage_std_floor"] = adv_floor
-        stats["value_mean"] = float(batch["values"][mask].mean())
+        stats["value_mean"] = float(batch.values[mask].mean())
         return stats
 
     def _minibatches(self, T: int, B: int) -> list[Any]:
@@ -164,7 +163,8 @@ class Learner:
 
     def _minibatch_loss(
         self,
-        batch: dict[str, Any],
+        batch: Batch,
+        obs_t: Any,
         mb: tuple[str, Any],
         advantages: torch.Tensor,
         target: torch.Tensor,
@@ -179,9 +179,9 @@ class Learner:
             def pick(x: torch.Tensor) -> torch.Tensor:
                 return x.index_select(1, cols)
 
-            obs = map_obs(batch["obs_t"], pick)
+            obs = map_obs(obs_t, pick)
             out = self.model.evaluate(
-                obs, pick(batch["actions"]), batch["rnn_state0"].index_select(0, cols), pick(batch["starts"])
+                obs, pick(batch.actions), batch.rnn_state.index_select(0, cols), pick(batch.starts)
             )
         else:
             flat_idx = idx.to(self.device)
@@ -189,15 +189,15 @@ class Learner:
             def pick(x: torch.Tensor) -> torch.Tensor:
                 return _flat(x).index_select(0, flat_idx).unsqueeze(0)
 
-            obs = map_obs(batch["obs_t"], pick)
-            out = self.model.evaluate(obs, pick(batch["actions"]), None, None)
-        mask = pick(batch["valid"]).flatten()
+            obs = map_obs(obs_t, pick)
+            out = self.model.evaluate(obs, pick(batch.actions), None, None)
+        mask = pick(batch.valid).flatten()
         adv = pick(advantages).flatten()
         if a.normalize_advantages:
             adv = normalize_advantages(adv, mask, min_std=adv_floor)
         return ppo_loss(
             out.log_probs.flatten(),
-            pick(batch["log_probs"]).flatten(),
+            pick(batch.log_probs).flatten(),
             adv,
             out.values.flatten(),
             pick(old_values).flatten(),

@@ -1,5 +1,5 @@
 """Actor-critic models: encoders, GRU core, action distributions, normalizers."""
 
-from relayrl.models.actor_critic import ActorCritic, ActResult, EvalResult, build_actor_critic
+from relayrl.models.actor_critic import ActorCritic, ActResult, Evaluation, build_actor_critic
 
-__all__ = ["ActResult", "ActorCritic", "EvalResult", "build_actor_critic"]
+__all__ = ["ActResult", "ActorCritic", "Evaluation", "build_actor_critic"]

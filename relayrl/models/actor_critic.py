@@ -27,7 +27,9 @@ class ActResult(NamedTuple):
     rnn_state: Tensor | None  # [B, rnn_state_size]
 
 
-class EvalResult(NamedTuple):
+class Evaluation(NamedTuple):
+    """What ``ActorCritic.evaluate`` returns for a learner pass."""
+
     log_probs: Tensor  # [T, B]
     entropy: Tensor  # [T, B]
     values: Tensor  # [T, B], normalized return units
@@ -188,7 +190,7 @@ class ActorCritic(nn.Module):
             new_state = ha if hc is None else torch.cat((ha, hc), dim=1)
         return ActResult(actions, log_probs, values, new_state)
 
-    def evaluate(self, obs: Obs, actions: Tensor, rnn_state: Tensor | None, starts: Tensor | None) -> EvalResult:
+    def evaluate(self, obs: Obs, actions: Tensor, rnn_state: Tensor | None, starts: Tensor | None) -> Evaluation:
         """Learner pass over ``obs [T, B, ...]``, ``actions [T, B, ...]``, ``rnn_state [B, S]`` (t=0),
         ``starts [T, B]``; returns log_probs / entropy / normalized values ``[T, B]``."""
         t, b = actions.shape[0], actions.shape[1]
@@ -200,7 +202,7 @@ class ActorCritic(nn.Module):
         log_probs, entropy = self.policy_head.log_prob_entropy(xa, actions.flatten(0, 1))
         xc = xa if self.critic_body is None else self._sequence(self.critic_body, pre, hc, keep, t)
         values = self.value_head(xc).squeeze(-1)
-        return EvalResult(log_probs.view(t, b), entropy.view(t, b), values.view(t, b))
+        return Evaluation(log_probs.view(t, b), entropy.view(t, b), values.view(t, b))
 
     @torch.no_grad()
     def get_value(self, obs: Obs, rnn_state: Tensor | None, starts: Tensor | None) -> Tensor:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 
 import gymnasium as gym
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -52,39 +51,34 @@ def gaussian_entropy(log_std: Tensor) -> Tensor:
 
 
 class CategoricalHead(nn.Module):
-    """Discrete(n, start): actions ``[N]`` int64 in ``[start, start + n)``."""
+    """Discrete(n): actions ``[N]`` int64 in ``[0, n)`` (spaces with another start are refused up front)."""
 
-    def __init__(self, in_dim: int, n: int, start: int = 0) -> None:
+    def __init__(self, in_dim: int, n: int) -> None:
         super().__init__()
         self.linear = nn.Linear(in_dim, n)
-        self.start = start
 
     def sample(self, h: Tensor, deterministic: bool = False) -> tuple[Tensor, Tensor]:
         """``h [N, in]`` -> (actions ``[N]``, log_probs ``[N]``)."""
         log_p = torch.log_softmax(self.linear(h), dim=-1)
         idx = categorical_sample(log_p, deterministic)
-        lp = categorical_log_prob(log_p, idx)
-        return (idx + self.start if self.start else idx), lp
+        return idx, categorical_log_prob(log_p, idx)
 
     def log_prob_entropy(self, h: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
         """``h [N, in]``, ``actions [N]`` -> (log_probs ``[N]``, entropy ``[N]``)."""
         log_p = torch.log_softmax(self.linear(h), dim=-1)
         idx = actions.reshape(-1).long()
-        if self.start:
-            idx = idx - self.start
         return categorical_log_prob(log_p, idx), categorical_entropy(log_p)
 
 
 class MultiCategoricalHead(nn.Module):
-    """MultiDiscrete(nvec, start): K independent categoricals; actions ``[N, K]`` int64.
+    """MultiDiscrete(nvec): K independent categoricals; actions ``[N, K]`` int64 (starts at 0).
 
     Logits are laid out as ``[N, K, max(nvec)]``; choices beyond ``nvec[k]`` get a -1e9 logit.
     """
 
     mask: Tensor
-    start: Tensor
 
-    def __init__(self, in_dim: int, nvec: list[int], start: list[int]) -> None:
+    def __init__(self, in_dim: int, nvec: list[int]) -> None:
         super().__init__()
         self.k, self.n = len(nvec), max(nvec)
         self.linear = nn.Linear(in_dim, self.k * self.n)
@@ -92,9 +86,7 @@ class MultiCategoricalHead(nn.Module):
         for i, n in enumerate(nvec):
             mask[i, n:] = _MASKED
         self.padded = any(n != self.n for n in nvec)
-        self.has_start = any(s != 0 for s in start)
         self.register_buffer("mask", mask, persistent=False)
-        self.register_buffer("start", torch.tensor(start, dtype=torch.int64), persistent=False)
 
     def _log_p(self, h: Tensor) -> Tensor:
         logits = self.linear(h).view(-1, self.k, self.n)
@@ -106,15 +98,12 @@ class MultiCategoricalHead(nn.Module):
         """``h [N, in]`` -> (actions ``[N, K]``, log_probs ``[N]`` summed over K)."""
         log_p = self._log_p(h)
         idx = categorical_sample(log_p, deterministic)
-        lp = categorical_log_prob(log_p, idx).sum(-1)
-        return (idx + self.start if self.has_start else idx), lp
+        return idx, categorical_log_prob(log_p, idx).sum(-1)
 
     def log_prob_entropy(self, h: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
         """``h [N, in]``, ``actions [N, K]`` -> (log_probs ``[N]``, entropy ``[N]``), summed over K."""
         log_p = self._log_p(h)
         idx = actions.reshape(-1, self.k).long()
-        if self.has_start:
-            idx = idx - self.start
         return categorical_log_prob(log_p, idx).sum(-1), categorical_entropy(log_p).sum(-1)
 
 
@@ -149,10 +138,9 @@ ActionHead = CategoricalHead | MultiCategoricalHead | GaussianHead
 def make_action_head(space: gym.Space, in_dim: int) -> ActionHead:
     """The policy head for ``space``; raises ConfigError for unsupported action spaces."""
     if isinstance(space, gym.spaces.Discrete):
-        return CategoricalHead(in_dim, int(space.n), int(space.start))
+        return CategoricalHead(in_dim, int(space.n))
     if isinstance(space, gym.spaces.MultiDiscrete) and len(space.nvec.shape) == 1 and space.nvec.size > 0:
-        start = getattr(space, "start", np.zeros_like(space.nvec))
-        return MultiCategoricalHead(in_dim, [int(n) for n in space.nvec], [int(s) for s in start])
+        return MultiCategoricalHead(in_dim, [int(n) for n in space.nvec])
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
         return GaussianHead(in_dim, int(space.shape[0]))
     raise ConfigError(f"unsupported action space {space!r}: relayrl supports Discrete, MultiDiscrete (1-D) and 1-D Box")

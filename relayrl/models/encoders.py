@@ -32,8 +32,7 @@ class Leaf:
     shape: tuple[int, ...]  # space shape (raw layout)
     hwc: bool = False  # images only
     uint8: bool = False  # images only: scale by 1/255
-    n: int = 0  # discrete: number of values
-    start: int = 0  # discrete: smallest value
+    n: int = 0  # discrete: number of values (Discrete spaces start at 0: envs/factory.py checks)
 
     @property
     def size(self) -> int:
@@ -60,7 +59,7 @@ def flatten_obs_space(space: gym.Space, path: tuple[str, ...] = ()) -> list[Leaf
             raise _unsupported(space, path)
         return [leaf for key in sorted(space.spaces) for leaf in flatten_obs_space(space.spaces[key], path + (key,))]
     if isinstance(space, gym.spaces.Discrete):
-        return [Leaf(path, "discrete", (), n=int(space.n), start=int(space.start))]
+        return [Leaf(path, "discrete", (), n=int(space.n))]
     if isinstance(space, gym.spaces.Box):
         shape = tuple(int(d) for d in space.shape)
         if len(shape) == 3:
@@ -114,8 +113,6 @@ class ObsPreprocessor(nn.Module):
                     x = norm.normalize(x)
             else:
                 idx = x.reshape(-1, 1).long()
-                if leaf.start:
-                    idx = idx - leaf.start
                 x = torch.zeros(idx.shape[0], leaf.n, device=idx.device).scatter_(1, idx, 1.0)
             out.append(x)
         return out

@@ -28,8 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from relayrl.cli.parsing import parse
 from relayrl.config import ConfigError
-from relayrl.learning.checkpoints import existing_experiment_dir
+from relayrl.experiment import Experiment
+from relayrl.utils.logs import setup_logging
 
 log = logging.getLogger("relayrl.plot")
 
@@ -136,8 +138,7 @@ def group_runs(runs: Sequence[Run], group_seeds: bool = True) -> list[Series]:
 
 def load_run(train_dir: str, name: str) -> Run:
     """Read ``<train_dir>/<name>/progress.jsonl``; ConfigError when the directory or rows are missing."""
-    exp_dir = existing_experiment_dir(train_dir, name)
-    path = exp_dir / "progress.jsonl"
+    path = Experiment.existing(train_dir, name).progress_path
     if not path.is_file():
         raise ConfigError(f"{path} is missing; train {name} until it reports (every --report-interval seconds).")
     rows: list[dict[str, Any]] = []
@@ -212,7 +213,7 @@ def default_out(cfg: PlotConfig, series: Sequence[Series]) -> Path:
     first = series[0]
     stem = seed_base(first.runs[0].name) if first.group else first.runs[0].name
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem or "plot").strip("_") or "plot"
-    return Path(cfg.train_dir) / "plots" / f"{stem}.png"
+    return Experiment(cfg.train_dir, first.runs[0].name).plots_dir / f"{stem}.png"
 
 
 def seed_curve(
@@ -336,3 +337,16 @@ def _draw(ax: Any, key: str, entry: Series, color: str, linestyle: str) -> list[
     ax.fill_between(grid, low, high, color=color, alpha=0.2, linewidth=0)
     ax.plot(grid, mean, color=color, linestyle=linestyle, linewidth=1.8, marker="o" if len(grid) == 1 else None)
     return missing
+
+
+def parse_plot_args(argv: Sequence[str]) -> PlotConfig:
+    """``relayrl plot`` flags -> PlotConfig."""
+    return parse(PlotConfig, argv, "plot")
+
+
+def run(argv: Sequence[str]) -> int:
+    cfg = parse_plot_args(argv)
+    setup_logging("main")
+    for path in plot(cfg):
+        print(path)
+    return 0

@@ -1,8 +1,9 @@
-"""Trainer side of trainer -> env: composing and publishing training info.
+"""Trainer side of trainer -> env: composing and publishing the trainer part of training info.
 
-The trainer part of the dict (everything but the live step count, which workers read from the
-shared step counters at delivery time) is rebuilt and published at most every
-``training_info_interval`` seconds, and at once after ``Trainer.set_reward_shaping``.
+The trainer part (everything but the live step count, which workers read from the shared step
+counters at delivery time: ``worker/info_delivery.py``) is rebuilt with ``info_schema.trainer_part``
+and published at most every ``training_info_interval`` seconds, and at once after a change of reward
+shaping. User keys come from ``--training-info-fn``, called here with a read-only ``TrainerView``.
 """
 
 from __future__ import annotations
@@ -14,17 +15,12 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
+from relayrl import info_schema
 from relayrl.config import Config
+from relayrl.errors import TrainingInfoError
 from relayrl.hooks import resolve_hook
-from relayrl.sampling.progress import SharedBlob
-
-RESERVED_KEYS = frozenset(
-    {"approx_total_training_steps", "policy_id", "policy_version", "train_seconds", "stats", "reward_shaping"}
-)
-
-
-class TrainingInfoError(RuntimeError):
-    """The user's training-info function raised or returned something that is not a dict."""
+from relayrl.shared.progress import SharedBlob
+from relayrl.trainer.state import DEFAULT_POLICY, TrainState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,35 +41,35 @@ class TrainerView:
 class TrainingInfoPublisher:
     """Builds the trainer part of training info and publishes it to the workers."""
 
-    def __init__(self, cfg: Config, blob: SharedBlob, view: Callable[[], TrainerView]) -> None:
+    def __init__(self, cfg: Config, blob: SharedBlob, state: TrainState, view: Callable[[], TrainerView]) -> None:
         self.cfg = cfg
         self.blob = blob
+        self.state = state
         self.view = view
         self.user_fn = resolve_hook(cfg.training_info.training_info_fn, "--training-info-fn")
-        self.reward_shaping: dict[str, Any] | None = copy.deepcopy(cfg.training_info.reward_shaping)
         self.interval = cfg.training_info.training_info_interval
         self.last_publish = float("-inf")
         self.dirty = True
 
-    def set_reward_shaping(self, shaping: dict[str, Any] | None) -> None:
+    def set_reward_shaping(self, shaping: dict[str, Any] | None, policy_id: int = DEFAULT_POLICY) -> None:
+        """Change a policy's reward shaping (kept in the train state); published at the next chance."""
         if shaping is not None and not isinstance(shaping, dict):
             raise TypeError(f"reward shaping must be a dict or None, got {type(shaping).__name__}")
-        self.reward_shaping = copy.deepcopy(shaping)
+        self.state.policies[policy_id].reward_shaping = copy.deepcopy(shaping)
         self.dirty = True
 
     def compose(self) -> dict[str, Any]:
+        """The trainer part now (``TrainingInfoError`` when the user function misbehaves)."""
         view = self.view()
-        info: dict[str, Any] = {
-            "policy_id": 0,
-            "policy_version": view.policy_version,
-            "train_seconds": view.train_seconds,
-            "stats": copy.deepcopy(dict(view.stats)),
-        }
-        if self.reward_shaping is not None:
-            info["reward_shaping"] = copy.deepcopy(self.reward_shaping)
-        if self.user_fn is not None:
-            info.update(self._user_keys(view))
-        return info
+        user_keys = self._user_keys(view) if self.user_fn is not None else None
+        return info_schema.trainer_part(
+            policy_id=DEFAULT_POLICY,
+            policy_version=view.policy_version,
+            train_seconds=view.train_seconds,
+            stats=view.stats,
+            reward_shaping=self.state.policies[DEFAULT_POLICY].reward_shaping,
+            user_keys=user_keys,
+        )
 
     def _user_keys(self, view: TrainerView) -> dict[str, Any]:
         name = self.cfg.training_info.training_info_fn
@@ -85,7 +81,7 @@ class TrainingInfoPublisher:
             raise TrainingInfoError(
                 f"--training-info-fn {name!r} returned {type(extra).__name__}; it must return a dict of extra keys."
             )
-        clash = RESERVED_KEYS & set(extra)
+        clash = info_schema.RESERVED_KEYS & set(extra)
         if clash:
             raise TrainingInfoError(
                 f"--training-info-fn {name!r} returned reserved key(s) {sorted(clash)}; rename them."

@@ -8,9 +8,12 @@ reported it, so keys that only some episodes report are not diluted.
 from __future__ import annotations
 
 import collections
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
+from relayrl.worker.report import EpisodeRecord
 
 
 def _summarize(values: collections.deque[float]) -> dict[str, float]:
@@ -28,15 +31,17 @@ class EpisodeStatsWindow:
         self.extra: dict[str, collections.deque[float]] = {}
         self.total_episodes = 0
 
-    def add(self, episodes: list[dict[str, Any]]) -> None:
+    def add(self, episodes: Iterable[EpisodeRecord]) -> None:
+        count = 0
         for ep in episodes:
-            self.reward.append(ep["reward"])
-            self.length.append(ep["length"])
-            for key, value in ep.get("extra", {}).items():
+            count += 1
+            self.reward.append(ep.reward)
+            self.length.append(float(ep.length))
+            for key, value in ep.extra.items():
                 if key not in self.extra:
                     self.extra[key] = collections.deque(maxlen=self.window)
                 self.extra[key].append(value)
-        self.total_episodes += len(episodes)
+        self.total_episodes += count
 
     def __len__(self) -> int:
         return len(self.reward)

@@ -1,7 +1,7 @@
 """Episode statistics, per-phase timing, console report, TensorBoard and the progress file.
 
-Everything here runs in the main process and is fed by the runner: finished episodes (from the
-rollout messages), worker timing, learner statistics. TensorBoard's x-axis is env steps, so a
+Everything here runs in the main process and is fed by the training loop: finished episodes (from
+the rollout reports), worker timing, learner statistics. TensorBoard's x-axis is env steps, so a
 resumed run continues its curves where they stopped.
 """
 
@@ -13,14 +13,15 @@ import json
 import logging
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from relayrl.config import Config
+from relayrl.experiment import Experiment
 from relayrl.hooks import resolve_hook
-from relayrl.runners.episode_stats import EpisodeStatsWindow
+from relayrl.trainer.episode_stats import EpisodeStatsWindow
+from relayrl.worker.report import RolloutReport
 
 log = logging.getLogger("relayrl.report")
 
@@ -29,9 +30,9 @@ POLICY_KEYS = ("approx_kl", "clipfrac", "explained_variance", "grad_norm", "lr",
 
 
 class Reporter:
-    """Aggregates what the runner feeds it and writes it out every ``report_interval`` seconds."""
+    """Aggregates what the loop feeds it and writes it out every ``report_interval`` seconds."""
 
-    def __init__(self, cfg: Config, experiment_dir: Path, env_steps: int, resumed: bool) -> None:
+    def __init__(self, cfg: Config, experiment: Experiment, env_steps: int, resumed: bool) -> None:
         self.cfg = cfg
         self.episodes = EpisodeStatsWindow(cfg.logging.stats_window)
         self.metrics_fn = resolve_hook(cfg.logging.metrics_fn, "--metrics-fn")
@@ -39,7 +40,6 @@ class Reporter:
         self.staleness_seconds: list[float] = []
         self.env_errors = 0
         self.env_errors_total = 0
-        self.worker_restarts = 0
         self.worker_timing: dict[str, float] = collections.defaultdict(float)
         self.main_timing: dict[str, float] = collections.defaultdict(float)
         self.learner_stats: dict[str, float] = {}
@@ -48,12 +48,12 @@ class Reporter:
         self.last_steps = env_steps
         self.start_steps = env_steps
         self.start_time = self.last_time
-        self.progress_path = experiment_dir / "progress.jsonl"
+        self.progress_path = experiment.progress_path
         self.writer: Any = None
         if cfg.logging.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(log_dir=str(experiment_dir / "tensorboard"))
+            self.writer = SummaryWriter(log_dir=str(experiment.tensorboard_dir))
         self.bar: Any = None
         if cfg.logging.progress_bar and sys.stderr.isatty():
             from tqdm import tqdm
@@ -71,7 +71,7 @@ class Reporter:
 
     # ----- inputs -----
 
-    def add_rollout(self, report: Any, policy_lag: int) -> None:
+    def add_rollout(self, report: RolloutReport, policy_lag: int) -> None:
         """Take a worker's ``RolloutReport``: episodes, timing, training-info staleness samples."""
         self.episodes.add(report.episodes)
         for key, value in report.timing.items():
@@ -124,8 +124,10 @@ class Reporter:
         if self.bar is not None:
             self.bar.update(max(0, env_steps - self.bar.n))
 
-    def report(self, env_steps: int, policy_version: int, train_seconds: float) -> dict[str, Any]:
-        """Write one console line, TensorBoard scalars and a progress-file row; reset interval counters."""
+    def report(self, env_steps: int, policy_version: int, train_seconds: float, worker_restarts: int) -> dict[str, Any]:
+        """Write one console line, TensorBoard scalars and a progress-file row; reset interval counters.
+
+        ``worker_restarts``: the rollout source's count of restarted workers in this session."""
         now = time.monotonic()
         dt = max(now - self.last_time, 1e-9)
         fps = (env_steps - self.last_steps) / dt
@@ -157,11 +159,11 @@ class Reporter:
             **staleness,
             "env_errors": self.env_errors,
             "env_errors_total": self.env_errors_total,
-            "worker_restarts": self.worker_restarts,
+            "worker_restarts": worker_restarts,
             **{f"derived/{k}": v for k, v in derived.items()},
         }
         self._console(row, timing)
-        faults = {"env_errors": float(self.env_errors), "worker_restarts": float(self.worker_restarts)}
+        faults = {"env_errors": float(self.env_errors), "worker_restarts": float(worker_restarts)}
         self._tensorboard(row, {**timing, **staleness, **faults}, derived, env_steps)
         try:
             with open(self.progress_path, "a") as f:

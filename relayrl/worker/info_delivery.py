@@ -4,7 +4,8 @@ Deliveries happen only between env steps, and the env batch makes them, so an ex
 ``set_training_info`` is handled like one in ``step`` (envs/faults.py): ``round`` gives the batch
 a delivery round before a batch step, ``before_reset`` runs right before an env resets. Each delivery
 builds the dict from the latest published trainer part (``SharedBlob``) plus
-``approx_total_training_steps`` summed from the live step counters at that moment, so when it is
+``approx_total_training_steps`` summed from the live step counters at that moment
+(``info_schema.complete``), so when it is
 read the step count trails the true total by at most one in-flight batch step of each other worker.
 The staleness samples this records are the delivery latency (counters and clock between reading
 the value and the env receiving it); benchmarks/training_info.py measures against ground truth.
@@ -15,10 +16,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from relayrl import info_schema
 from relayrl.config import Config
 from relayrl.envs.batch import VectorEnvBatch
-from relayrl.envs.training_info import find_training_info_interface, vector_training_info_targets
-from relayrl.sampling.progress import SharedBlob, StepCounters
+from relayrl.envs.info_interface import find_training_info_interface, vector_training_info_targets
+from relayrl.shared.progress import SharedBlob, StepCounters
 
 
 class _Round:
@@ -32,11 +34,11 @@ class _Round:
     def to_env(self, i: int) -> None:
         target = self.delivery.per_env[i]
         if target is not None:
-            self.delivery._deliver(target, dict(self.info), self.t_read)
+            self.delivery.deliver(target, dict(self.info), self.t_read)
 
     def to_whole(self) -> None:
         if self.delivery.whole is not None:
-            self.delivery._deliver(self.delivery.whole, dict(self.info), self.t_read)
+            self.delivery.deliver(self.delivery.whole, dict(self.info), self.t_read)
 
 
 class TrainingInfoDelivery:
@@ -75,14 +77,14 @@ class TrainingInfoDelivery:
         if version != self.blob_version:
             self.blob_version, value = self.blob.read()
             self.trainer_part = value or {}
-        info = dict(self.trainer_part)
-        info["approx_total_training_steps"] = self.counters.total()
+        info = info_schema.complete(self.trainer_part, self.counters.total())
         return info, time.monotonic()
 
-    def _deliver(self, target: Any, info: dict[str, Any], t_read: float) -> None:
+    def deliver(self, target: Any, info: dict[str, Any], t_read: float) -> None:
+        """Hand ``info`` (read at ``t_read``) to ``target`` and record its staleness at arrival."""
         target.set_training_info(info)
         # Staleness at arrival: how far the true total moved on since the value was read.
-        self.staleness_steps.append(float(self.counters.total() - info["approx_total_training_steps"]))
+        self.staleness_steps.append(float(self.counters.total() - info[info_schema.APPROX_TOTAL_TRAINING_STEPS]))
         self.staleness_seconds.append(time.monotonic() - t_read)
 
     # ----- hooks -----
@@ -111,10 +113,10 @@ class TrainingInfoDelivery:
         info, t_read = self._compose()
         target = self.per_env[env_index]
         if target is not None:
-            self._deliver(target, dict(info), t_read)
+            self.deliver(target, dict(info), t_read)
         if self.whole is not None and (self.episode_mode or not self.whole_delivered):
             self.whole_delivered = True
-            self._deliver(self.whole, info, t_read)
+            self.deliver(self.whole, info, t_read)
 
     def drain_staleness(self) -> tuple[list[float], list[float]]:
         steps, seconds = self.staleness_steps, self.staleness_seconds

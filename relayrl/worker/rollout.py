@@ -1,13 +1,12 @@
 """RolloutWorker: steps a batch of envs with a CPU copy of the policy and fills trajectory slots.
 
-The same object runs inside a worker process (sampling/process.py) and, in serial mode, inside
-the main process. It never talks to queues itself: ``collect(slot)`` fills one slot and returns a
+The same object runs inside a worker process (worker/process.py) and, with ``--serial``, inside the
+trainer's process. It never talks to queues itself: ``collect(slot)`` fills one slot and returns a
 small ``RolloutReport`` that the caller forwards.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import time
@@ -17,36 +16,16 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from relayrl.config import Config
 from relayrl.curriculum.state import WorkerCurricula
 from relayrl.envs import StepResult, make_env_batch
 from relayrl.envs.episode_stats import EXTRA_STATS_KEY, flatten_extra_stats
 from relayrl.models import build_actor_critic
-from relayrl.sampling.buffers import SharedWeights, TrajectoryBuffers, map_obs, zip_obs
-from relayrl.sampling.progress import SharedBlob, StepCounters
-from relayrl.sampling.training_info import TrainingInfoDelivery
+from relayrl.utils.obs_tree import map_obs, zip_obs
+from relayrl.worker.context import WorkerContext
+from relayrl.worker.info_delivery import TrainingInfoDelivery
+from relayrl.worker.report import EpisodeRecord, RolloutReport
 
 log = logging.getLogger("relayrl.worker")
-
-
-@dataclasses.dataclass
-class RolloutReport:
-    """What a worker says about one filled slot (small: it crosses a process boundary)."""
-
-    worker: int
-    slot: int
-    policy_version: int
-    env_steps: int
-    episodes: list[dict[str, Any]]
-    """Finished episodes: ``{"reward": float, "length": float, "extra": {path: float}}``."""
-    timing: dict[str, float]
-    staleness_steps: list[float] = dataclasses.field(default_factory=list)
-    staleness_seconds: list[float] = dataclasses.field(default_factory=list)
-    env_errors: int = 0
-    """Envs that raised and were restarted during this rollout."""
-    curriculum_states: dict[int, dict[str, Any]] | None = None
-    """``get_state()`` of each env's curriculum by global env index: in a worker's first report,
-    then at most about once a second; None in between and when no env has a curriculum."""
 
 
 def _stack_single(obs_list: list[Any]) -> Any:
@@ -57,23 +36,14 @@ def _stack_single(obs_list: list[Any]) -> Any:
 class RolloutWorker:
     """Owns ``num_envs_per_worker`` envs, their episode counters and a CPU policy copy."""
 
-    def __init__(
-        self,
-        cfg: Config,
-        worker_index: int,
-        buffers: TrajectoryBuffers,
-        weights: SharedWeights,
-        seed: int,
-        counters: StepCounters,
-        blob: SharedBlob,
-        curriculum_states: dict[int, dict[str, Any]] | None = None,
-    ) -> None:
-        """``curriculum_states``: saved curriculum states by global env index (resume), restored
-        before the envs' first reset."""
+    def __init__(self, ctx: WorkerContext) -> None:
+        """Builds the worker's envs and policy copy; restores the saved curriculum states of its envs
+        (``ctx.curriculum_states``) before their first reset."""
+        cfg, worker_index, seed = ctx.cfg, ctx.worker_index, ctx.seed
         self.cfg = cfg
         self.worker_index = worker_index
-        self.buffers = buffers
-        self.weights = weights
+        self.buffers = ctx.buffers
+        self.weights = ctx.weights
         self.gamma = cfg.algorithm.gamma
         n = cfg.sampling.num_envs_per_worker
         self.num_envs = n
@@ -91,8 +61,8 @@ class RolloutWorker:
             self.action_low, self.action_high = action_space.low, action_space.high
         h = self.model.rnn_state_size
         self.rnn_state: torch.Tensor | None = torch.zeros((n, h)) if h > 0 else None
-        self.counters = counters
-        self.delivery = TrainingInfoDelivery(cfg, self.env_batch, counters, blob)
+        self.counters = ctx.counters
+        self.delivery = TrainingInfoDelivery(cfg, self.env_batch, ctx.counters, ctx.info_blob)
         if self.delivery.enabled:
             self.env_batch.before_reset = self.delivery.before_reset
             self.env_batch.training_info_round = self.delivery.round
@@ -103,7 +73,7 @@ class RolloutWorker:
         self.episode_start = np.zeros(n, dtype=np.int64)
         self.warned_keys: set[str] = set()
         self.curricula = WorkerCurricula(self.env_batch, worker_index * n)
-        restored = self.curricula.restore(curriculum_states)
+        restored = self.curricula.restore(ctx.curriculum_states)
         if restored:
             log.info("worker %d: restored the curriculum state of %d env(s)", worker_index, restored)
         self.curricula.wrap_restarts()
@@ -125,7 +95,7 @@ class RolloutWorker:
         b.policy_version[slot] = self.policy_version
         if self.rnn_state is not None:
             b.rnn_state[slot].copy_(self.rnn_state)
-        episodes: list[dict[str, Any]] = []
+        episodes: list[EpisodeRecord] = []
         self.episode_start[:] = 0
         errors_before = self.env_errors
         t_env = t_inf = 0.0
@@ -179,16 +149,16 @@ class RolloutWorker:
         steps = self.num_envs * self.cfg.sampling.rollout_length
         stale_steps, stale_seconds = self.delivery.drain_staleness()
         return RolloutReport(
-            self.worker_index,
-            slot,
-            self.policy_version,
-            steps,
-            episodes,
-            timing,
-            stale_steps,
-            stale_seconds,
-            self.env_errors - errors_before,
-            self.curricula.maybe_collect(),
+            worker=self.worker_index,
+            slot=slot,
+            policy_version=self.policy_version,
+            env_steps=steps,
+            episodes=episodes,
+            timing=timing,
+            staleness_steps=stale_steps,
+            staleness_seconds=stale_seconds,
+            env_errors=self.env_errors - errors_before,
+            curriculum_states=self.curricula.maybe_collect(),
         )
 
     # ----- helpers -----
@@ -233,7 +203,7 @@ class RolloutWorker:
         self.starts = torch.from_numpy(dones) if step.valid is None else self.starts | torch.from_numpy(dones)
         return dones
 
-    def _count_episodes(self, step: StepResult, dones: np.ndarray, episodes: list[dict[str, Any]]) -> None:
+    def _count_episodes(self, step: StepResult, dones: np.ndarray, episodes: list[EpisodeRecord]) -> None:
         valid = step.valid
         if valid is None:
             self.episode_return += step.rewards
@@ -246,11 +216,11 @@ class RolloutWorker:
                 self.episode_return[i] = 0.0
                 self.episode_length[i] = 0
                 continue
-            episode: dict[str, Any] = {"reward": float(self.episode_return[i]), "length": float(self.episode_length[i])}
+            episode = EpisodeRecord(float(self.episode_return[i]), int(self.episode_length[i]))
             info = step.episode_infos.get(int(i))
             if info and EXTRA_STATS_KEY in info:
                 skip = functools.partial(self._skip, env_index=int(i))
-                episode["extra"] = flatten_extra_stats(info[EXTRA_STATS_KEY], skip)
+                episode.extra = flatten_extra_stats(info[EXTRA_STATS_KEY], skip)
             episodes.append(episode)
             self.episode_return[i] = 0.0
             self.episode_length[i] = 0

@@ -1,0 +1,43 @@
+"""``relayrl train``: parse the flags into a ``Config``, train, print where the results are."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+from relayrl.cli.parsing import parse
+from relayrl.config import Config
+from relayrl.trainer.trainer import TrainSummary, train
+
+PROG = "relayrl"
+
+
+def parse_train_args(argv: Sequence[str]) -> Config:
+    """``relayrl train`` flags -> Config (every nested field is a flat flag)."""
+    return parse(Config, argv, "train")
+
+
+def format_summary(cfg: Config, summary: TrainSummary) -> str:
+    """The block printed after training: numbers, paths and the commands to look at the result."""
+    reward = summary.stats.get("reward_mean")
+    reward_text = "n/a (no finished episode)" if reward is None else f"{reward:.3f}"
+    enjoy_cmd = f"{PROG} enjoy --experiment {shlex.quote(cfg.experiment_name)} --train-dir {shlex.quote(cfg.train_dir)}"
+    return "\n".join(
+        [
+            f"env steps:       {summary.env_steps}",
+            f"wall time:       {summary.wall_seconds:.1f} s",
+            f"fps:             {summary.fps:.0f}",
+            f"mean reward:     {reward_text}",
+            f"experiment dir:  {summary.experiment_dir}",
+            f"checkpoint:      {summary.checkpoint or 'none written'}",
+            f"tensorboard:     tensorboard --logdir {shlex.quote(cfg.train_dir)}",
+            f"evaluate:        {enjoy_cmd}",
+        ]
+    )
+
+
+def run(argv: Sequence[str]) -> int:
+    cfg = parse_train_args(argv)
+    summary = train(cfg)
+    print(format_summary(cfg, summary))
+    return 0

@@ -1,1 +1,0 @@
-"""Wiring: the training loop (serial and multi-process), reporting and evaluation."""

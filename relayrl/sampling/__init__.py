@@ -1,1 +1,0 @@
-"""What runs in a rollout worker: shared-memory buffers, the rollout loop, the process loop."""

@@ -1,0 +1,268 @@
+"""Checkpoints: their content, when they are written, which are kept, and how they are read back.
+
+Content (``FORMAT_VERSION`` 2), tensors and plain Python types only, so files load with
+``torch.load(weights_only=True)`` and a checkpoint can never run code when it is opened::
+
+    format_version, relayrl_version, config (the resolved Config as a dict), episode_stats,
+    env_steps, train_seconds, curriculum_states {env index: state}, rng {torch, numpy},
+    policies {policy id: {learner (model, optimizer, normalizers, policy_version), policy_version,
+                          best_reward, reward_shaping}}
+
+Format-1 files (written before policies were keyed by id) are converted on load. A file whose pickle
+names anything but tensors and plain types is refused (``UnsafeCheckpointError``) without running it.
+
+Writing: ``<name>.tmp``, fsync, rename; the latest ``keep_checkpoints`` periodic files are kept, plus
+``best.pt`` (the best windowed mean return). File names come from ``Experiment``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import pickle
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from relayrl.config import CheckpointConfig
+from relayrl.errors import CheckpointError, ConfigError
+from relayrl.experiment import Experiment
+
+if TYPE_CHECKING:
+    from relayrl.learning.learner import Learner
+    from relayrl.trainer.state import TrainState
+
+log = logging.getLogger("relayrl.checkpoints")
+
+FORMAT_VERSION = 2
+MIN_EPISODES_FOR_BEST = 10
+"""``best.pt`` is written only once the stats window holds this many episodes (or is full)."""
+
+
+class UnsafeCheckpointError(ConfigError):
+    """A checkpoint file that would import code when unpickled; it was not loaded."""
+
+
+# ----- reading -----
+
+
+def _numpy_globals() -> list[Any]:
+    """What a format-1 file needs besides tensors: numpy arrays of its RNG state (data, not code)."""
+    core = getattr(np, "_core", None) or np.core
+    found: list[Any] = [core.multiarray._reconstruct, np.ndarray, np.dtype]
+    found += [type(np.dtype(t)) for t in (np.uint32, np.int64, np.float64)]
+    return found
+
+
+def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """One checkpoint file in the current format (older formats converted), with ``path`` added.
+
+    Raises ``UnsafeCheckpointError`` for a file that names code, a ``ConfigError`` for a format newer
+    than this relayrl, and whatever torch raises for a truncated or corrupt file.
+    """
+    try:
+        with torch.serialization.safe_globals(_numpy_globals()):
+            data = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        try:
+            names = sorted(set(torch.serialization.get_unsafe_globals_in_checkpoint(str(path))))
+        except Exception:  # noqa: BLE001 - naming them is best effort; refusing is what matters
+            names = []
+        what = ", ".join(names) if names else "objects other than tensors and plain data"
+        raise UnsafeCheckpointError(
+            f"refusing to load checkpoint {path}: it would import {what} when unpickled (a relayrl checkpoint "
+            "holds only tensors and plain data); only load checkpoints you trust, or retrain."
+        ) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a relayrl checkpoint (it holds a {type(data).__name__}).")
+    data = _upgrade(data, path)
+    data["path"] = str(path)
+    return data
+
+
+def _upgrade(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    version = int(data.get("format_version", 1))
+    if version > FORMAT_VERSION:
+        raise ConfigError(
+            f"checkpoint {path} has format {version}, newer than this relayrl reads ({FORMAT_VERSION}); "
+            "upgrade relayrl to load it."
+        )
+    if version == 1:
+        if "learner" not in data:
+            raise ConfigError(f"{path} is not a relayrl checkpoint (no 'learner' or 'policies' entry).")
+        name, keys, pos, has_gauss, cached = data["rng"]["numpy"]
+        data = {
+            "format_version": FORMAT_VERSION,
+            "relayrl_version": None,
+            "config": data.get("config"),
+            "episode_stats": data.get("episode_stats", {}),
+            "env_steps": data["env_steps"],
+            "train_seconds": data["train_seconds"],
+            "curriculum_states": data.get("curriculum_states") or {},
+            "rng": {
+                "torch": data["rng"]["torch"],
+                "numpy": {
+                    "name": str(name),
+                    "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+                    "pos": int(pos),
+                    "has_gauss": int(has_gauss),
+                    "cached_gaussian": float(cached),
+                },
+            },
+            "policies": {
+                0: {
+                    "learner": data["learner"],
+                    "policy_version": data["policy_version"],
+                    "best_reward": data.get("best_reward"),
+                    "reward_shaping": data.get("reward_shaping"),
+                }
+            },
+        }
+    return data
+
+
+def load_latest(experiment: Experiment, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
+    """The newest readable periodic checkpoint, or None when there is none. A truncated or corrupt
+    file is skipped with a warning; an unsafe one stops everything (``UnsafeCheckpointError``)."""
+    for path in reversed(experiment.checkpoints()):
+        try:
+            return read_checkpoint(path, map_location)
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an unreadable file falls back to the previous one
+            log.warning("checkpoint %s is unreadable (%s: %s); trying the previous one", path, type(exc).__name__, exc)
+    return None
+
+
+def load_checkpoint(
+    experiment: Experiment, which: str = "latest", map_location: str | torch.device = "cpu"
+) -> dict[str, Any] | None:
+    """``which``: ``latest``, ``best`` (the latest when there is no readable best), or a file path
+    (absolute, or relative to the checkpoint folder). None when the experiment has no checkpoint."""
+    if which == "latest":
+        return load_latest(experiment, map_location)
+    if which == "best":
+        best = experiment.best_checkpoint
+        if best.is_file():
+            try:
+                return read_checkpoint(best, map_location)
+            except ConfigError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                log.warning("best checkpoint %s is unreadable (%s); using the latest", best, exc)
+        return load_latest(experiment, map_location)
+    path = Path(which)
+    if not path.is_file() and (experiment.checkpoint_dir / which).is_file():
+        path = experiment.checkpoint_dir / which
+    if not path.is_file():
+        raise ConfigError(f"checkpoint {which} does not exist; give latest, best or a checkpoint file.")
+    return read_checkpoint(path, map_location)
+
+
+# ----- writing -----
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_save(state: Mapping[str, Any], path: Path) -> None:
+    """``torch.save`` to ``path`` through a temp file, fsync and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(dict(state), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+class Checkpointer:
+    """Writes the run's checkpoints: periodic (every ``save_every_seconds``), best, and final."""
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        cfg: CheckpointConfig,
+        config_dict: Mapping[str, Any],
+        state: TrainState,
+        learners: Mapping[int, Learner],
+        episode_stats: Callable[[], dict[str, float]],
+    ) -> None:
+        from relayrl import __version__
+
+        self.experiment = experiment
+        self.cfg = cfg
+        self.header = {"format_version": FORMAT_VERSION, "relayrl_version": __version__, "config": dict(config_dict)}
+        self.state = state
+        self.learners = learners
+        self.episode_stats = episode_stats
+        self.last_path: str | None = None
+        """The last periodic or final checkpoint written in this session."""
+        self.last_save = time.monotonic()
+
+    def content(self) -> dict[str, Any]:
+        data: dict[str, Any] = {**self.header, "episode_stats": self.episode_stats(), **self.state.to_dict()}
+        for pid, learner in self.learners.items():
+            data["policies"][pid]["learner"] = learner.state_dict()
+            data["policies"][pid]["policy_version"] = learner.policy_version
+        return data
+
+    def maybe_save(self) -> None:
+        if time.monotonic() - self.last_save >= self.cfg.save_every_seconds:
+            self.save()
+
+    def save(self, final: bool = False) -> None:
+        """Write a periodic checkpoint and drop all but the newest ``keep_checkpoints``. A periodic
+        one that fails (disk full, ...) is logged and retried at the next interval; the final one
+        raises ``CheckpointError``."""
+        self.last_save = time.monotonic()
+        version = max(learner.policy_version for learner in self.learners.values())
+        path = self.experiment.checkpoint_path(version, self.state.env_steps)
+        try:
+            atomic_save(self.content(), path)
+            for old in self.experiment.checkpoints()[: -self.cfg.keep_checkpoints]:
+                old.unlink(missing_ok=True)
+        except OSError as exc:
+            message = (
+                f"could not write a checkpoint to {self.experiment.checkpoint_dir} ({exc.strerror or exc}); "
+                f"free disk space or make it writable. Last good checkpoint: {self.last_path}"
+            )
+            if final:
+                raise CheckpointError(message) from exc
+            log.error("%s; training goes on and retries in %.0f s", message, self.cfg.save_every_seconds)
+            return
+        self.last_path = str(path)
+
+    def maybe_save_best(self, policy_id: int, mean_reward: float | None, episodes: int, window: int) -> bool:
+        """Write ``best.pt`` when the windowed mean return beats the best so far (once the window holds
+        ``min(window, 10)`` episodes); returns whether it did."""
+        if mean_reward is None or math.isnan(mean_reward) or episodes < min(window, MIN_EPISODES_FOR_BEST):
+            return False
+        policy = self.state.policies[policy_id]
+        if policy.best_reward is not None and mean_reward <= policy.best_reward:
+            return False
+        policy.best_reward = mean_reward
+        try:
+            atomic_save(self.content(), self.experiment.best_checkpoint)
+        except OSError as exc:
+            log.error("could not write %s (%s); training goes on", self.experiment.best_checkpoint, exc.strerror or exc)
+            return False
+        return True

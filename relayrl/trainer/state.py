@@ -1,0 +1,134 @@
+"""``TrainState``: the trainer's run state that a resume must get back, keyed by policy id.
+
+What lives here (one counter per fact):
+
+- ``env_steps``: env steps received in rollout reports, over all sessions of the run (the live
+  counters in shared memory run slightly ahead; see ``shared/progress.py``);
+- training time: ``train_seconds_before`` (earlier sessions) plus this session's clock;
+- ``curriculum_states``: the latest curriculum state of every env by global env index;
+- per policy (``PolicyState``): the best mean return so far and the reward-shaping dict.
+
+A policy's version, weights, optimizer and normalizers belong to its ``Learner`` (``learner.state_dict``).
+The checkpoint layout that combines both is the checkpointer's (``trainer/checkpointer.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+DEFAULT_POLICY = 0
+
+
+@dataclasses.dataclass
+class PolicyState:
+    """Per-policy run state besides the learner's."""
+
+    best_reward: float | None = None
+    """Best windowed mean episode return so far (the ``best.pt`` rule)."""
+    reward_shaping: dict[str, Any] | None = None
+    """Delivered to the policy's envs as ``training_info["reward_shaping"]``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"best_reward": self.best_reward, "reward_shaping": copy.deepcopy(self.reward_shaping)}
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> PolicyState:
+        best = data.get("best_reward")
+        return PolicyState(None if best is None else float(best), copy.deepcopy(data.get("reward_shaping")))
+
+
+@dataclasses.dataclass
+class TrainState:
+    """Run state of the trainer (see the module docstring)."""
+
+    env_steps: int = 0
+    train_seconds_before: float = 0.0
+    curriculum_states: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    policies: dict[int, PolicyState] = dataclasses.field(default_factory=lambda: {DEFAULT_POLICY: PolicyState()})
+    session_start: float = dataclasses.field(default_factory=time.monotonic)
+    """When this session's training began (``start_session``); not saved."""
+    session_start_steps: int = 0
+    """``env_steps`` when this session began; not saved."""
+
+    # ----- this session -----
+
+    def start_session(self) -> None:
+        """Training time counts from now (start-up excluded)."""
+        self.session_start = time.monotonic()
+        self.session_start_steps = self.env_steps
+
+    @property
+    def session_seconds(self) -> float:
+        return time.monotonic() - self.session_start
+
+    @property
+    def train_seconds(self) -> float:
+        return self.train_seconds_before + self.session_seconds
+
+    @property
+    def session_steps(self) -> int:
+        return self.env_steps - self.session_start_steps
+
+    # ----- curricula -----
+
+    def update_curricula(self, states: Mapping[int, dict[str, Any]]) -> None:
+        """Keep the latest state per env index (reports from all workers, latest wins)."""
+        self.curriculum_states.update(states)
+
+    def curriculum_states_of(self, first_env: int, num_envs: int) -> dict[int, dict[str, Any]]:
+        """The saved states of env indices ``[first_env, first_env + num_envs)``."""
+        return {i: s for i, s in self.curriculum_states.items() if first_env <= i < first_env + num_envs}
+
+    # ----- checkpoint form (plain types and tensors only: loadable with weights_only) -----
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env_steps": self.env_steps,
+            "train_seconds": self.train_seconds,
+            "curriculum_states": copy.deepcopy(self.curriculum_states),
+            "policies": {pid: p.to_dict() for pid, p in self.policies.items()},
+            "rng": capture_rng(),
+        }
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> TrainState:
+        """The state saved by ``to_dict``; restores the process RNGs too."""
+        state = TrainState(
+            env_steps=int(data["env_steps"]),
+            train_seconds_before=float(data["train_seconds"]),
+            curriculum_states={int(k): v for k, v in (data.get("curriculum_states") or {}).items()},
+            policies={int(pid): PolicyState.from_dict(p) for pid, p in data["policies"].items()},
+            session_start_steps=int(data["env_steps"]),
+        )
+        if data.get("rng") is not None:
+            restore_rng(data["rng"])
+        return state
+
+
+def capture_rng() -> dict[str, Any]:
+    """The torch and numpy global RNG states as tensors and plain types."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "name": str(name),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+    }
+
+
+def restore_rng(rng: Mapping[str, Any]) -> None:
+    torch.set_rng_state(rng["torch"])
+    n = rng["numpy"]
+    keys = np.asarray(n["keys"].numpy() if isinstance(n["keys"], torch.Tensor) else n["keys"], dtype=np.uint32)
+    np.random.set_state((n["name"], keys, n["pos"], n["has_gauss"], n["cached_gaussian"]))

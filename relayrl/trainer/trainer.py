@@ -1,0 +1,300 @@
+"""The one place that builds the trainer's parts and wires them together.
+
+``Trainer(cfg)`` validates the config, builds the learner, restores a resume (before anything is
+written, so a refused resume changes nothing on disk), then allocates the shared memory and the
+publisher. ``run()`` starts a rollout source (``trainer/sources``), hands everything to the one
+``TrainingLoop`` and, however the loop ends, writes the final checkpoint and report, then stops the
+workers. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing as mp
+import random
+import signal
+import time
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import torch
+
+from relayrl.config import Config, ConfigError
+from relayrl.envs import check_spaces, probe_spaces
+from relayrl.experiment import Experiment
+from relayrl.learning.learner import Learner
+from relayrl.shared.progress import SharedBlob, StepCounters
+from relayrl.shared.trajectories import TrajectoryBuffers
+from relayrl.shared.weights import SharedWeights
+from relayrl.trainer import checkpointer as ckpt
+from relayrl.trainer.info_publisher import TrainerView, TrainingInfoError, TrainingInfoPublisher
+from relayrl.trainer.loop import LoopParts, TrainingLoop
+from relayrl.trainer.reporting import Reporter
+from relayrl.trainer.signals import StopFlag, exit_now, install_signal_handlers, restore_signal_handlers
+from relayrl.trainer.sources import backend_name, source_class
+from relayrl.trainer.sources.base import SlotLayout
+from relayrl.trainer.state import DEFAULT_POLICY, TrainState
+from relayrl.utils.logs import setup_logging
+from relayrl.validation import validate
+from relayrl.worker.context import WorkerContexts
+from relayrl.worker.process import refuse_in_worker_bootstrap
+
+log = logging.getLogger("relayrl.trainer")
+
+
+@dataclasses.dataclass
+class TrainSummary:
+    """What ``relayrl.train`` returns."""
+
+    env_steps: int
+    policy_version: int
+    train_seconds: float
+    wall_seconds: float
+    fps: float
+    stats: dict[str, float]
+    experiment_dir: str
+    checkpoint: str | None
+    best_reward: float | None
+    interrupted: str | None = None
+    """``"SIGTERM"`` when the run was stopped by SIGTERM (it can be resumed)."""
+    env_errors: int = 0
+    """Env exceptions handled by restarting the env."""
+    worker_restarts: int = 0
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: CUDA is not available on this machine; use --device cpu.")
+    return torch.device(name)
+
+
+def _resume(experiment: Experiment, cfg: Config, learner: Learner) -> TrainState | None:
+    """The train state of the experiment's latest checkpoint, with ``learner`` restored from it; None
+    for a new experiment. Nothing is written: a refused resume leaves the experiment as it was."""
+    if not experiment.checkpoints():
+        return None
+    if not cfg.checkpointing.resume:
+        raise ConfigError(
+            f"experiment directory {experiment.root} already has checkpoints and --no-resume was given; "
+            "choose another --experiment or drop --no-resume to continue it."
+        )
+    data = ckpt.load_latest(experiment)
+    if data is None:
+        raise ConfigError(f"no readable checkpoint in {experiment.checkpoint_dir}; move it away.")
+    try:
+        learner.load_state_dict(data["policies"][DEFAULT_POLICY]["learner"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise ConfigError(
+            f"checkpoint {data['path']} does not match this config's model ({exc}); "
+            f"train with the settings in {experiment.config_path} or choose a new --experiment."
+        ) from exc
+    state = TrainState.from_dict(data)
+    log.info("resumed from %s (env steps %d, policy version %d)", data["path"], state.env_steps, learner.policy_version)
+    if state.curriculum_states:
+        log.info("resuming the curriculum state of %d env(s)", len(state.curriculum_states))
+    return state
+
+
+class Trainer:
+    """Owns the learner, train state, shared memory, reporter, publisher and checkpointer of a run.
+
+    ``Trainer(cfg).run()`` is what ``relayrl.train(cfg)`` does; keep the object to change reward
+    shaping while it runs (``set_reward_shaping`` is safe to call from another thread or a hook).
+    """
+
+    def __init__(self, cfg: Config) -> None:
+        refuse_in_worker_bootstrap()
+        validate(cfg)
+        if cfg.seed is None:
+            cfg = dataclasses.replace(cfg, seed=random.SystemRandom().randrange(2**31))
+        assert cfg.seed is not None
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        self.obs_space, self.action_space = probe_spaces(cfg)
+        check_spaces(self.obs_space, self.action_space)
+        self.source_cls = source_class(backend_name(cfg))
+        self.experiment = Experiment.of(cfg)
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed % 2**32)
+        self.learner = Learner(cfg, self.obs_space, self.action_space, self.device)
+        if self.device.type == "cpu":
+            torch.set_num_threads(cfg.learner_threads(self.learner.model.multiply_adds_per_sample()))
+        resumed = _resume(self.experiment, cfg, self.learner)
+        self.state = resumed or TrainState()
+        if resumed is None:
+            self.state.policies[DEFAULT_POLICY].reward_shaping = cfg.training_info.reward_shaping
+        self.experiment.write_config(cfg)  # only now: the resume (if any) was accepted
+
+        self.reporter = Reporter(cfg, self.experiment, self.state.env_steps, resumed=resumed is not None)
+        ctx = mp.get_context("spawn")
+        self.counters = StepCounters(cfg.sampling.num_workers, base=self.state.env_steps)
+        self.blob = SharedBlob(ctx=ctx)
+        self.publisher = TrainingInfoPublisher(cfg, self.blob, self.state, self.view)
+        try:  # a broken --training-info-fn is bad input: fail before any process starts
+            self.publisher.compose()
+        except TrainingInfoError as exc:
+            raise ConfigError(str(exc)) from exc
+        self.weights = SharedWeights(self.learner.model.state_dict(), ctx)
+        self.checkpointer = ckpt.Checkpointer(
+            self.experiment,
+            cfg.checkpointing,
+            cfg.to_dict(),
+            self.state,
+            {DEFAULT_POLICY: self.learner},
+            self.reporter.episode_stats,
+        )
+        self.stop = StopFlag()
+        self.interrupted: str | None = None
+
+    # ----- public -----
+
+    def view(self) -> TrainerView:
+        """A read-only snapshot of the trainer (what ``--training-info-fn`` receives)."""
+        return TrainerView(
+            env_steps=self.state.env_steps,
+            policy_version=self.learner.policy_version,
+            train_seconds=self.state.train_seconds,
+            stats=MappingProxyType(self.reporter.training_stats()),
+            learner_stats=MappingProxyType(dict(self.reporter.learner_stats)),
+            config=self.cfg,
+        )
+
+    def set_reward_shaping(self, shaping: dict[str, Any] | None) -> None:
+        """Deliver a new ``reward_shaping`` dict to every env (saved with checkpoints)."""
+        self.publisher.set_reward_shaping(shaping)
+
+    # ----- wiring -----
+
+    def _source_and_buffers(self) -> tuple[Any, SlotLayout, TrajectoryBuffers]:
+        cfg = self.cfg
+        layout = SlotLayout(cfg.sampling.num_workers, self.source_cls.slots_per_worker(cfg))
+        buffers = TrajectoryBuffers.allocate(
+            layout.num_slots,
+            cfg.sampling.rollout_length,
+            cfg.sampling.num_envs_per_worker,
+            self.obs_space,
+            self.action_space,
+            self.learner.model.rnn_state_size,
+            shared=self.source_cls.shared_memory,
+        )
+        n = cfg.sampling.num_envs_per_worker
+        contexts = WorkerContexts(
+            cfg,
+            buffers,
+            self.weights,
+            self.counters,
+            self.blob,
+            # a resumed run samples new episodes, not a replay of the first run's
+            base_seed=cfg.seed + self.state.env_steps,  # type: ignore[operator]
+            curriculum_states=lambda w: self.state.curriculum_states_of(w * n, n),
+        )
+        return self.source_cls(cfg, layout, contexts), layout, buffers
+
+    def _log_start(self) -> None:
+        cfg = self.cfg
+        mode = "serial" if cfg.serial else f"{cfg.sampling.num_workers} worker processes ({backend_name(cfg)})"
+        threads = f" ({torch.get_num_threads()} threads)" if self.device.type == "cpu" else ""
+        log.info(
+            "experiment %s: %s, %s x %d envs, %s mode, learner on %s%s",
+            self.experiment.root,
+            cfg.env,
+            mode,
+            cfg.sampling.num_envs_per_worker,
+            cfg.sampling.sampling_mode,
+            self.device,
+            threads,
+        )
+
+    # ----- entry -----
+
+    def run(self) -> TrainSummary:
+        wall0 = time.monotonic()
+        self._log_start()
+        source, layout, buffers = self._source_and_buffers()
+        self.weights.publish(self.learner.model.state_dict(), self.learner.policy_version)
+        # Published before the workers start, so every env's first episode already has training info.
+        self.publisher.maybe_publish(force=True)
+        loop = TrainingLoop(
+            LoopParts(
+                cfg=self.cfg,
+                source=source,
+                layout=layout,
+                buffers=buffers,
+                weights=self.weights,
+                learner=self.learner,
+                state=self.state,
+                reporter=self.reporter,
+                publisher=self.publisher,
+                checkpointer=self.checkpointer,
+                device=self.device,
+                stop_requested=lambda: bool(self.stop),
+            )
+        )
+        if loop.done():
+            log.info(
+                "experiment %s is already at %d env steps (--train-for-env-steps %d); raise it to train on",
+                self.experiment.root,
+                self.state.env_steps,
+                self.cfg.train_for_env_steps,
+            )
+        handlers = install_signal_handlers(self.stop)
+        try:
+            source.start()
+            self.learner.prepare()  # ~1 s of imports, while the workers import and build their envs
+            source.wait_ready(stop=lambda: bool(self.stop))
+            self.state.start_session()  # training time counts from here (start-up excluded)
+            loop.run()
+        except KeyboardInterrupt:
+            self.stop.request("SIGINT")  # handlers not installed (not the main thread) or Ctrl-C before them
+            raise
+        finally:
+            self.interrupted = self.stop.signal_name
+            if self.interrupted == "SIGTERM":
+                log.warning("SIGTERM received: stopping (checkpoint, logs), exit 0; rerun the same command to resume")
+            elif self.interrupted == "SIGINT":
+                log.warning("interrupted (Ctrl-C): writing a checkpoint; press Ctrl-C again to exit at once")
+            # A second Ctrl-C during cleanup exits at once; the last checkpoint on disk stays intact
+            # (writes are atomic), only this final one is lost.
+            if handlers is not None:
+                signal.signal(signal.SIGINT, exit_now)
+            try:
+                if self.state.session_steps > 0:
+                    self.checkpointer.save(final=True)
+                    loop.housekeeping(force_report=True)
+            finally:
+                try:
+                    source.stop()
+                finally:
+                    self.reporter.close()
+                    restore_signal_handlers(handlers)
+        if self.interrupted == "SIGINT":
+            raise KeyboardInterrupt  # after the checkpoint: the CLI exits 130
+        wall = time.monotonic() - wall0
+        return TrainSummary(
+            env_steps=self.state.env_steps,
+            policy_version=self.learner.policy_version,
+            train_seconds=self.state.train_seconds,
+            wall_seconds=wall,
+            fps=self.state.session_steps / max(wall, 1e-9),
+            stats=self.reporter.episode_stats(),
+            experiment_dir=str(self.experiment.root),
+            checkpoint=self.checkpointer.last_path,
+            best_reward=self.state.policies[DEFAULT_POLICY].best_reward,
+            interrupted=self.interrupted,
+            env_errors=self.reporter.env_errors_total,
+            worker_restarts=source.restarts,
+        )
+
+
+def train(cfg: Config) -> TrainSummary:
+    """Train ``cfg`` to ``train_for_env_steps`` and return a summary.
+
+    Raises ``ConfigError`` for invalid settings (before any process starts) and ``WorkerError`` when
+    a rollout worker raises or dies (after writing a checkpoint).
+    """
+    setup_logging("main")
+    return Trainer(cfg).run()

@@ -1,0 +1,85 @@
+"""What a rollout worker is given when it starts: one frozen ``WorkerContext``.
+
+The trainer builds every context through ``WorkerContexts`` (one place), for a worker's first start
+and for each restart; a rollout source passes it to the worker (pickled once at spawn for local
+processes). The shared objects in it are handles to memory the trainer allocated, not copies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from relayrl.config import Config
+from relayrl.shared.progress import SharedBlob, StepCounters
+from relayrl.shared.trajectories import TrajectoryBuffers
+from relayrl.shared.weights import SharedWeights
+
+SEED_STRIDE_PER_GENERATION = 100_003
+"""A restarted worker (generation g) seeds its envs ``g * this`` further on: same envs, new episodes."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerContext:
+    """Everything rollout worker ``worker_index`` needs (see docs/architecture.md)."""
+
+    cfg: Config
+    """The run's config without user hooks (hooks run in the trainer only)."""
+    worker_index: int
+    generation: int
+    """0 for the first process of this index, +1 for each restart."""
+    seed: int
+    """Base seed of this worker's envs and sampling."""
+    buffers: TrajectoryBuffers
+    """All trajectory slots (the worker writes only the slots it is granted)."""
+    weights: SharedWeights
+    """The learner's published weights."""
+    counters: StepCounters
+    """Live env-step counters (the worker adds to its own entry after every batch step)."""
+    info_blob: SharedBlob
+    """The trainer part of training info."""
+    curriculum_states: Mapping[int, Mapping[str, Any]]
+    """Saved curriculum states of this worker's envs by global env index (restored before their first
+    reset): a resumed run, or a restarted worker."""
+    parent_pid: int
+    """The trainer's pid: a worker process exits when its parent is gone."""
+
+
+class WorkerContexts:
+    """Builds the ``WorkerContext`` of any worker and generation from the trainer's shared objects."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        buffers: TrajectoryBuffers,
+        weights: SharedWeights,
+        counters: StepCounters,
+        info_blob: SharedBlob,
+        base_seed: int,
+        curriculum_states: Callable[[int], Mapping[int, Mapping[str, Any]]],
+    ) -> None:
+        """``curriculum_states(worker)``: the trainer's latest states of that worker's envs, read when a
+        context is built (a restarted worker continues its envs' curricula)."""
+        self.cfg = cfg.without_hooks()
+        self.buffers = buffers
+        self.weights = weights
+        self.counters = counters
+        self.info_blob = info_blob
+        self.base_seed = base_seed
+        self.curriculum_states = curriculum_states
+
+    def __call__(self, worker: int, generation: int = 0) -> WorkerContext:
+        return WorkerContext(
+            cfg=self.cfg,
+            worker_index=worker,
+            generation=generation,
+            seed=self.base_seed + SEED_STRIDE_PER_GENERATION * generation,
+            buffers=self.buffers,
+            weights=self.weights,
+            counters=self.counters,
+            info_blob=self.info_blob,
+            curriculum_states=dict(self.curriculum_states(worker)),
+            parent_pid=os.getpid(),
+        )

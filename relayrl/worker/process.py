@@ -1,0 +1,83 @@
+"""The rollout worker process: a loop around ``RolloutWorker`` driven by small queue messages
+(``worker/messages.py``): ``GrantSlot`` -> fill the slot and answer ``RolloutDone``; ``Stop`` -> exit.
+
+Started by ``ProcessSource`` with one ``WorkerContext``. It ignores SIGINT and SIGTERM (the trainer
+alone decides how a run stops), and exits by itself when its parent process is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import queue
+import signal
+import sys
+import traceback
+from typing import Any
+
+from relayrl.utils.logs import setup_logging
+from relayrl.worker.context import WorkerContext
+from relayrl.worker.messages import GrantSlot, Ready, RolloutDone, Stop, WorkerFailed
+
+POLL_SECONDS = 1.0
+UNGUARDED_MAIN_EXIT_CODE = 78
+"""Exit code of a worker process that found ``train`` called while it imported the user's script."""
+UNGUARDED_MAIN_MESSAGE = (
+    "relayrl.train() was called while a worker process was importing your script: worker processes "
+    "are started with 'spawn', which imports the main script again, so a training call at the top "
+    'level runs in every worker. Put it under `if __name__ == "__main__":`.'
+)
+
+
+def refuse_in_worker_bootstrap() -> None:
+    """A script that calls ``train`` at import time runs it again in every worker process, which
+    imports the main script while it starts ('spawn'). Such a worker stops at once with a message
+    and an exit code the trainer turns into a ``ConfigError`` (instead of restarting it)."""
+    if getattr(mp.current_process(), "_inheriting", False):  # set by multiprocessing.spawn meanwhile
+        print(f"relayrl: {UNGUARDED_MAIN_MESSAGE}", file=sys.stderr, flush=True)
+        raise SystemExit(UNGUARDED_MAIN_EXIT_CODE)
+
+
+def worker_main(ctx: WorkerContext, inbox: Any, outbox: Any) -> None:
+    """Entry point of a worker process (started with the spawn method)."""
+    w, gen = ctx.worker_index, ctx.generation
+    setup_logging(f"worker{w}")
+    log = logging.getLogger("relayrl.worker")
+    import torch
+
+    # One thread per worker: the workers together already occupy the cores.
+    torch.set_num_threads(1)
+    # Ctrl-C (and a batch system's SIGTERM) reach the whole process group; the main process alone
+    # decides how the run stops (checkpoint first, then Stop to every worker).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    worker = None
+    try:
+        from relayrl.worker.rollout import RolloutWorker
+
+        worker = RolloutWorker(ctx)
+        outbox.put(Ready(w, gen))
+        while True:
+            try:
+                msg = inbox.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                # The parent may have died without sending Stop (SIGKILL): never outlive it.
+                if os.getppid() != ctx.parent_pid:
+                    log.warning("parent process is gone; worker %d exits", w)
+                    return
+                continue
+            if isinstance(msg, Stop):
+                return
+            if isinstance(msg, GrantSlot):
+                outbox.put(RolloutDone(w, gen, worker.collect(msg.slot)))
+    except KeyboardInterrupt:
+        return
+    except BaseException:  # noqa: BLE001 - everything is reported to the main process
+        outbox.put(WorkerFailed(w, gen, traceback.format_exc()))
+    finally:
+        if worker is not None:
+            try:
+                worker.close()
+            except Exception:  # noqa: BLE001 - closing envs must not mask the real error
+                log.exception("closing envs of worker %d failed", w)

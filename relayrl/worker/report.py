@@ -1,0 +1,40 @@
+"""``RolloutReport``: what a worker says about one filled trajectory slot (it crosses a process
+boundary once per rollout, so it stays small: the trajectory itself is in the slot)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass
+class EpisodeRecord:
+    """One finished episode, as the worker saw it."""
+
+    reward: float
+    """Undiscounted return of the raw env rewards."""
+    length: int
+    extra: dict[str, float] = dataclasses.field(default_factory=dict)
+    """The episode's ``episode_extra_stats``, flattened to ``a/b/c`` paths, numbers only."""
+
+
+@dataclasses.dataclass
+class RolloutReport:
+    """One filled slot: who filled it, with which weights, and what happened meanwhile."""
+
+    worker: int
+    slot: int
+    policy_version: int
+    """Version of the weights that collected the slot."""
+    env_steps: int
+    episodes: list[EpisodeRecord]
+    timing: dict[str, float]
+    """Seconds spent per phase of the rollout (``env_step``, ``inference``, ``other``)."""
+    staleness_steps: list[float] = dataclasses.field(default_factory=list)
+    """Per training-info delivery: env steps the true total moved on between reading and arrival."""
+    staleness_seconds: list[float] = dataclasses.field(default_factory=list)
+    env_errors: int = 0
+    """Envs that raised and were restarted during this rollout."""
+    curriculum_states: dict[int, dict[str, Any]] | None = None
+    """``get_state()`` of each env's curriculum by global env index: in a worker's first report,
+    then at most about once a second; None in between and when no env has a curriculum."""
