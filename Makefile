@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test test-slow lint bench clean
+.PHONY: install train test test-fast test-multiprocess test-slow lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,15 @@ install: $(STAMP)
 train: $(STAMP)
 	$(VENV)/bin/relayrl train --env CartPole-v1 --experiment cartpole
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+# `make test` runs both sets; pytest's exit code 5 ("no tests collected") fails the target like any
+# other failure, so an empty selection can never pass silently.
+test: test-fast test-multiprocess
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow and not multiprocess"
+
+test-multiprocess: $(STAMP)
+	$(PY) -m pytest -q -m "multiprocess and not slow"
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Any
 
 import gymnasium as gym
@@ -26,6 +27,7 @@ class CountingEnv(gym.Env):
         self.nan_after = config.get("nan_after")  # observations become NaN after this many steps
         self.bad_shape = bool(config.get("bad_shape", False))  # observations of the wrong shape
         self.reset_fails_after = config.get("reset_fails_after")  # every reset after this many raises
+        self.close_sleep = float(config.get("close_sleep", 0.0))  # close() of a stepped env takes this long
         self.observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
         self.action_space = gym.spaces.Discrete(2)
         self.t = 0
@@ -65,6 +67,11 @@ class CountingEnv(gym.Env):
         if self.bad_shape:
             obs = np.zeros(3, np.float32)
         return obs, 1.0, False, self.t >= self.horizon, {}
+
+    def close(self) -> None:
+        if self.total > 0:  # not the trainer's space probe, which never steps
+            time.sleep(self.close_sleep)
+        super().close()
 
 
 class InfoFailingEnv(CountingEnv):

@@ -139,7 +139,7 @@ def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
     exp = Experiment(tmp_path, "e")
     exp.checkpoint_dir.mkdir(parents=True)
     path = exp.checkpoint_dir / "checkpoint_000000001_100.pt"
-    torch.save({"format_version": 2, "payload": _Payload(marker)}, path)
+    torch.save({"format_version": 2, "payload": _Payload(marker)}, path, pickle_protocol=2)
     with pytest.raises(UnsafeCheckpointError, match=r"refusing to load checkpoint .* would import .*system"):
         checkpoints.load_latest(exp)
     assert not marker.exists()

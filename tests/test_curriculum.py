@@ -364,7 +364,9 @@ def _first_levels(log_dir: Path) -> list[int]:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("serial", [False, True], ids=["2-workers", "serial"])
+@pytest.mark.parametrize(
+    "serial", [pytest.param(False, marks=pytest.mark.multiprocess), True], ids=["2-workers", "serial"]
+)
 def test_resumed_run_continues_at_the_saved_levels(tmp_path, serial):
     first = relayrl.train(_cfg(tmp_path, 12_288, serial))
     assert first.stats["episode_extra_stats/curriculum/level/max"] >= 1

@@ -42,9 +42,10 @@ def last_progress_row(tmp_path) -> dict:
 # ----- env exceptions -----
 
 
+@pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.multiprocess)])
 @pytest.mark.timeout(120)
-def test_restart_policy_keeps_training_through_env_exceptions(tmp_path):
-    summary = relayrl.train(cfg_for(tmp_path, env_kwargs={"raise_every": 97}))
+def test_restart_policy_keeps_training_through_env_exceptions(tmp_path, serial):
+    summary = relayrl.train(cfg_for(tmp_path, env_kwargs={"raise_every": 97}, serial=serial))
     assert summary.env_steps >= 8192
     assert summary.env_errors > 0
     assert last_progress_row(tmp_path)["env_errors_total"] == summary.env_errors
@@ -69,6 +70,7 @@ def test_restarted_env_drops_its_partial_episode(tmp_path):
     assert report.env_errors == 1 and report.episodes == []
 
 
+@pytest.mark.multiprocess
 @pytest.mark.timeout(120)
 def test_raise_policy_stops_within_seconds_with_the_traceback(tmp_path):
     cfg = cfg_for(
@@ -81,6 +83,7 @@ def test_raise_policy_stops_within_seconds_with_the_traceback(tmp_path):
     assert Experiment(tmp_path / "runs", "e").checkpoints()
 
 
+@pytest.mark.multiprocess
 @pytest.mark.timeout(120)
 def test_env_failing_again_and_again_stops_the_run(tmp_path):
     cfg = cfg_for(
@@ -90,6 +93,7 @@ def test_env_failing_again_and_again_stops_the_run(tmp_path):
         relayrl.train(cfg)
 
 
+@pytest.mark.multiprocess
 @pytest.mark.timeout(120)
 def test_exceptions_in_set_training_info_are_env_errors(tmp_path):
     summary = relayrl.train(cfg_for(tmp_path, env="envs_for_tests:make_info_failing_env"))
@@ -108,6 +112,7 @@ def test_exceptions_in_set_training_info_are_env_errors(tmp_path):
 # ----- workers that die -----
 
 
+@pytest.mark.multiprocess
 @pytest.mark.timeout(180)
 def test_killed_worker_is_restarted_and_the_run_finishes(tmp_path):
     marker = tmp_path / "killed"
@@ -116,6 +121,8 @@ def test_killed_worker_is_restarted_and_the_run_finishes(tmp_path):
     assert marker.exists()
     assert summary.worker_restarts == 1
     assert summary.env_steps >= 16384
+    # the console, TensorBoard and the progress file read the same count as the summary
+    assert last_progress_row(tmp_path)["worker_restarts"] == 1
 
 
 # ----- bad observations -----
@@ -134,12 +141,25 @@ def test_bad_observations_name_the_env_and_field(tmp_path, kwargs, needle):
 
 
 def test_observation_checks_can_be_switched_off(tmp_path):
-    summary = relayrl.train(
-        cfg_for(
-            tmp_path, env_kwargs={"nan_after": 10**6}, serial=True, faults__check_obs=False, train_for_env_steps=1024
-        )
+    # the same NaN observations that stop a checked run (above) pass with --no-check-obs
+    cfg = cfg_for(
+        tmp_path, env_kwargs={"nan_after": 20}, serial=True, faults__check_obs=False, train_for_env_steps=1024
     )
+    summary = relayrl.train(cfg)
     assert summary.env_steps == 1024
+
+
+def test_a_refused_resume_leaves_the_saved_config_untouched(tmp_path):
+    cfg = cfg_for(tmp_path, serial=True, train_for_env_steps=512)
+    relayrl.train(cfg)
+    saved = Experiment(tmp_path / "runs", "e").config_path
+    before = saved.read_bytes()
+    other_model = replace(cfg, train_for_env_steps=1024, model__hidden_sizes=(8,))
+    with pytest.raises(relayrl.ConfigError, match="does not match this config's model") as info:
+        relayrl.train(other_model)
+    assert str(saved) in str(info.value)  # names the settings to train with
+    assert saved.read_bytes() == before
+    assert json.loads(before)["model"]["hidden_sizes"] == [64, 64]
 
 
 # ----- disks -----
@@ -219,6 +239,7 @@ def _wait_for_progress(tmp_path, proc, timeout=90.0):
     raise AssertionError("training never reported progress")
 
 
+@pytest.mark.multiprocess
 @pytest.mark.timeout(240)
 def test_sigint_checkpoints_exits_130_and_resume_continues(tmp_path):
     proc = _start_cli(tmp_path, "--train-for-env-steps", str(10**8))
@@ -245,6 +266,7 @@ def test_sigint_checkpoints_exits_130_and_resume_continues(tmp_path):
     )
 
 
+@pytest.mark.multiprocess
 @pytest.mark.timeout(180)
 def test_sigterm_stops_cleanly_with_exit_0(tmp_path):
     proc = _start_cli(tmp_path, "--train-for-env-steps", str(10**8))
@@ -258,16 +280,32 @@ def test_sigterm_stops_cleanly_with_exit_0(tmp_path):
     assert checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))["env_steps"] > 0
 
 
+@pytest.mark.multiprocess
 @pytest.mark.timeout(180)
 def test_second_sigint_exits_at_once_and_keeps_the_last_good_checkpoint(tmp_path):
-    proc = _start_cli(tmp_path, "--train-for-env-steps", str(10**8), "--save-every-seconds", "0.5")
+    # The workers' envs take 30 s to close, so a graceful stop lasts at least the 5 s the trainer
+    # waits for its workers; a second Ctrl-C during it must end the process at once instead.
+    proc = _start_cli(
+        tmp_path,
+        "--env",
+        COUNTING,
+        "--env-kwargs",
+        '{"close_sleep": 30}',
+        "--train-for-env-steps",
+        str(10**8),
+        "--save-every-seconds",
+        "0.5",
+    )
     _wait_for_progress(tmp_path, proc)
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.05)
+    time.sleep(2.0)
+    assert proc.poll() is None, "the first Ctrl-C must stop gracefully (checkpoint, then wait for the workers)"
+    t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=30)
     assert proc.returncode == 130
+    assert time.monotonic() - t0 < 3.0  # at once: not the >= 5 s of the graceful stop
     assert checkpoints.load_latest(Experiment(tmp_path / "runs", "e")) is not None
 
 
@@ -308,6 +346,7 @@ def torch_load_ok(path: Path) -> bool:
     return "learner" in torch.load(path, weights_only=True)["policies"][0]
 
 
+@pytest.mark.multiprocess
 def test_script_without_main_guard_is_a_clear_error(tmp_path):
     # the classic spawn mistake: train() at the top level of a script runs again in every worker
     script = tmp_path / "unguarded.py"

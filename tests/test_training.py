@@ -74,6 +74,7 @@ def test_vectorized_env_batch_trains(tmp_path):
     assert summary.env_steps == 4096 and summary.stats["episodes"] > 0
 
 
+@pytest.mark.multiprocess
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_multiprocess_run(tmp_path, mode):
@@ -99,6 +100,7 @@ def test_multiprocess_run(tmp_path, mode):
     assert (tmp_path / "e" / "config.json").is_file()
 
 
+@pytest.mark.multiprocess
 @pytest.mark.timeout(120)
 def test_async_lag_stays_about_one_when_the_learner_is_the_bottleneck(tmp_path):
     # A large MLP on a fast env: the workers could run ahead of the learner. Slots return to the
@@ -116,6 +118,7 @@ def test_async_lag_stays_about_one_when_the_learner_is_the_bottleneck(tmp_path):
     assert lags and sum(lags) / len(lags) < 1.5, lags
 
 
+@pytest.mark.multiprocess
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_batch_of_many_rollouts_per_worker_trains(tmp_path, mode):
@@ -129,6 +132,7 @@ def test_batch_of_many_rollouts_per_worker_trains(tmp_path, mode):
     assert max(row["policy_version"] for row in progress_rows(summary)) >= 3
 
 
+@pytest.mark.multiprocess
 @pytest.mark.timeout(120)
 def test_worker_exception_stops_the_run_with_traceback(tmp_path):
     cfg = small(
@@ -146,6 +150,7 @@ def test_worker_exception_stops_the_run_with_traceback(tmp_path):
     assert list((tmp_path / "e" / "checkpoints").glob("checkpoint_*.pt"))
 
 
+@pytest.mark.multiprocess
 @pytest.mark.timeout(120)
 def test_worker_that_dies_is_noticed(tmp_path):
     cfg = small(

@@ -1,5 +1,6 @@
 """trainer -> env (training_info) and env -> trainer (episode_extra_stats), unit and end to end."""
 
+import json
 import logging
 
 import gymnasium as gym
@@ -171,24 +172,41 @@ def _check_deliveries(records, expect_envs, min_steps=0):
     return [d["approx_total_training_steps"] for rec in records for d in rec["deliveries"]]
 
 
+@pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.multiprocess)])
 @pytest.mark.timeout(120)
-def test_every_env_in_every_worker_gets_training_info(tmp_path):
-    summary = relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env"))
+def test_every_env_in_every_worker_gets_training_info(tmp_path, serial):
+    summary = relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", serial=serial))
     values = _check_deliveries(load_records(tmp_path / "records"), expect_envs=8)
     assert max(values) >= summary.env_steps // 2  # the live count tracks the run
+    # Staleness at arrival, as reported: a delivery happens within the batch step it was read for, so
+    # the true total moved on by at most the other worker's in-flight steps (4 envs per batch step).
+    rows = [json.loads(line) for line in (tmp_path / "runs" / "e" / "progress.jsonl").read_text().splitlines()]
+    rows = [row for row in rows if "training_info_staleness_steps" in row]
+    assert rows, "no report carried staleness samples"
+    assert all(row["training_info_staleness_steps"] <= 8 for row in rows)  # medians
+    assert all(0.0 <= row["training_info_staleness_seconds"] < 0.5 for row in rows)
 
 
+@pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.multiprocess)])
 @pytest.mark.timeout(120)
-def test_vector_env_with_some_subenvs_implementing(tmp_path):
-    cfg = _cfg(tmp_path, "envs_for_tests:make_mixed_vector_env", environment__vectorized=True)
+def test_vector_env_with_some_subenvs_implementing(tmp_path, serial):
+    cfg = _cfg(tmp_path, "envs_for_tests:make_mixed_vector_env", serial=serial, environment__vectorized=True)
     summary = relayrl.train(cfg)
     _check_deliveries(load_records(tmp_path / "records"), expect_envs=4)  # 2 of 4 sub-envs x 2 workers
-    assert summary.stats["episode_extra_stats/success/mean"] >= 0  # vector info layout carries the stats
+    # the vector info layout (dict of arrays with "_key" masks) carries each episode's own values
+    stats = summary.stats
+    assert stats["episode_extra_stats/nested/a/b/mean"] == 0.5 and stats["episode_extra_stats/zero_d/mean"] == 2.0
+    low, high = stats["episode_extra_stats/success/min"], stats["episode_extra_stats/success/max"]
+    assert {low, high} <= {0.0, 1.0} and low <= stats["episode_extra_stats/success/mean"] <= high  # bools as 0/1
+    assert "episode_extra_stats/bad/mean" not in stats
 
 
+@pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.multiprocess)])
 @pytest.mark.timeout(120)
-def test_episode_delivery_changes_values_only_at_resets(tmp_path):
-    cfg = _cfg(tmp_path, "envs_for_tests:make_recorded_env", training_info__training_info_delivery="episode")
+def test_episode_delivery_changes_values_only_at_resets(tmp_path, serial):
+    cfg = _cfg(
+        tmp_path, "envs_for_tests:make_recorded_env", serial=serial, training_info__training_info_delivery="episode"
+    )
     relayrl.train(cfg)
     records = load_records(tmp_path / "records")
     _check_deliveries(records, expect_envs=8)
@@ -198,12 +216,13 @@ def test_episode_delivery_changes_values_only_at_resets(tmp_path):
         assert len(rec["deliveries"]) == len(rec["episodes"])  # one delivery per reset
 
 
+@pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.multiprocess)])
 @pytest.mark.timeout(180)
-def test_resumed_run_never_delivers_below_the_checkpoint(tmp_path):
-    first = relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", train_for_env_steps=4096))
+def test_resumed_run_never_delivers_below_the_checkpoint(tmp_path, serial):
+    first = relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", serial=serial, train_for_env_steps=4096))
     for p in (tmp_path / "records").glob("*.json"):
         p.unlink()
-    relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", train_for_env_steps=8192))
+    relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", serial=serial, train_for_env_steps=8192))
     _check_deliveries(load_records(tmp_path / "records"), expect_envs=8, min_steps=first.env_steps)
 
 

@@ -4,7 +4,8 @@ An exception in an env's ``step``, ``reset`` or ``set_training_info`` is handled
 according to ``--env-error-policy``: ``restart`` recreates that env (the worker drops its partial
 episode from the training data) unless it failed more than ``--max-consecutive-env-errors`` times
 in a row; ``raise`` stops the run. Observations that do not match the declared space, and NaN or
-inf in observations or rewards, always stop the run with a message naming the env and the field.
+inf in observations or rewards, stop the run with a message naming the env and the field, unless the
+checks are switched off (``--no-check-obs``: nothing is checked then).
 """
 
 from __future__ import annotations

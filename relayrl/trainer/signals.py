@@ -1,18 +1,19 @@
 """How a run stops on signals: SIGTERM like Ctrl-C but reported as success; a second Ctrl-C at once.
 
-A signal only sets a flag (``StopFlag``) that the training loops poll between steps, so it never
+A signal only sets a flag (``StopFlag``) that the training loop polls between steps, so it never
 lands in the middle of a checkpoint, a log line or a weights publish: the run ends its current
 learner update, writes the final checkpoint and flushes its logs. (An exception raised from the
 handler can land inside ``torch.save`` of a checkpoint and crash the run instead of stopping it.)
-A second Ctrl-C exits at once; the last checkpoint on disk stays intact because every write is
-atomic.
+A second Ctrl-C exits at once, killing the trainer's worker processes; the last checkpoint on disk
+stays intact because every write is atomic.
 
-Workers ignore SIGINT and SIGTERM (sampling/process.py), so only the trainer reacts and it can
+Workers ignore SIGINT and SIGTERM (worker/process.py), so only the trainer reacts and it can
 write the final checkpoint before stopping them.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
@@ -39,6 +40,12 @@ class StopFlag:
 
 
 def exit_now(signum: int, frame: Any) -> None:
+    """Exit at once (a second Ctrl-C): kill this process's own worker processes, then exit 130."""
+    for child in multiprocessing.active_children():
+        try:
+            child.kill()
+        except (OSError, ValueError):
+            pass
     os._exit(130)
 
 
