@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from relayrl.errors import CheckpointError, ConfigError, TrainingInfoError, WorkerError
+from relayrl.utils import startup
 
 PROG = "relayrl"
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -51,6 +52,7 @@ def _one_line(exc: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``relayrl <command> [flags]`` and return the exit code."""
+    startup.mark("cli")
     args = list(sys.argv[1:] if argv is None else argv)
     # Like `python -m`: "--env my_pkg.envs:make_env" resolves against the current directory too
     # (spawned workers inherit sys.path).
@@ -65,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         command = importlib.import_module(COMMANDS[args[0]][0])
+        startup.mark("imports")
         return int(command.run(args[1:]))
     except SystemExit as exc:
         return _exit_code(exc)

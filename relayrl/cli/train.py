@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from relayrl.cli.parsing import parse
 from relayrl.config import Config
-from relayrl.trainer.trainer import TrainSummary, train
+from relayrl.utils import startup
+
+if TYPE_CHECKING:
+    from relayrl.trainer.trainer import TrainSummary
 
 PROG = "relayrl"
 
@@ -38,6 +42,13 @@ def format_summary(cfg: Config, summary: TrainSummary) -> str:
 
 def run(argv: Sequence[str]) -> int:
     cfg = parse_train_args(argv)
+    startup.mark("config")
+    if not cfg.serial:
+        from relayrl.worker import launcher
+
+        launcher.start_early()  # worker processes' imports start now, beside this process's own
+    from relayrl.trainer.trainer import train  # torch: imported while the forkserver imports it too
+
     summary = train(cfg)
     print(format_summary(cfg, summary))
     return 0

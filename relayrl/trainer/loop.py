@@ -7,6 +7,7 @@ the sequence and the slots waiting for the learner; every collaborator is passed
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 
@@ -21,7 +22,10 @@ from relayrl.trainer.info_publisher import TrainingInfoPublisher
 from relayrl.trainer.reporting import Reporter
 from relayrl.trainer.sources.base import RolloutSource, SlotLayout
 from relayrl.trainer.state import DEFAULT_POLICY, TrainState
+from relayrl.utils import startup
 from relayrl.worker.report import RolloutReport
+
+log = logging.getLogger("relayrl.trainer")
 
 POLL_SECONDS = 0.5
 """How long the loop waits for a rollout before it does its housekeeping anyway."""
@@ -105,6 +109,9 @@ class TrainingLoop:
 
     def on_rollout(self, report: RolloutReport) -> None:
         p = self.p
+        if not self.pending and p.state.session_steps == 0:
+            startup.mark("first rollout")
+            log.info("start-up, seconds since the process started: %s", startup.report())
         p.state.env_steps += report.env_steps
         p.reporter.add_rollout(report, p.learner.policy_version - report.policy_version)
         if report.curriculum_states:

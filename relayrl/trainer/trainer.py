@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import multiprocessing as mp
 import random
 import signal
 import time
@@ -36,8 +35,10 @@ from relayrl.trainer.signals import StopFlag, exit_now, install_signal_handlers,
 from relayrl.trainer.sources import backend_name, source_class
 from relayrl.trainer.sources.base import SlotLayout
 from relayrl.trainer.state import DEFAULT_POLICY, TrainState
+from relayrl.utils import startup
 from relayrl.utils.logs import setup_logging
 from relayrl.validation import validate
+from relayrl.worker import launcher
 from relayrl.worker.context import WorkerContexts
 from relayrl.worker.process import refuse_in_worker_bootstrap
 
@@ -108,6 +109,8 @@ class Trainer:
 
     def __init__(self, cfg: Config) -> None:
         refuse_in_worker_bootstrap()
+        if not cfg.serial:
+            launcher.start_early()  # the worker forkserver imports torch while this process builds the rest
         validate(cfg)
         if cfg.seed is None:
             cfg = dataclasses.replace(cfg, seed=random.SystemRandom().randrange(2**31))
@@ -130,7 +133,7 @@ class Trainer:
         self.experiment.write_config(cfg)  # only now: the resume (if any) was accepted
 
         self.reporter = Reporter(cfg, self.experiment, self.state.env_steps, resumed=resumed is not None)
-        ctx = mp.get_context("spawn")
+        ctx = launcher.context()
         self.counters = StepCounters(cfg.sampling.num_workers, base=self.state.env_steps)
         self.blob = SharedBlob(ctx=ctx)
         self.publisher = TrainingInfoPublisher(cfg, self.blob, self.state, self.view)
@@ -149,6 +152,7 @@ class Trainer:
         )
         self.stop = StopFlag()
         self.interrupted: str | None = None
+        startup.mark("trainer")
 
     # ----- public -----
 
@@ -246,6 +250,7 @@ class Trainer:
             source.start()
             self.learner.prepare()  # ~1 s of imports, while the workers import and build their envs
             source.wait_ready(stop=lambda: bool(self.stop))
+            startup.mark("workers")
             self.state.start_session()  # training time counts from here (start-up excluded)
             loop.run()
         except KeyboardInterrupt:

@@ -8,7 +8,6 @@ processes). The shared objects in it are handles to memory the trainer allocated
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -43,8 +42,6 @@ class WorkerContext:
     curriculum_states: Mapping[int, Mapping[str, Any]]
     """Saved curriculum states of this worker's envs by global env index (restored before their first
     reset): a resumed run, or a restarted worker."""
-    parent_pid: int
-    """The trainer's pid: a worker process exits when its parent is gone."""
 
 
 class WorkerContexts:
@@ -81,5 +78,4 @@ class WorkerContexts:
             counters=self.counters,
             info_blob=self.info_blob,
             curriculum_states=dict(self.curriculum_states(worker)),
-            parent_pid=os.getpid(),
         )

@@ -2,7 +2,7 @@
 (``worker/messages.py``): ``GrantSlot`` -> fill the slot and answer ``RolloutDone``; ``Stop`` -> exit.
 
 Started by ``ProcessSource`` with one ``WorkerContext``. It ignores SIGINT and SIGTERM (the trainer
-alone decides how a run stops), and exits by itself when its parent process is gone.
+alone decides how a run stops), and exits by itself when the trainer process is gone.
 """
 
 from __future__ import annotations
@@ -24,19 +24,20 @@ POLL_SECONDS = 1.0
 UNGUARDED_MAIN_EXIT_CODE = 78
 """Exit code of a worker process that found ``train`` called while it imported the user's script."""
 UNGUARDED_MAIN_MESSAGE = (
-    "relayrl.train() was called while a worker process was importing your script: worker processes "
-    "are started with 'spawn', which imports the main script again, so a training call at the top "
-    'level runs in every worker. Put it under `if __name__ == "__main__":`.'
+    "relayrl.train() was called while a worker process was importing your script: every worker process "
+    "imports the main script again (multiprocessing's spawn and forkserver start methods), so a training "
+    'call at the top level runs in every worker. Put it under `if __name__ == "__main__":`.'
 )
 
 
 def refuse_in_worker_bootstrap() -> None:
     """A script that calls ``train`` at import time runs it again in every worker process, which
-    imports the main script while it starts ('spawn'). Such a worker stops at once with a message
-    and an exit code the trainer turns into a ``ConfigError`` (instead of restarting it)."""
-    if getattr(mp.current_process(), "_inheriting", False):  # set by multiprocessing.spawn meanwhile
+    imports the main script while it starts. Such a worker stops at once with a message and an exit
+    code the trainer turns into a ``ConfigError`` (instead of restarting it)."""
+    if getattr(mp.current_process(), "_inheriting", False):  # set by multiprocessing while it prepares
         print(f"relayrl: {UNGUARDED_MAIN_MESSAGE}", file=sys.stderr, flush=True)
-        raise SystemExit(UNGUARDED_MAIN_EXIT_CODE)
+        # os._exit, not SystemExit: a forkserver child reports any exception as exit code 1
+        os._exit(UNGUARDED_MAIN_EXIT_CODE)
 
 
 def worker_main(ctx: WorkerContext, inbox: Any, outbox: Any) -> None:
@@ -53,6 +54,7 @@ def worker_main(ctx: WorkerContext, inbox: Any, outbox: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     worker = None
+    trainer = mp.parent_process()  # the process that started this one (alive while its pipe is open)
     try:
         from relayrl.worker.rollout import RolloutWorker
 
@@ -62,9 +64,9 @@ def worker_main(ctx: WorkerContext, inbox: Any, outbox: Any) -> None:
             try:
                 msg = inbox.get(timeout=POLL_SECONDS)
             except queue.Empty:
-                # The parent may have died without sending Stop (SIGKILL): never outlive it.
-                if os.getppid() != ctx.parent_pid:
-                    log.warning("parent process is gone; worker %d exits", w)
+                # The trainer may have died without sending Stop (SIGKILL): never outlive it.
+                if trainer is not None and not trainer.is_alive():
+                    log.warning("the trainer process is gone; worker %d exits", w)
                     return
                 continue
             if isinstance(msg, Stop):

@@ -1,6 +1,7 @@
-"""``ProcessSource`` (``--backend local``, the default): one spawned process per rollout worker.
+"""``ProcessSource`` (``--backend local``, the default): one process per rollout worker on this machine.
 
-Each worker ``w`` runs ``worker/process.py`` with its own inbox queue; all workers share one outbox.
+Each worker ``w`` runs ``worker/process.py`` (started as ``worker/launcher.py`` says: forked from a
+forkserver with torch imported) with its own inbox queue; all workers share one outbox.
 Trajectories go through shared-memory slots; the queues carry only the small messages of
 ``worker/messages.py``. A worker that dies without a message (killed, segfault, out of memory) is
 replaced by a new process with fresh envs, up to ``--max-worker-restarts`` times in total: the slots it
@@ -13,7 +14,6 @@ sent are kept. A worker that *reports* an error, or a death past the restart bud
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import queue
 import time
 from collections.abc import Callable
@@ -22,6 +22,7 @@ from typing import Any
 from relayrl.config import Config
 from relayrl.errors import ConfigError, WorkerError
 from relayrl.trainer.sources.base import ContextFactory, SlotLayout
+from relayrl.worker import launcher
 from relayrl.worker.messages import FromWorker, GrantSlot, Ready, RolloutDone, Stop, WorkerFailed
 from relayrl.worker.process import UNGUARDED_MAIN_EXIT_CODE, UNGUARDED_MAIN_MESSAGE, worker_main
 from relayrl.worker.report import RolloutReport
@@ -45,7 +46,7 @@ class ProcessSource:
         self.layout = layout
         self.contexts = contexts
         self.max_restarts = cfg.faults.max_worker_restarts
-        self.ctx = mp.get_context("spawn")
+        self.ctx = launcher.context()
         self._restarts = 0
         self.outbox: Any = None
         self.inboxes: list[Any] = [None] * n
