@@ -144,7 +144,7 @@ def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
         checkpoints.load_latest(exp)
     assert not marker.exists()
     # a plain pickle file (not a torch zip) is refused too
-    path.write_bytes(pickle.dumps(_Payload(marker)))
+    path.write_bytes(pickle.dumps(_Payload(marker), protocol=2))
     with pytest.raises((UnsafeCheckpointError, ConfigError)):
         checkpoints.load_checkpoint(exp, str(path))
     assert not marker.exists()

@@ -12,13 +12,13 @@ spawn's semantics otherwise: each one imports the main script as ``__mp_main__``
 from __future__ import annotations
 
 import multiprocessing as mp
-from multiprocessing.context import BaseContext
+from multiprocessing.context import ForkServerContext, SpawnContext
 
 PRELOAD = ["relayrl.worker.process", "relayrl.worker.rollout"]
 """Modules the forkserver imports before forking workers (torch, gymnasium, models, env batches)."""
 
 
-def context() -> BaseContext:
+def context() -> ForkServerContext | SpawnContext:
     """The multiprocessing context for worker processes and the locks and queues they share."""
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
