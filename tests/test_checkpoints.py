@@ -156,3 +156,19 @@ def test_a_newer_format_is_refused_with_a_message(tmp_path):
     torch.save({"format_version": 99}, exp.checkpoint_dir / "checkpoint_000000001_100.pt")
     with pytest.raises(ConfigError, match="format 99, newer than this relayrl reads"):
         checkpoints.load_latest(exp)
+
+
+def test_curriculum_states_with_numpy_values_round_trip_and_objects_are_left_out(tmp_path, caplog):
+    exp, state, learner, ck = _checkpointer(tmp_path)
+    import numpy as np
+
+    good = {"level": np.int64(3), "window": np.array([0.5, 1.0], dtype=np.float32), "rng": {"state": 2**70}}
+    with caplog.at_level(logging.WARNING, logger="relayrl.trainer"):
+        state.update_curricula({0: good, 1: {"level": 1, "obj": object()}})
+        state.update_curricula({2: {"obj": object()}})
+    assert caplog.text.count("holds a object") == 1  # one warning per type
+    ck.save()
+    data = checkpoints.load_latest(exp)
+    saved = data["curriculum_states"]
+    assert set(saved) == {0}
+    assert saved[0]["level"] == 3 and saved[0]["window"].tolist() == [0.5, 1.0] and saved[0]["rng"]["state"] == 2**70

@@ -52,11 +52,15 @@ class UnsafeCheckpointError(ConfigError):
 
 
 def _numpy_globals() -> list[Any]:
-    """What a format-1 file needs besides tensors: numpy arrays of its RNG state (data, not code)."""
+    """Numpy arrays and scalars are data: format-1 files hold the RNG state as one, and curricula may
+    keep them in their state. Their reconstructors build arrays, never call code (an object array's
+    elements would still need globals of their own, which stay refused)."""
     core = getattr(np, "_core", None) or np.core
-    found: list[Any] = [core.multiarray._reconstruct, np.ndarray, np.dtype]
-    found += [type(np.dtype(t)) for t in (np.uint32, np.int64, np.float64)]
-    return found
+    numeric = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
+    numeric += (np.float16, np.float32, np.float64)
+    return [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype] + [
+        type(np.dtype(t)) for t in numeric
+    ]
 
 
 def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

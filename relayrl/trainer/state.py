@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
+
+log = logging.getLogger("relayrl.trainer")
 
 DEFAULT_POLICY = 0
 
@@ -56,6 +59,7 @@ class TrainState:
     """When this session's training began (``start_session``); not saved."""
     session_start_steps: int = 0
     """``env_steps`` when this session began; not saved."""
+    _warned_types: set[str] = dataclasses.field(default_factory=set, repr=False)
 
     # ----- this session -----
 
@@ -79,8 +83,22 @@ class TrainState:
     # ----- curricula -----
 
     def update_curricula(self, states: Mapping[int, dict[str, Any]]) -> None:
-        """Keep the latest state per env index (reports from all workers, latest wins)."""
-        self.curriculum_states.update(states)
+        """Keep the latest state per env index (reports from all workers, latest wins). A state that is
+        not plain data could not be loaded from a checkpoint without running code: it is left out,
+        with one warning."""
+        for index, state in states.items():
+            odd = first_non_plain(state)
+            if odd is None:
+                self.curriculum_states[index] = state
+            elif odd not in self._warned_types:
+                self._warned_types.add(odd)
+                log.warning(
+                    "the curriculum state of env %d holds a %s, which checkpoints cannot hold (they load without "
+                    "running code); it is not saved. Return numbers, strings, lists, dicts, numpy arrays or "
+                    "tensors from get_state().",
+                    index,
+                    odd,
+                )
 
     def curriculum_states_of(self, first_env: int, num_envs: int) -> dict[int, dict[str, Any]]:
         """The saved states of env indices ``[first_env, first_env + num_envs)``."""
@@ -110,6 +128,25 @@ class TrainState:
         if data.get("rng") is not None:
             restore_rng(data["rng"])
         return state
+
+
+_PLAIN = (str, int, float, bool, type(None), torch.Tensor, np.ndarray, np.generic)
+
+
+def first_non_plain(obj: Any) -> str | None:
+    """The type name of the first value in ``obj`` (nested dicts, lists, tuples) that is not plain
+    data (numbers, strings, None, tensors, numpy arrays and scalars), else None."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            found = first_non_plain(key) or first_non_plain(value)
+            if found:
+                return found
+        return None
+    if isinstance(obj, list | tuple):
+        return next((found for item in obj if (found := first_non_plain(item))), None)
+    if isinstance(obj, np.ndarray) and obj.dtype == object:
+        return "numpy object array"
+    return None if isinstance(obj, _PLAIN) else type(obj).__name__
 
 
 def capture_rng() -> dict[str, Any]:
