@@ -56,8 +56,8 @@ def _numpy_globals() -> list[Any]:
     keep them in their state. Their reconstructors build arrays, never call code (an object array's
     elements would still need globals of their own, which stay refused)."""
     core = getattr(np, "_core", None) or np.core
-    numeric = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
-    numeric += (np.float16, np.float32, np.float64)
+    numeric: list[Any] = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32]
+    numeric += [np.uint64, np.float16, np.float32, np.float64]
     return [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype] + [
         type(np.dtype(t)) for t in numeric
     ]
