@@ -32,6 +32,7 @@ import torch
 from relayrl.config import CheckpointConfig
 from relayrl.errors import CheckpointError, ConfigError
 from relayrl.experiment import Experiment
+from relayrl.trainer.state import plain_numpy_rng
 
 if TYPE_CHECKING:
     from relayrl.learning.learner import Learner
@@ -99,7 +100,6 @@ def _upgrade(data: dict[str, Any], path: Path) -> dict[str, Any]:
     if version == 1:
         if "learner" not in data:
             raise ConfigError(f"{path} is not a relayrl checkpoint (no 'learner' or 'policies' entry).")
-        name, keys, pos, has_gauss, cached = data["rng"]["numpy"]
         data = {
             "format_version": FORMAT_VERSION,
             "relayrl_version": None,
@@ -108,16 +108,7 @@ def _upgrade(data: dict[str, Any], path: Path) -> dict[str, Any]:
             "env_steps": data["env_steps"],
             "train_seconds": data["train_seconds"],
             "curriculum_states": data.get("curriculum_states") or {},
-            "rng": {
-                "torch": data["rng"]["torch"],
-                "numpy": {
-                    "name": str(name),
-                    "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-                    "pos": int(pos),
-                    "has_gauss": int(has_gauss),
-                    "cached_gaussian": float(cached),
-                },
-            },
+            "rng": {"torch": data["rng"]["torch"], "numpy": plain_numpy_rng(data["rng"]["numpy"])},
             "policies": {
                 0: {
                     "learner": data["learner"],

@@ -149,19 +149,21 @@ def first_non_plain(obj: Any) -> str | None:
     return None if isinstance(obj, _PLAIN) else type(obj).__name__
 
 
+def plain_numpy_rng(legacy_state: tuple) -> dict[str, Any]:
+    """``np.random.get_state()``'s tuple as a tensor and plain types."""
+    name, keys, pos, has_gauss, cached = legacy_state
+    return {
+        "name": str(name),
+        "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached),
+    }
+
+
 def capture_rng() -> dict[str, Any]:
     """The torch and numpy global RNG states as tensors and plain types."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "numpy": {
-            "name": str(name),
-            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached),
-        },
-    }
+    return {"torch": torch.get_rng_state(), "numpy": plain_numpy_rng(np.random.get_state(legacy=True))}
 
 
 def restore_rng(rng: Mapping[str, Any]) -> None:
