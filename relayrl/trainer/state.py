@@ -163,7 +163,9 @@ def plain_numpy_rng(legacy_state: tuple) -> dict[str, Any]:
 
 def capture_rng() -> dict[str, Any]:
     """The torch and numpy global RNG states as tensors and plain types."""
-    return {"torch": torch.get_rng_state(), "numpy": plain_numpy_rng(np.random.get_state(legacy=True))}
+    legacy = np.random.get_state(legacy=True)
+    assert isinstance(legacy, tuple)  # legacy=True: the MT19937 tuple
+    return {"torch": torch.get_rng_state(), "numpy": plain_numpy_rng(legacy)}
 
 
 def restore_rng(rng: Mapping[str, Any]) -> None:
