@@ -109,9 +109,9 @@ class Trainer:
 
     def __init__(self, cfg: Config) -> None:
         refuse_in_worker_bootstrap()
+        validate(cfg)
         if not cfg.serial:
             launcher.start_early()  # the worker forkserver imports torch while this process builds the rest
-        validate(cfg)
         if cfg.seed is None:
             cfg = dataclasses.replace(cfg, seed=random.SystemRandom().randrange(2**31))
         assert cfg.seed is not None
