@@ -19,6 +19,7 @@ _EXPORTS: dict[str, str] = {
     "FaultConfig": "relayrl.config",
     "LoggingConfig": "relayrl.config",
     "ModelConfig": "relayrl.config",
+    "RayConfig": "relayrl.config",
     "SamplingConfig": "relayrl.config",
     "TrainingInfoConfig": "relayrl.config",
     "CheckpointError": "relayrl.errors",
@@ -55,6 +56,7 @@ __all__ = [
     "ObservationError",
     "PerformanceCurriculum",
     "ProgressCurriculum",
+    "RayConfig",
     "SamplingConfig",
     "TrainSummary",
     "Trainer",
@@ -90,6 +92,7 @@ if TYPE_CHECKING:
         FaultConfig,
         LoggingConfig,
         ModelConfig,
+        RayConfig,
         SamplingConfig,
         TrainingInfoConfig,
     )

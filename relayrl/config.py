@@ -57,7 +57,8 @@ class SamplingConfig:
 
     backend: str = "local"
     """Where rollout workers run: ``local`` (one process per worker on this machine, trajectories in
-    shared memory). ``--serial`` runs them inside the trainer's process instead."""
+    shared memory) or ``ray`` (one Ray actor per worker on a Ray cluster, see --ray-address;
+    ``pip install 'relayrl[ray]'``). ``--serial`` runs them inside the trainer's process instead."""
 
     num_envs_per_worker: int = 16
     """Envs stepped by each worker, as one batch for policy inference."""
@@ -246,6 +247,23 @@ class FaultConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class RayConfig:
+    """Rollout workers on a Ray cluster (``--backend ray``, see docs/scale-out.md)."""
+
+    ray_address: str = ""
+    """The cluster to run the workers on: ``auto`` (the cluster this machine joined with ``ray start``),
+    ``host:port`` of its head node, or empty to start a Ray instance on this machine for this run.
+    A process that already called ``ray.init`` keeps its connection."""
+
+    ray_cpus_per_worker: float = 1.0
+    """CPUs each rollout worker actor reserves on its node (fractions let several share a core)."""
+
+    ray_placement_strategy: Literal["PACK", "SPREAD"] | None = None
+    """Reserve the workers' CPUs up front in one placement group: ``PACK`` them onto as few nodes as
+    possible, or ``SPREAD`` them over the nodes. Default: no reservation, Ray places each worker."""
+
+
+@dataclasses.dataclass(frozen=True)
 class CheckpointConfig:
     """Checkpoints and resuming."""
 
@@ -297,6 +315,7 @@ class Config:
     training_info: TrainingInfoConfig = TrainingInfoConfig()
     faults: FaultConfig = FaultConfig()
     checkpointing: CheckpointConfig = CheckpointConfig()
+    ray: RayConfig = RayConfig()
 
     # ----- derived values -----
 
@@ -384,6 +403,7 @@ class Config:
             "training_info": TrainingInfoConfig,
             "faults": FaultConfig,
             "checkpointing": CheckpointConfig,
+            "ray": RayConfig,
         }
         kwargs: dict[str, Any] = {}
         for key, value in data.items():

@@ -26,6 +26,8 @@ def import_object(spec: str, what: str) -> Any:
         raise ConfigError(f"{what}: {spec!r} must look like 'package.module:function'.")
     try:
         obj: Any = importlib.import_module(module_name)
+    except ConfigError:
+        raise  # the module itself says what is wrong (e.g. a backend's missing optional dependency)
     except Exception as e:  # noqa: BLE001 - an import error of any kind is bad input
         raise ConfigError(
             f"{what}: cannot import module {module_name!r} ({_one_line(e)}); check the module path and that "

@@ -31,6 +31,14 @@ def validate(cfg: Config) -> None:
     _require(s.num_workers >= 1, f"--num-workers must be >= 1 (got {s.num_workers}).")
     backends = sorted(set(SOURCES) - {"serial"})
     _require(s.backend in backends, f"--backend {s.backend!r} is not one of {', '.join(backends)}.")
+    _require(
+        cfg.ray.ray_cpus_per_worker > 0,
+        f"--ray-cpus-per-worker must be > 0 (got {cfg.ray.ray_cpus_per_worker}).",
+    )
+    _require(
+        cfg.ray.ray_placement_strategy in (None, "PACK", "SPREAD"),
+        f"--ray-placement-strategy must be PACK or SPREAD (got {cfg.ray.ray_placement_strategy!r}).",
+    )
     _require(s.num_envs_per_worker >= 1, f"--num-envs-per-worker must be >= 1 (got {s.num_envs_per_worker}).")
     _require(s.rollout_length >= 1, f"--rollout-length must be >= 1 (got {s.rollout_length}).")
     _require(s.num_buffers_per_worker >= 1, f"--num-buffers-per-worker must be >= 1 (got {s.num_buffers_per_worker}).")

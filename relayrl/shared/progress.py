@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import pickle
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -48,13 +49,34 @@ class StepCounters:
         return int(self.view.sum())
 
 
+BlobListener = Callable[[int, Any], None]
+"""``listener(version, value)``: told of every publication (see ``SharedBlob.subscribe``)."""
+
+
 class SharedBlob:
-    """A picklable value published by one process and read by many, with a version number."""
+    """A picklable value published by one process and read by many, with a version number.
+
+    A rollout source whose workers cannot map this memory (workers on other machines) ``subscribe``s
+    and forwards each publication its own way.
+    """
 
     def __init__(self, capacity: int = 1 << 20, ctx: Any = mp) -> None:
         self.data = torch.zeros(capacity, dtype=torch.uint8).share_memory_()
         self.header = torch.zeros(2, dtype=torch.int64).share_memory_()  # [version, length]
         self.lock = ctx.Lock()
+        self.listeners: list[BlobListener] = []
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Listeners belong to the trainer's process (a worker process gets the memory, not them).
+        return {k: v for k, v in self.__dict__.items() if k != "listeners"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.listeners = []
+
+    def subscribe(self, listener: BlobListener) -> None:
+        """Call ``listener(version, value)`` after every publication, in the publishing thread."""
+        self.listeners.append(listener)
 
     def publish(self, value: Any) -> int:
         payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
@@ -67,7 +89,10 @@ class SharedBlob:
             self.data[: len(payload)] = torch.frombuffer(bytearray(payload), dtype=torch.uint8)
             self.header[1] = len(payload)
             self.header[0] += 1
-            return int(self.header[0])
+            version = int(self.header[0])
+        for listener in self.listeners:
+            listener(version, value)
+        return version
 
     def version(self) -> int:
         return int(self.header[0])

@@ -8,12 +8,13 @@ Ownership of a slot moves only with a message (see docs/architecture.md), so slo
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from relayrl.utils.obs_tree import map_obs
+from relayrl.utils.obs_tree import map_obs, zip_obs
 
 Obs = torch.Tensor | dict[str, torch.Tensor]
 
@@ -133,6 +134,35 @@ class TrajectoryBuffers:
             for field in dataclasses.fields(buffers):
                 map_obs(getattr(buffers, field.name), lambda x: x.share_memory_())
         return buffers
+
+    def like(self, num_slots: int) -> TrajectoryBuffers:
+        """New zeroed buffers of ``num_slots`` slots, with these shapes and dtypes, not shared: a worker's
+        own slots when it cannot write the trainer's memory (on another machine)."""
+
+        def empty(x: torch.Tensor) -> torch.Tensor:
+            return torch.zeros((num_slots, *x.shape[1:]), dtype=x.dtype)
+
+        fields = {f.name: map_obs(getattr(self, f.name), empty) for f in dataclasses.fields(self)}
+        buffers = TrajectoryBuffers(**fields)
+        buffers.valid.fill_(True)
+        return buffers
+
+    def slot_arrays(self, slot: int) -> dict[str, Any]:
+        """Slot ``slot`` as numpy views, one array per field (a dict of them for dict observations):
+        what a worker without shared memory sends back. Views, not copies: send them before the slot
+        is written again."""
+        return {f.name: map_obs(getattr(self, f.name), lambda x: x[slot].numpy()) for f in dataclasses.fields(self)}
+
+    def write_slot(self, slot: int, arrays: dict[str, Any]) -> None:
+        """Copy ``slot_arrays`` output (of buffers of the same layout) into slot ``slot``."""
+        for f in dataclasses.fields(self):
+
+            def put(dst: torch.Tensor, src: Any) -> None:
+                # Through numpy: ``src`` may be a read-only view of received memory, which torch.from_numpy
+                # refuses to wrap without a warning; numpy assignment copies it as it is.
+                dst[slot].numpy()[...] = src
+
+            zip_obs(put, getattr(self, f.name), arrays[f.name])
 
     def gather(self, slots: list[int], device: torch.device | str = "cpu") -> Batch:
         """Copy the given slots into one ``Batch`` with envs side by side: ``[T, len(slots) * N, ...]``

@@ -2,14 +2,18 @@
 
 The trainer builds every context through ``WorkerContexts`` (one place), for a worker's first start
 and for each restart; a rollout source passes it to the worker (pickled once at spawn for local
-processes). The shared objects in it are handles to memory the trainer allocated, not copies.
+processes). The shared objects in it are handles to memory the trainer allocated, not copies. A worker
+uses them only through the three small interfaces below, so a source whose workers cannot map that
+memory (Ray actors on other machines) gives them objects of its own with the same methods.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
+
+import torch
 
 from relayrl.config import Config
 from relayrl.shared.progress import SharedBlob, StepCounters
@@ -18,6 +22,39 @@ from relayrl.shared.weights import SharedWeights
 
 SEED_STRIDE_PER_GENERATION = 100_003
 """A restarted worker (generation g) seeds its envs ``g * this`` further on: same envs, new episodes."""
+
+
+class WeightsReader(Protocol):
+    """The learner's published weights, as a worker reads them (``SharedWeights``)."""
+
+    def load_into(self, model: torch.nn.Module, held: tuple[int, int]) -> tuple[int, int]:
+        """Load the latest publication into ``model`` unless ``held`` (its ``(serial, version)``) is
+        current; return the ``(serial, version)`` that ``model`` holds now."""
+        ...
+
+
+class StepCounting(Protocol):
+    """Live env-step counts of all workers (``StepCounters``)."""
+
+    def add(self, worker: int, steps: int) -> None:
+        """Count ``steps`` more env steps of ``worker`` (called after every batch step)."""
+        ...
+
+    def total(self) -> int:
+        """Env steps of all workers so far, plus the count the run resumed from; never decreases."""
+        ...
+
+
+class InfoReader(Protocol):
+    """The trainer part of training info, as a worker reads it (``SharedBlob``)."""
+
+    def version(self) -> int:
+        """Version of the latest publication (0: nothing published yet); cheap to call often."""
+        ...
+
+    def read(self) -> tuple[int, Any]:
+        """``(version, value)`` of the latest publication (value None before the first)."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,11 +70,11 @@ class WorkerContext:
     """Base seed of this worker's envs and sampling."""
     buffers: TrajectoryBuffers
     """All trajectory slots (the worker writes only the slots it is granted)."""
-    weights: SharedWeights
+    weights: WeightsReader
     """The learner's published weights."""
-    counters: StepCounters
+    counters: StepCounting
     """Live env-step counters (the worker adds to its own entry after every batch step)."""
-    info_blob: SharedBlob
+    info_blob: InfoReader
     """The trainer part of training info."""
     curriculum_states: Mapping[int, Mapping[str, Any]]
     """Saved curriculum states of this worker's envs by global env index (restored before their first

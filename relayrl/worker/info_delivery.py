@@ -20,7 +20,7 @@ from relayrl import info_schema
 from relayrl.config import Config
 from relayrl.envs.batch import VectorEnvBatch
 from relayrl.envs.info_interface import find_training_info_interface, vector_training_info_targets
-from relayrl.shared.progress import SharedBlob, StepCounters
+from relayrl.worker.context import InfoReader, StepCounting
 
 
 class _Round:
@@ -44,7 +44,7 @@ class _Round:
 class TrainingInfoDelivery:
     """Delivers training info to the env instances of one worker and measures its staleness."""
 
-    def __init__(self, cfg: Config, env_batch: Any, counters: StepCounters, blob: SharedBlob) -> None:
+    def __init__(self, cfg: Config, env_batch: Any, counters: StepCounting, blob: InfoReader) -> None:
         self.counters = counters
         self.blob = blob
         self.interval = cfg.training_info.training_info_interval

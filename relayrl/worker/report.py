@@ -38,3 +38,5 @@ class RolloutReport:
     curriculum_states: dict[int, dict[str, Any]] | None = None
     """``get_state()`` of each env's curriculum by global env index: in a worker's first report,
     then at most about once a second; None in between and when no env has a curriculum."""
+    node: str | None = None
+    """The cluster node the worker ran on (a Ray node id); None for workers on the trainer's machine."""

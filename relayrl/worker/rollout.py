@@ -93,6 +93,8 @@ class RolloutWorker:
         )
         b = self.buffers
         b.policy_version[slot] = self.policy_version
+        # Rows masked out in an earlier rollout into this slot (an env that raised) are valid again.
+        b.valid[slot].fill_(True)
         if self.rnn_state is not None:
             b.rnn_state[slot].copy_(self.rnn_state)
         episodes: list[EpisodeRecord] = []

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 SOURCES: dict[str, str] = {
     "serial": "relayrl.trainer.sources.in_process:InProcessSource",
     "local": "relayrl.trainer.sources.processes:ProcessSource",
+    "ray": "relayrl.trainer.sources.ray_cluster:RaySource",
 }
 """Backend name -> ``"module:Class"`` (one registration line per backend)."""
 
