@@ -68,6 +68,10 @@ def test_restarted_env_drops_its_partial_episode(tmp_path):
     assert b.valid[0, :, 0].tolist() == [False] * 7 + [True] * 3
     assert b.dones[0, 6, 0] and b.starts[0, 7, 0]
     assert report.env_errors == 1 and report.episodes == []
+    # the next rollout into the same slot: the new env raises at its 7th step (row 3); rows masked in
+    # the slot's previous rollout are training data again
+    worker.collect(0)
+    assert b.valid[0, :, 0].tolist() == [False] * 4 + [True] * 6
 
 
 @pytest.mark.multiprocess

@@ -113,8 +113,8 @@ class RaySource:
         self.placed: list[ActorInfo | None] = [None] * n
         self.starting: dict[int, tuple[Any, float]] = {}
         """Workers whose actor is not ready yet: ``ready()`` reference and deadline."""
-        self.lost_node: dict[int, ActorInfo] = {}
-        """Replacement workers whose predecessor's node left the cluster: where it was."""
+        self.predecessor: dict[int, ActorInfo] = {}
+        """Replacement actors not ready yet: where the actor they replace ran."""
         self.held: list[set[int]] = [set() for _ in range(n)]
         """Slots each worker holds (granted, not yet reported back)."""
         self.pending: dict[Any, Flight] = {}
@@ -201,27 +201,31 @@ class RaySource:
                     raise WorkerError(f"worker {w} (node {info.node}, {info.address}) raised:\n{info.failure}")
                 self.placed[w] = info
                 del self.starting[w]
-                self.lost_node.pop(w, None)
+                self.predecessor.pop(w, None)
                 continue
-            lost = self.lost_node.get(w)
-            if lost is not None and ray_connect.cluster_cpus() < self._cpus_needed():
-                raise WorkerError(self._no_room_message(w, lost))
+            self._check_room_after_node_loss(w)
             if time.monotonic() > deadline:
                 raise WorkerError(
                     f"worker {w} was not placed and started in time (the cluster has {ray_connect.cluster_cpus():g} "
                     f"CPUs, --ray-cpus-per-worker {self.cfg.ray.ray_cpus_per_worker:g}); see `ray status`"
                 )
 
-    def _cpus_needed(self) -> float:
-        return self.layout.num_workers * self.cfg.ray.ray_cpus_per_worker
-
-    def _no_room_message(self, w: int, lost: ActorInfo) -> str:
-        return (
-            f"node {lost.node} ({lost.address}) left the Ray cluster with worker {w}, and the remaining nodes "
-            f"have {ray_connect.cluster_cpus():g} CPUs for the {self._cpus_needed():g} that --num-workers "
-            f"{self.layout.num_workers} x --ray-cpus-per-worker {self.cfg.ray.ray_cpus_per_worker:g} reserve; "
-            "add a node or lower --num-workers, then rerun the same command to resume"
-        )
+    def _check_room_after_node_loss(self, w: int) -> None:
+        """WorkerError naming the node when worker ``w``'s replacement waits for room that the cluster no
+        longer has: its predecessor's node is gone and the other nodes lack the CPUs. (Ray declares a
+        node that crashed outright dead only after its health checks fail, so this may take a while.)"""
+        lost = self.predecessor.get(w)
+        if lost is None or ray_connect.node_alive(lost.node):
+            return
+        need = self.layout.num_workers * self.cfg.ray.ray_cpus_per_worker
+        have = ray_connect.cluster_cpus()
+        if have < need:
+            raise WorkerError(
+                f"node {lost.node} ({lost.address}) left the Ray cluster with worker {w}, and the remaining "
+                f"nodes have {have:g} CPUs for the {need:g} that --num-workers {self.layout.num_workers} x "
+                f"--ray-cpus-per-worker {self.cfg.ray.ray_cpus_per_worker:g} reserve; add a node or lower "
+                "--num-workers, then rerun the same command to resume"
+            )
 
     # ----- slots and reports -----
 
@@ -290,7 +294,7 @@ class RaySource:
         """Keep worker ``w``'s complete rollouts, drop the rest, and replace it (WorkerError past the
         restart budget)."""
         self._drain(w)
-        info = self.placed[w] or self.lost_node.get(w)
+        info = self.placed[w] or self.predecessor.get(w)
         node_left = info is not None and not ray_connect.node_alive(info.node)
         where = f"pid {info.pid} on node {info.node} ({info.address})" if info else "not started yet"
         cause = "its node left the Ray cluster" if node_left else " ".join(str(exc).split())[:300]
@@ -312,14 +316,13 @@ class RaySource:
             ray.kill(self.actors[w], no_restart=True)
         except Exception:  # noqa: BLE001 - it is gone already
             pass
-        if node_left and info is not None:
-            self.lost_node[w] = info
+        if info is not None:
+            self.predecessor[w] = info
         self.generation[w] += 1
         self._spawn(w, PLACEMENT_TIMEOUT_SECONDS)
         for slot in sorted(self.held[w]):
             self._submit(w, slot)
-        if w in self.lost_node and ray_connect.cluster_cpus() < self._cpus_needed():
-            raise WorkerError(self._no_room_message(w, self.lost_node[w]))
+        self._check_room_after_node_loss(w)
 
     def _drain(self, w: int) -> None:
         """Rollouts worker ``w`` completed before it died are good data: into the backlog. Its other

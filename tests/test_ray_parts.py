@@ -1,0 +1,134 @@
+"""The Ray backend's parts that need no cluster: the hub, an actor's link to it (with a hub whose replies
+the test delivers by hand), and trajectory slots sent as arrays."""
+
+from concurrent.futures import Future
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from relayrl.shared.trajectories import TrajectoryBuffers
+
+pytest.importorskip("ray")
+
+from relayrl.shared.ray_hub import ProgressHub, PublishedWeights  # noqa: E402
+from relayrl.worker import ray_links  # noqa: E402
+from relayrl.worker.ray_links import HubLink, LinkedCounters, LinkedInfo, LinkedWeights  # noqa: E402
+
+
+class HandDeliveredHub:
+    """A ``ProgressHub`` behind ``hub.exchange.remote(...)`` whose replies arrive when the test says."""
+
+    def __init__(self, hub: ProgressHub) -> None:
+        self.hub = hub
+        self.waiting: list[tuple[Future, tuple]] = []
+        self.exchange = self
+
+    def remote(self, *args: Any) -> "HandDeliveredHub._Ref":
+        future: Future = Future()
+        self.waiting.append((future, args))
+        return HandDeliveredHub._Ref(future)
+
+    def deliver_all(self) -> None:
+        for future, args in self.waiting:
+            future.set_result(self.hub.exchange(*args))
+        self.waiting.clear()
+
+    class _Ref:
+        def __init__(self, future: Future) -> None:
+            self._future = future
+
+        def future(self) -> Future:
+            return self._future
+
+
+def test_hub_replies_with_the_total_and_only_what_changed():
+    hub = ProgressHub(base_steps=1000)
+    weights = PublishedWeights(serial=3, version=1, ref=None, nbytes=8)
+    hub.publish_info(2, {"policy_version": 1})
+    hub.publish_info(1, {"policy_version": 0})  # older: ignored
+    hub.publish_weights(weights)
+    reply = hub.exchange(steps=10, info_version=0, weights_serial=-1)
+    assert reply.total == 1010 and reply.info == (2, {"policy_version": 1}) and reply.weights == weights
+    reply = hub.exchange(steps=5, info_version=2, weights_serial=3)
+    assert reply.total == 1015 and reply.info is None and reply.weights is None
+
+
+def test_link_total_is_live_for_own_steps_and_never_decreases(monkeypatch):
+    hub = ProgressHub(base_steps=500)
+    hub.publish_info(1, {"policy_version": 0})
+    remote = HandDeliveredHub(hub)
+    link = HubLink(remote, period=0.0)
+    monkeypatch.setattr(ray_links.ray, "get", lambda ref, timeout=None: ref.future().result())
+    remote_sync = remote.remote  # sync waits on its reply: deliver it as soon as it is asked for
+
+    def answered(*args: Any) -> Any:
+        ref = remote_sync(*args)
+        remote.deliver_all()
+        return ref
+
+    monkeypatch.setattr(remote, "remote", answered)
+    link.sync(timeout=1.0)
+    monkeypatch.setattr(remote, "remote", remote_sync)
+    counters, info = LinkedCounters(link), LinkedInfo(link)
+    assert counters.total() == 500 and info.read() == (1, {"policy_version": 0})  # before the first step
+    seen = []
+    for round_ in range(20):
+        counters.add(0, 4)  # this worker's batch step: counted at once, sent without waiting
+        hub.exchange(steps=3, info_version=1, weights_serial=-1)  # another worker's steps reach the hub
+        if round_ % 3 == 2:
+            remote.deliver_all()  # replies arrive late, and in bursts
+        seen.append(counters.total())
+    assert seen == sorted(seen), "the total went backwards"
+    assert seen[0] >= 504  # own steps count at once
+    remote.deliver_all()
+    counters.total()  # takes the last reply (and sends the rest)
+    remote.deliver_all()
+    counters.total()
+    assert counters.total() == hub.total() == 500 + 20 * 4 + 20 * 3
+
+
+def test_linked_weights_load_the_newest_publication_once(monkeypatch):
+    model = torch.nn.Linear(2, 1)
+    arrays = {k: np.full(v.shape, 7.0, np.float32) for k, v in model.state_dict().items()}
+    for a in arrays.values():
+        a.flags.writeable = False  # as read from the object store
+    link = HubLink(hub=None, period=1.0)
+    weights = LinkedWeights(link)
+    reads = []
+    monkeypatch.setattr(ray_links.ray, "get", lambda ref: reads.append(ref) or arrays)  # the object store
+    assert weights.load_into(model, (-1, -1)) == (-1, -1)  # nothing published yet
+    link.offer(PublishedWeights(serial=5, version=2, ref="r5", nbytes=12))
+    link.offer(PublishedWeights(serial=4, version=1, ref="r4", nbytes=12))  # older: ignored
+    assert weights.load_into(model, (-1, -1)) == (5, 2)
+    assert torch.all(model.weight == 7.0)
+    assert weights.load_into(model, (5, 2)) == (5, 2)
+    assert reads == ["r5"] and weights.fetched_bytes == 12  # read once
+
+
+def test_exchange_period_keeps_the_hub_below_its_call_rate():
+    assert ray_links.exchange_period(2) == ray_links.MIN_EXCHANGE_SECONDS
+    assert ray_links.exchange_period(500) * ray_links.HUB_CALLS_PER_SECOND == pytest.approx(500)
+
+
+# ----- slots as arrays -----
+
+
+def test_slot_arrays_round_trip_into_another_slot_with_dict_observations():
+    space = gym.spaces.Dict({"image": gym.spaces.Box(0, 255, (3, 3), np.uint8), "pos": gym.spaces.Box(-1, 1, (2,))})
+    trainer = TrajectoryBuffers.allocate(4, 5, 2, space, gym.spaces.Discrete(3), 0, shared=False)
+    own = trainer.like(1)
+    assert own.obs["image"].shape == (1, 6, 2, 3, 3) and own.valid.all() and not own.rewards.any()
+    own.obs["image"][0].fill_(9)
+    own.rewards[0].copy_(torch.arange(10.0).reshape(5, 2))
+    own.valid[0, 1, 1] = False
+    own.policy_version[0] = 7
+    arrays = own.slot_arrays(0)
+    for a in (arrays["rewards"], arrays["obs"]["image"]):
+        a.flags.writeable = False  # received arrays are read-only views
+    trainer.write_slot(2, arrays)
+    assert torch.all(trainer.obs["image"][2] == 9) and not trainer.obs["image"][1].any()
+    assert torch.equal(trainer.rewards[2], torch.arange(10.0).reshape(5, 2))
+    assert trainer.valid[2].sum() == 9 and trainer.policy_version[2] == 7
