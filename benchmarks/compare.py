@@ -81,6 +81,8 @@ FRAMEWORKS = {
             "vector256",
         ),
         Framework("relayrl-plain", None, "run_relayrl.py", {"episode_log": False}),
+        # the rollout workers as Ray actors on a Ray instance the run starts on this machine
+        Framework("relayrl-ray", None, "run_relayrl.py", {"backend": "ray"}),
         # relayrl with one learner thread (its default for MLPs; CNN models default to all cores)
         Framework("relayrl-1thread", None, "run_relayrl.py", {"learner_threads": 1}),
         # relayrl variants that trade frames/s for on-policy data (time-to-target workloads)

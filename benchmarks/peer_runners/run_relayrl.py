@@ -10,6 +10,7 @@ the episode-log analysis (time to the target return, steady fps) and relayrl's p
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import time
@@ -19,6 +20,19 @@ import bench_common as bc
 
 import relayrl
 from relayrl.config import replace
+
+
+class TrafficRecord(logging.Filter):
+    """Keeps the object-store traffic that ``--backend ray`` logs when it stops (``extra={"traffic": ...}``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.summary: dict | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if hasattr(record, "traffic"):
+            self.summary = record.traffic
+        return True
 
 
 def phase_means(progress: Path) -> dict[str, float]:
@@ -100,6 +114,10 @@ def main() -> None:
         cfg = replace(cfg, algorithm__advantage_std_floor=p["advantage_std_floor"])
     if "publish_every_epoch" in p:
         cfg = replace(cfg, sampling__publish_every_epoch=p["publish_every_epoch"])
+    if "backend" in p:
+        cfg = replace(cfg, sampling__backend=p["backend"])
+    traffic = TrafficRecord()
+    logging.getLogger("relayrl.workers").addFilter(traffic)
     t0 = time.time()
     # at the target: SIGTERM to this process, which relayrl handles as a clean stop (checkpoint, summary)
     bc.watch_target(p, lambda: os.kill(os.getpid(), signal.SIGTERM))
@@ -113,6 +131,13 @@ def main() -> None:
         "fps": summary.env_steps / wall,
         "phases": phase_means(progress),
     }
+    if traffic.summary is not None:  # --backend ray: bytes through the object store, per update
+        updates = max(summary.policy_version, 1)
+        result["traffic"] = traffic.summary
+        result["traffic_per_update"] = {
+            key: traffic.summary[key] / updates
+            for key in ("trajectory_bytes", "report_bytes", "published_bytes", "weights_read_bytes", "info_bytes")
+        }
     if episode_log:
         result.update(bc.analyse(os.environ[bc.EPISODE_DIR_VAR], t0, p["target"], p["window"]))
     else:

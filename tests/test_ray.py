@@ -1,0 +1,380 @@
+"""``--backend ray`` end to end, on a Ray cluster of this machine: a head (the trainer's node, no CPUs)
+and two worker nodes of 1 CPU each, all on 127.0.0.1 (``ray.cluster_utils.Cluster``), shared by the
+tests of this module. Run them alone with ``pytest -m ray``.
+
+Every Ray process the tests start is a descendant of this process or of a ``relayrl`` subprocess;
+the tests that start them check they are gone at the end (the cluster's: when the module ends).
+"""
+
+import os
+
+# Loopback addresses for every node; read when ray is imported, so set before.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+import json  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+ray = pytest.importorskip("ray")
+
+from envs_for_tests import CURRICULUM_DISTANCES, load_records  # noqa: E402
+from ray.cluster_utils import Cluster  # noqa: E402
+
+import relayrl  # noqa: E402
+from relayrl.config import Config, replace  # noqa: E402
+from relayrl.experiment import Experiment  # noqa: E402
+from relayrl.trainer import checkpointer as checkpoints  # noqa: E402
+from relayrl.trainer.loop import TrainingLoop  # noqa: E402
+
+pytestmark = [pytest.mark.ray, pytest.mark.multiprocess]
+
+TESTS = Path(__file__).parent
+LOCAL = "127.0.0.1"
+RAY_PACKAGE = os.path.dirname(ray.__file__)
+
+
+# ----- processes -----
+
+
+def _children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def _is_ray(pid: int) -> bool:
+    """A Ray worker or agent (``ray::...``), or a program of Ray's package (gcs_server, raylet, ...)."""
+    argv = _cmdline(pid).split(" ")
+    return argv[0].startswith("ray::") or any(a.startswith(RAY_PACKAGE) for a in argv[:3])
+
+
+def ray_descendants(pid: int) -> set[int]:
+    """Ray's processes (gcs_server, raylet, agents, workers) among the descendants of ``pid``."""
+    children, found, todo = _children(), set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return {p for p in found if _is_ray(p)}
+
+
+def alive(pids: set[int]) -> set[int]:
+    """The pids that still run (zombies, which only wait to be reaped, do not count)."""
+    out = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            out.add(pid)
+    return out
+
+
+def assert_gone(pids: set[int], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = {pid: _cmdline(pid)[:120] for pid in alive(pids)}
+    assert not left, f"Ray processes outlived the test: {left}"
+
+
+# ----- the cluster -----
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Head with no CPUs (the trainer's node) + two 1-CPU worker nodes; this process is its driver."""
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False, "node_ip_address": LOCAL}
+    )
+    try:
+        for _ in range(2):
+            cluster.add_node(num_cpus=1, node_ip_address=LOCAL)
+        # the actors import the test envs (envs_for_tests) like local worker processes do
+        ray.init(address=cluster.address, runtime_env={"env_vars": {"PYTHONPATH": str(TESTS)}}, logging_level="WARNING")
+        yield cluster
+    finally:
+        started = ray_descendants(os.getpid())
+        ray.shutdown()
+        cluster.shutdown()
+        assert_gone(started)
+
+
+def add_node(cluster: Cluster) -> None:
+    cluster.add_node(num_cpus=1, node_ip_address=LOCAL)
+    cluster.wait_for_nodes()
+
+
+def our_actors() -> list[str]:
+    """Live actors of relayrl runs, in any namespace (their names start with ``relayrl-``)."""
+    return [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["name"].startswith("relayrl-")]
+
+
+def assert_no_actors_left(timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while our_actors() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert our_actors() == []
+
+
+def record_reports(monkeypatch, after=None) -> list:
+    """Every rollout report the loop receives (``after(report, n)`` runs once the n-th is counted)."""
+    reports: list = []
+    on_rollout = TrainingLoop.on_rollout
+
+    def recording(loop: TrainingLoop, report) -> None:
+        on_rollout(loop, report)
+        reports.append(report)
+        if after is not None:
+            after(report, len(reports))
+
+    monkeypatch.setattr(TrainingLoop, "on_rollout", recording)
+    return reports
+
+
+def cfg_for(cluster: Cluster, tmp_path: Path, env: str, **changes) -> Config:
+    cfg = Config(env=env, train_dir=str(tmp_path / "runs"), experiment="e", seed=4, train_for_env_steps=8192)
+    base = dict(
+        sampling__backend="ray",
+        sampling__num_workers=2,
+        sampling__num_envs_per_worker=4,
+        sampling__rollout_length=16,
+        ray__ray_address=cluster.address,
+        algorithm__num_epochs=1,  # the tests are about sampling: a quick learner
+        algorithm__num_minibatches=1,
+        logging__report_interval=0.5,
+        logging__tensorboard=False,
+        logging__progress_bar=False,
+    )
+    base.update(changes)
+    return replace(cfg, **base)
+
+
+# ----- start-up errors and a Ray instance of the run's own (no cluster needed) -----
+
+
+def _relayrl(tmp_path: Path, *flags: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "relayrl.cli.main", "train", "--backend", "ray", "--train-dir", str(tmp_path / "runs")]
+    cmd += ["--experiment", "e", "--report-interval", "0.5", "--seed", "1", *flags]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=TESTS.parent)
+
+
+@pytest.mark.timeout(120)
+def test_unreachable_cluster_exits_2_naming_the_address(tmp_path):
+    with socket.socket() as s:  # a free port: nothing listens there once it is closed
+        s.bind((LOCAL, 0))
+        port = s.getsockname()[1]
+    address = f"{LOCAL}:{port}"
+    t0 = time.monotonic()
+    proc = _relayrl(tmp_path, "--ray-address", address)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 2, err
+    assert f"--ray-address '{address}': cannot reach a Ray cluster at {address}" in err
+    assert time.monotonic() - t0 < 60  # not Ray's own minutes of retrying
+
+
+@pytest.mark.timeout(180)
+def test_without_an_address_the_run_starts_and_ends_its_own_ray_instance(tmp_path):
+    proc = _relayrl(tmp_path, "--num-workers", "2", "--num-envs-per-worker", "4", "--train-for-env-steps", "2048")
+    started: set[int] = set()
+    while proc.poll() is None:  # the run's Ray processes are its descendants while it runs
+        started |= ray_descendants(proc.pid)
+        time.sleep(0.5)
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert "started a Ray instance on this machine" in err
+    assert json.loads((tmp_path / "runs" / "e" / "progress.jsonl").read_text().splitlines()[-1])["env_steps"] >= 2048
+    assert len(started) >= 4  # gcs_server, raylet, two actors at least
+    assert_gone(started)
+
+
+# ----- contracts across nodes -----
+
+
+@pytest.mark.timeout(180)
+def test_rollouts_come_from_both_nodes_and_training_info_reaches_every_env(cluster, tmp_path, monkeypatch):
+    reports = record_reports(monkeypatch)
+    cfg = cfg_for(
+        cluster,
+        tmp_path,
+        "envs_for_tests:make_recorded_env",
+        environment__env_kwargs={"log_dir": str(tmp_path / "records"), "horizon": 8},
+        training_info__training_info_fn="envs_for_tests:extra_training_info",
+        training_info__reward_shaping={"bonus": 0.5},
+        train_for_env_steps=4096,
+    )
+    summary = relayrl.train(cfg)
+    assert {r.node for r in reports} == {node.node_id for node in cluster.worker_nodes}
+    records = [r for r in load_records(tmp_path / "records") if r["episodes"]]  # not the trainer's probe env
+    assert len(records) == 8  # 2 workers x 4 envs, on two nodes
+    for rec in records:
+        steps = [d["approx_total_training_steps"] for d in rec["deliveries"]]
+        assert steps == sorted(steps), "approx_total_training_steps went backwards"
+        assert len(set(steps)) >= 5, "the step count did not move along during the run"
+        assert rec["episodes"][0]["info_at_reset"], "the first episode had no training info"
+        for d in rec["deliveries"]:
+            assert d["my_key"] == 42 and d["has_stats"] and d["reward_shaping"] == {"bonus": 0.5}
+            assert d["policy_id"] == 0 and d["policy_version"] <= summary.policy_version
+        assert max(d["policy_version"] for d in rec["deliveries"]) >= 1  # later versions arrive too
+    assert max(d["approx_total_training_steps"] for r in records for d in r["deliveries"]) >= summary.env_steps // 2
+    assert_no_actors_left()
+
+
+def _curriculum_cfg(cluster: Cluster, tmp_path: Path, steps: int, strategy: str) -> Config:
+    return cfg_for(
+        cluster,
+        tmp_path,
+        "envs_for_tests:make_goal_curriculum_env",
+        train_for_env_steps=steps,
+        sampling__rollout_length=32,
+        algorithm__num_epochs=4,  # the envs must learn to reach their goals: PPO's defaults
+        algorithm__num_minibatches=4,
+        environment__env_kwargs={"log_dir": str(tmp_path / "records")},
+        ray__ray_cpus_per_worker=0.5,
+        ray__ray_placement_strategy=strategy,
+    )
+
+
+def _first_levels(log_dir: Path) -> list[int]:
+    records = [json.loads(p.read_text()) for p in log_dir.glob("*.json")]
+    return sorted(CURRICULUM_DISTANCES.index(r["first_distance"]) for r in records)
+
+
+@pytest.mark.timeout(240)
+def test_curriculum_levels_survive_a_resume_on_other_nodes(cluster, tmp_path, monkeypatch):
+    reports = record_reports(monkeypatch)
+    # both workers packed onto one node ...
+    first = relayrl.train(_curriculum_cfg(cluster, tmp_path, 12_288, "PACK"))
+    assert len({r.node for r in reports}) == 1
+    assert first.stats["episode_extra_stats/curriculum/level/max"] >= 1
+    saved = checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))
+    levels = {int(i): s["level"] for i, s in saved["curriculum_states"].items()}
+    assert sorted(levels) == list(range(8)) and max(levels.values()) >= 1
+    for p in (tmp_path / "records").glob("*.json"):
+        p.unlink()
+    reports.clear()
+    # ... then resumed spread over both: one worker's envs now run on the other node
+    second = relayrl.train(_curriculum_cfg(cluster, tmp_path, 14_336, "SPREAD"))
+    assert len({r.node for r in reports}) == 2
+    assert second.env_steps > first.env_steps
+    # every env's first episode after the resume is at its saved level (none restored: all at 0)
+    assert _first_levels(tmp_path / "records") == sorted(levels.values())
+    assert_no_actors_left()
+
+
+# ----- faults -----
+
+
+@pytest.mark.timeout(180)
+def test_an_actor_whose_process_is_killed_is_replaced(cluster, tmp_path):
+    marker = tmp_path / "killed"
+    cfg = cfg_for(
+        cluster,
+        tmp_path,
+        "envs_for_tests:make_counting_env",
+        environment__env_kwargs={"kill_after": 200, "kill_once_file": str(marker)},
+    )
+    summary = relayrl.train(cfg)
+    assert marker.exists()  # an env SIGKILLed its actor's process
+    assert summary.worker_restarts == 1
+    assert summary.env_steps >= 8192
+    assert_no_actors_left()
+
+
+def _remove_node_of(cluster: Cluster, report, removed: dict) -> None:
+    node = next(n for n in cluster.worker_nodes if n.node_id == report.node)
+    removed["node"] = node.node_id
+    cluster.remove_node(node)  # its raylet and workers are stopped (SIGTERM), as when a node is drained
+
+
+@pytest.mark.timeout(240)
+def test_workers_of_a_removed_node_restart_on_the_remaining_one(cluster, tmp_path, monkeypatch):
+    removed: dict = {}
+
+    def remove_then_watch(report, n):
+        if n == 20:
+            _remove_node_of(cluster, report, removed)
+            removed["worker"] = report.worker
+        elif removed and report.worker == removed["worker"] and report.node != removed["node"]:
+            removed.setdefault("replacement", []).append(report.node)
+            if len(removed["replacement"]) == 5:  # the replacement works: end the run (as Ctrl-C would)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    reports = record_reports(monkeypatch, remove_then_watch)
+    cfg = cfg_for(
+        cluster,
+        tmp_path,
+        "envs_for_tests:make_counting_env",
+        train_for_env_steps=10**8,
+        ray__ray_cpus_per_worker=0.5,  # room for both workers on one node
+        ray__ray_placement_strategy="SPREAD",
+    )
+    try:
+        summary = relayrl.train(cfg)
+    finally:
+        add_node(cluster)
+    assert len({r.node for r in reports[:20]}) == 2  # both nodes worked before
+    assert summary.worker_restarts == 1 and summary.interrupted == "SIGTERM"
+    survivor = {r.node for r in reports[:20]} - {removed["node"]}
+    assert set(removed["replacement"]) == survivor  # the removed node's worker, restarted on the other one
+    assert_no_actors_left()
+
+
+@pytest.mark.timeout(240)
+def test_a_removed_node_without_room_elsewhere_stops_the_run_with_a_checkpoint(cluster, tmp_path, monkeypatch):
+    removed: dict = {}
+    record_reports(monkeypatch, lambda report, n: n == 20 and _remove_node_of(cluster, report, removed))
+    cfg = cfg_for(cluster, tmp_path, "envs_for_tests:make_counting_env", train_for_env_steps=10**8)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(relayrl.WorkerError) as failure:
+            relayrl.train(cfg)  # 1 CPU per worker: the remaining node has room for one
+    finally:
+        add_node(cluster)
+    assert f"node {removed['node']}" in str(failure.value) and "left the Ray cluster" in str(failure.value)
+    assert time.monotonic() - t0 < 120
+    assert checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))["env_steps"] > 0
+    assert_no_actors_left()
+
+
+@pytest.mark.timeout(180)
+def test_sigterm_checkpoints_and_leaves_no_actors(cluster, tmp_path):
+    proc = _relayrl(
+        tmp_path, "--ray-address", cluster.address, "--num-workers", "2", "--train-for-env-steps", str(10**8)
+    )
+    progress = tmp_path / "runs" / "e" / "progress.jsonl"
+    deadline = time.monotonic() + 120
+    while not (progress.exists() and progress.read_text().strip()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "training never reported progress"
+        time.sleep(0.2)
+    assert our_actors()  # the run's actors (and its hub) while it runs
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "SIGTERM" in err
+    assert time.monotonic() - t0 < 20
+    assert checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))["env_steps"] > 0
+    assert_no_actors_left()
