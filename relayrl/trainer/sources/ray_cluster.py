@@ -346,6 +346,13 @@ class RaySource:
         disconnect if this source connected."""
         self.stopped = True
         try:
+            # Rollouts not started yet are dropped, so each actor's close() runs right after the
+            # rollout in progress (an actor runs one call at a time, in order).
+            for ref in self.pending:
+                try:
+                    ray.cancel(ref)
+                except Exception:  # noqa: BLE001 - finished or its actor is gone: nothing to cancel
+                    pass
             live = [a for a in self.actors if a is not None]
             closing = [a.close.remote() for a in live]
             if closing:
