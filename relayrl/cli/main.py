@@ -1,6 +1,6 @@
-"""``relayrl train | enjoy | plot``: flat flags parsed by tyro from the config dataclasses' field docstrings.
+"""``relayrl train | enjoy | plot | export``: flat flags parsed by tyro from the config dataclasses' field docstrings.
 
-Exit codes: 0 success, 1 a rollout worker failed, 2 a usage or configuration error, 130 interrupted.
+Exit codes: 0 success, 1 a rollout worker failed (or an exported file failed its check), 2 a usage or configuration error, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TypeVar
 import tyro
 
 from relayrl.config import Config, ConfigError
+from relayrl.export.command import ExportCheckError, ExportConfig, export_experiment, format_export
 from relayrl.runners.enjoy import EnjoyConfig, enjoy, format_result
 from relayrl.runners.plot import PlotConfig, plot
 from relayrl.runners.runner import CheckpointError, TrainSummary, train
@@ -29,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "train": "Train a policy with asynchronous PPO (relayrl train --help lists every flag).",
     "enjoy": "Evaluate a trained policy: episode returns, optionally a video.",
     "plot": "Plot episode return, extra stats and curriculum level vs env steps of experiments into a PNG.",
+    "export": "Export a trained policy to ONNX (deterministic action and value) for inference without relayrl.",
 }
 
 T = TypeVar("T")
@@ -106,7 +108,24 @@ def _plot(argv: Sequence[str]) -> int:
     return 0
 
 
-HANDLERS: dict[str, Callable[[Sequence[str]], int]] = {"train": _train, "enjoy": _enjoy, "plot": _plot}
+def _export(argv: Sequence[str]) -> int:
+    cfg = _parse(ExportConfig, argv, "export")
+    setup_logging("main")
+    try:
+        result = export_experiment(cfg)
+    except ExportCheckError as exc:
+        print(f"{PROG}: export failed: {exc}", file=sys.stderr)
+        return 1
+    print(format_export(result))
+    return 0
+
+
+HANDLERS: dict[str, Callable[[Sequence[str]], int]] = {
+    "train": _train,
+    "enjoy": _enjoy,
+    "plot": _plot,
+    "export": _export,
+}
 
 
 def _exit_code(exc: SystemExit) -> int:
