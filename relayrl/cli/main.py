@@ -1,6 +1,7 @@
 """``relayrl train | enjoy | plot | export``: flat flags parsed by tyro from the config dataclasses' field docstrings.
 
-Exit codes: 0 success, 1 a rollout worker failed (or an exported file failed its check), 2 a usage or configuration error, 130 interrupted.
+Exit codes: 0 success, 1 a rollout worker failed (or an exported file failed its check), 2 a usage or
+configuration error, 130 interrupted.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from relayrl.envs import make_env
 from relayrl.envs.episode_stats import EXTRA_STATS_KEY, flatten_extra_stats
 from relayrl.learning import checkpoints
 from relayrl.models import ActorCritic, build_actor_critic
+from relayrl.runners.wandb_sink import log_evaluation, require_wandb
 from relayrl.sampling.buffers import map_obs
 
 log = logging.getLogger("relayrl.enjoy")
@@ -71,6 +72,11 @@ class EnjoyConfig:
     """Merged over the training run's --env-kwargs for evaluation (a JSON object), e.g. to play the
     hardest level of a curriculum env."""
 
+    wandb: bool = False
+    """Log the evaluation (mean return and length, and the video with --video) to the experiment's
+    Weights & Biases run at the checkpoint's env steps, with the training config's W&B project,
+    entity, group and tags. Needs ``pip install 'relayrl[wandb]'``."""
+
     @property
     def experiment_dir(self) -> Path:
         return Path(self.train_dir) / self.experiment
@@ -98,6 +104,8 @@ def _check(cfg: EnjoyConfig) -> None:
         raise ConfigError(f"--max-video-episodes must be >= 1 (got {cfg.max_video_episodes}).")
     if cfg.max_episode_steps is not None and cfg.max_episode_steps < 1:
         raise ConfigError(f"--max-episode-steps must be > 0 (got {cfg.max_episode_steps}).")
+    if cfg.wandb:
+        require_wandb()
 
 
 def load_train_config(cfg: EnjoyConfig) -> Config:
@@ -252,7 +260,14 @@ def enjoy(cfg: EnjoyConfig) -> EvalResult:
     arr = np.asarray(returns, dtype=np.float64)
     video_path = str(video.path) if video is not None else None
     extra_means = {key: float(np.mean(values)) for key, values in sorted(extras.items())}
-    return EvalResult(returns, lengths, float(arr.mean()), float(arr.std()), video_path, extra_means)
+    result = EvalResult(returns, lengths, float(arr.mean()), float(arr.std()), video_path, extra_means)
+    if cfg.wandb:
+        scalars = {"eval/episode_return_mean": result.mean_return, "eval/episode_length_mean": float(np.mean(lengths))}
+        scalars.update({f"eval/{key}": value for key, value in extra_means.items()})
+        step = int(state.get("env_steps", 0))
+        recorded = None if video is None else video.path
+        log_evaluation(train_cfg.logging, cfg.experiment, cfg.experiment_dir, step, scalars, recorded)
+    return result
 
 
 def format_result(result: EvalResult) -> str:
