@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from relayrl.cli.main import main
-from relayrl.config import ModelConfig
+from relayrl.config import ConfigError, ModelConfig
 from relayrl.models import ActorCritic, build_actor_critic
 from relayrl.models.normalization import RunningMeanStd
 
@@ -254,6 +254,17 @@ def test_export_does_not_change_the_model(tmp_path: Path) -> None:
     assert model.training
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_onnxscript_too_old_for_torch_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing_module(*args: Any, **kwargs: Any) -> None:
+        raise ModuleNotFoundError("No module named 'onnxscript._framework_apis.torch_2_11'", name="onnxscript._x")
+
+    monkeypatch.setattr(torch.onnx, "export", missing_module)
+    model = build_actor_critic(CARTPOLE.observation_space, CARTPOLE.action_space, ModelConfig())
+    with pytest.raises(ConfigError, match="pip install -U onnxscript"):
+        export_onnx(model, CARTPOLE.observation_space, CARTPOLE.action_space, tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
 
 
 # ----- command line -----

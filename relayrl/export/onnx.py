@@ -163,18 +163,28 @@ def export_onnx(
     args = policy.example_inputs()
     batch = torch.export.Dim("batch")
     t0 = time.monotonic()
-    with torch.no_grad(), _quiet_exporter():
-        program = torch.onnx.export(
-            policy,
-            args,
-            dynamo=True,
-            input_names=policy.input_names,
-            output_names=policy.output_names,
-            dynamic_shapes=(tuple({0: batch} for _ in args),),  # one entry: the varargs of forward
-            opset_version=OPSET,
-            external_data=False,
-            verbose=False,
-        )
+    try:
+        with torch.no_grad(), _quiet_exporter():
+            program = torch.onnx.export(
+                policy,
+                args,
+                dynamo=True,
+                input_names=policy.input_names,
+                output_names=policy.output_names,
+                dynamic_shapes=(tuple({0: batch} for _ in args),),  # one entry: the varargs of forward
+                opset_version=OPSET,
+                external_data=False,
+                verbose=False,
+            )
+    except ModuleNotFoundError as exc:  # e.g. onnxscript 0.5 lacks the module for torch 2.11+
+        if not (exc.name or "").startswith("onnxscript"):
+            raise
+        import onnxscript
+
+        raise ConfigError(
+            f"onnxscript {onnxscript.__version__} is too old for torch {torch.__version__} (no module {exc.name}); "
+            "upgrade it: pip install -U onnxscript"
+        ) from exc
     assert program is not None
     proto = program.model_proto
     onnx.helper.set_model_props(proto, export_metadata(policy, obs_space, action_space, metadata))
