@@ -246,6 +246,20 @@ def test_check_parity_flags_a_different_model(tmp_path: Path) -> None:
     assert changed.value_max_abs_error > 1e-3 and changed.rnn_state_max_abs_error > 1e-3
 
 
+def test_check_parity_on_box_actions_and_dict_observations(tmp_path: Path) -> None:
+    obs_space = gym.spaces.Dict({"v": gym.spaces.Box(-1.0, 1.0, (3,), np.float32), "k": gym.spaces.Discrete(3)})
+    action_space = gym.spaces.Box(-0.2, 0.2, (2,), np.float32)
+    model = build_actor_critic(obs_space, action_space, ModelConfig())
+    _nontrivial(model, seed=11)
+    path = export_onnx(model, obs_space, action_space, tmp_path / "box.onnx")
+    report = check_parity(model, obs_space, action_space, path, samples=128)
+    assert report.ok() and report.continuous_actions, report.describe()
+    assert "action max abs error" in report.describe()
+    with torch.no_grad():
+        model.policy_head.linear.bias.add_(0.01)  # the file no longer matches: every mean moves by 0.01
+    assert not check_parity(model, obs_space, action_space, path, samples=128).ok()
+
+
 def test_export_does_not_change_the_model(tmp_path: Path) -> None:
     model = build_actor_critic(CARTPOLE.observation_space, CARTPOLE.action_space, ModelConfig())
     model.train()

@@ -24,6 +24,7 @@ class ParityReport:
     """Largest differences between onnxruntime and torch over ``samples`` observations."""
 
     samples: int
+    continuous_actions: bool  # a Box action space
     action_max_abs_error: float  # continuous actions (both outputs); 0 for discrete ones
     action_mismatches: int  # discrete actions: rows whose action differs
     value_max_abs_error: float
@@ -41,9 +42,12 @@ class ParityReport:
         )
 
     def describe(self) -> str:
+        if self.continuous_actions:
+            actions = f"action max abs error {self.action_max_abs_error:.2e}"
+        else:
+            actions = f"action mismatches {self.action_mismatches}"
         text = (
-            f"{self.samples} observations: action mismatches {self.action_mismatches}, "
-            f"action max abs error {self.action_max_abs_error:.2e}, value max abs error "
+            f"{self.samples} observations: {actions}, value max abs error "
             f"{self.value_max_abs_error:.2e} (values up to {self.value_max_abs:.3g})"
         )
         if self.rnn_state_max_abs_error:
@@ -123,6 +127,7 @@ def check_parity(
             errors[key] = math.inf
     return ParityReport(
         samples=samples,
+        continuous_actions=box,
         action_max_abs_error=errors["action"],
         action_mismatches=mismatches,
         value_max_abs_error=errors["value"],
