@@ -201,8 +201,9 @@ class LoggingConfig:
 
     wandb: bool = False
     """Also log to Weights & Biases: the TensorBoard scalars (x-axis env steps) and the resolved
-    config. Needs ``pip install 'relayrl[wandb]'`` and ``wandb login`` (or WANDB_MODE=offline). The
-    run id is kept in ``<experiment_dir>/wandb_run_id``, so a resumed experiment continues its run."""
+    config. Needs ``pip install 'relayrl[wandb]'`` and ``wandb login`` (or WANDB_MODE=offline
+    to log locally); the run id is kept in ``<experiment_dir>/wandb_run_id``, so a resumed
+    experiment continues its run."""
 
     wandb_project: str = "relayrl"
     """W&B project of the run."""
