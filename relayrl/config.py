@@ -185,7 +185,7 @@ class ModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class LoggingConfig:
-    """Console, TensorBoard and progress file."""
+    """Console, TensorBoard, progress file and Weights & Biases."""
 
     report_interval: float = 5.0
     """Seconds between console reports / TensorBoard / progress-file rows."""
@@ -202,6 +202,24 @@ class LoggingConfig:
     metrics_fn: HookSpec = None
     """Derived metrics: called at every report with the aggregated episode stats (the dict envs get as
     ``training_info["stats"]``); returns ``{name: number}``, logged as ``derived/<name>``."""
+
+    wandb: bool = False
+    """Also log to Weights & Biases: the TensorBoard scalars (x-axis env steps) and the resolved
+    config. Needs ``pip install 'relayrl[wandb]'`` and ``wandb login`` (or WANDB_MODE=offline
+    to log locally); the run id is kept in ``<experiment_dir>/wandb_run_id``, so a resumed
+    experiment continues its run."""
+
+    wandb_project: str = "relayrl"
+    """W&B project of the run."""
+
+    wandb_entity: str | None = None
+    """W&B entity (user or team) of the run (default: your default entity)."""
+
+    wandb_group: str | None = None
+    """W&B group of the run, e.g. to show the seeds of one setting together."""
+
+    wandb_tags: tuple[str, ...] = ()
+    """W&B tags of the run."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -391,6 +409,8 @@ class Config:
                 sub = dict(value)
                 if key == "model" and "hidden_sizes" in sub:
                     sub["hidden_sizes"] = tuple(sub["hidden_sizes"])
+                if key == "logging" and "wandb_tags" in sub:
+                    sub["wandb_tags"] = tuple(sub["wandb_tags"])
                 kwargs[key] = groups[key](**sub)
             else:
                 kwargs[key] = value
