@@ -144,7 +144,10 @@ def enjoy(cfg: EnjoyConfig) -> EvalResult:
         if video is not None:
             video.close()
     if cfg.wandb:
-        scalars = {"eval/episode_return_mean": result.mean_return, "eval/episode_length_mean": float(np.mean(result.lengths))}
+        scalars = {
+            "eval/episode_return_mean": result.mean_return,
+            "eval/episode_length_mean": float(np.mean(result.lengths)),
+        }
         scalars.update({f"eval/{key}": value for key, value in result.extra_stats.items()})
         recorded = None if video is None else video.path
         log_evaluation(train_cfg.logging, experiment, int(data.get("env_steps", 0)), scalars, recorded)
