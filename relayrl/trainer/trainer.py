@@ -250,8 +250,9 @@ class Trainer:
             )
         handlers = install_signal_handlers(self.stop)
         try:
+            # ~1 s of imports: on a thread, while the workers start and fill their first slots
+            self.learner.prepare_in_background()
             source.start()
-            self.learner.prepare()  # ~1 s of imports, while the workers import and build their envs
             source.wait_ready(stop=lambda: bool(self.stop))
             startup.mark("workers")
             self.state.start_session()  # training time counts from here (start-up excluded)
