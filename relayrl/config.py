@@ -333,7 +333,7 @@ class Config:
         """Torch threads for the learner process on CPU (``--learner-threads``, else a default).
 
         ``multiply_adds``: the model's per-sample forward cost (``ActorCritic.multiply_adds_per_sample``).
-        Default: the cores the workers leave free, at least 1, at most 8. A model of at least
+        Default: the cores the workers leave free, at least 1, at most 8 (``--serial``: 1). A model of at least
         ``LARGE_MODEL_MULTIPLY_ADDS`` gets all cores (at most 8): its ops are large enough to split
         across threads and it keeps the learner the bottleneck, so it takes a share of the workers'
         cores. Smaller models' ops are too small to split and a second thread only adds contention.
@@ -344,9 +344,13 @@ class Config:
         if self.algorithm.learner_threads is not None:
             return self.algorithm.learner_threads
         cores = os.cpu_count() or 1
-        busy = 0 if self.serial else self.sampling.num_workers
-        free = max(1, cores - busy)
-        return min(8, max(free, cores) if multiply_adds >= LARGE_MODEL_MULTIPLY_ADDS else free)
+        large = multiply_adds >= LARGE_MODEL_MULTIPLY_ADDS
+        if self.serial:
+            # the in-process workers' batch-sized inference and the small model's updates gain nothing
+            # from a second thread; on a busy machine its synchronization alone made them many times slower
+            return min(8, cores) if large else 1
+        free = max(1, cores - self.sampling.num_workers)
+        return min(8, max(free, cores) if large else free)
 
     @property
     def rollout_steps(self) -> int:
