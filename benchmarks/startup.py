@@ -7,6 +7,8 @@ Each run is a fresh process: ``python -m relayrl.cli.main train`` on CartPole-v1
 default workers), with the env wrapped so that its first step in each worker writes a timestamp.
 Measured from outside, the same way for any version of relayrl:
 
+- ``cli import``: a separate process, start -> ``relayrl.cli.main`` imported;
+
 - ``first step``: process start -> the first env step in any rollout worker;
 - ``exit``: process start -> the process ended (the whole run).
 
@@ -53,6 +55,14 @@ def make_env(config: dict[str, Any] | None = None) -> Any:
     return FirstStepStamp(gym.make("CartPole-v1"))
 
 
+def cli_import_seconds(checkout: Path, python: str, env: dict[str, str]) -> float:
+    """Process start -> ``relayrl.cli.main`` imported (interpreter start included), in a process of its own."""
+    code = "import relayrl.cli.main, time; print(repr(time.time()))"
+    t0 = time.time()
+    out = subprocess.run([python, "-c", code], cwd=checkout, env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout) - t0
+
+
 def one_run(checkout: Path, python: str, steps: int, workdir: Path, index: int) -> dict[str, float]:
     stamp_dir = workdir / f"stamps_{index}"
     cmd = [
@@ -76,13 +86,14 @@ def one_run(checkout: Path, python: str, steps: int, workdir: Path, index: int) 
     ]
     # the checkout's relayrl first; this file, copied to workdir, provides the env to any version
     env = dict(os.environ, PYTHONPATH=f"{checkout}{os.pathsep}{workdir.parent}")
+    cli_import = cli_import_seconds(checkout, python, env)
     t0 = time.time()
     proc = subprocess.run(cmd, cwd=checkout, env=env, capture_output=True, text=True, timeout=600)
     t_exit = time.time() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     stamps = [float(p.read_text()) for p in stamp_dir.iterdir()]
-    row = {"first step": min(stamps) - t0, "exit": t_exit}
+    row = {"cli import": cli_import, "first step": min(stamps) - t0, "exit": t_exit}
     found = LINE.search(proc.stderr)
     if found:
         for part in found.group(1).split(" | "):

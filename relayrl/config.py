@@ -186,7 +186,7 @@ class ModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class LoggingConfig:
-    """Console, TensorBoard and progress file."""
+    """Console, TensorBoard, progress file and Weights & Biases."""
 
     report_interval: float = 5.0
     """Seconds between console reports / TensorBoard / progress-file rows."""
@@ -203,6 +203,24 @@ class LoggingConfig:
     metrics_fn: HookSpec = None
     """Derived metrics: called at every report with the aggregated episode stats (the dict envs get as
     ``training_info["stats"]``); returns ``{name: number}``, logged as ``derived/<name>``."""
+
+    wandb: bool = False
+    """Also log to Weights & Biases: the TensorBoard scalars (x-axis env steps) and the resolved
+    config. Needs ``pip install 'relayrl[wandb]'`` and ``wandb login`` (or WANDB_MODE=offline
+    to log locally); the run id is kept in ``<experiment_dir>/wandb_run_id``, so a resumed
+    experiment continues its run."""
+
+    wandb_project: str = "relayrl"
+    """W&B project of the run."""
+
+    wandb_entity: str | None = None
+    """W&B entity (user or team) of the run (default: your default entity)."""
+
+    wandb_group: str | None = None
+    """W&B group of the run, e.g. to show the seeds of one setting together."""
+
+    wandb_tags: tuple[str, ...] = ()
+    """W&B tags of the run."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -334,7 +352,7 @@ class Config:
         """Torch threads for the learner process on CPU (``--learner-threads``, else a default).
 
         ``multiply_adds``: the model's per-sample forward cost (``ActorCritic.multiply_adds_per_sample``).
-        Default: the cores the workers leave free, at least 1, at most 8. A model of at least
+        Default: the cores the workers leave free, at least 1, at most 8 (``--serial``: 1). A model of at least
         ``LARGE_MODEL_MULTIPLY_ADDS`` gets all cores (at most 8): its ops are large enough to split
         across threads and it keeps the learner the bottleneck, so it takes a share of the workers'
         cores. Smaller models' ops are too small to split and a second thread only adds contention.
@@ -345,9 +363,13 @@ class Config:
         if self.algorithm.learner_threads is not None:
             return self.algorithm.learner_threads
         cores = os.cpu_count() or 1
-        busy = 0 if self.serial else self.sampling.num_workers
-        free = max(1, cores - busy)
-        return min(8, max(free, cores) if multiply_adds >= LARGE_MODEL_MULTIPLY_ADDS else free)
+        large = multiply_adds >= LARGE_MODEL_MULTIPLY_ADDS
+        if self.serial:
+            # the in-process workers' batch-sized inference and the small model's updates gain nothing
+            # from a second thread; on a busy machine its synchronization alone made them many times slower
+            return min(8, cores) if large else 1
+        free = max(1, cores - self.sampling.num_workers)
+        return min(8, max(free, cores) if large else free)
 
     @property
     def rollout_steps(self) -> int:
@@ -411,6 +433,8 @@ class Config:
                 sub = dict(value)
                 if key == "model" and "hidden_sizes" in sub:
                     sub["hidden_sizes"] = tuple(sub["hidden_sizes"])
+                if key == "logging" and "wandb_tags" in sub:
+                    sub["wandb_tags"] = tuple(sub["wandb_tags"])
                 kwargs[key] = groups[key](**sub)
             else:
                 kwargs[key] = value

@@ -7,6 +7,8 @@
     tensorboard/           TensorBoard event files
     checkpoints/           checkpoint_<policy version:09d>_<env steps>.pt (the latest K) and best.pt
     videos/                what ``relayrl enjoy --video`` records
+    policy.onnx            what ``relayrl export`` writes by default
+    wandb_run_id, wandb/   the experiment's Weights & Biases run id and files (with ``--wandb``)
 
 and ``<train_dir>/plots/`` holds what ``relayrl plot`` draws. Train, enjoy, plot and the checkpointer
 ask an ``Experiment`` for these paths; nothing else spells them out.
@@ -80,6 +82,14 @@ class Experiment:
     @property
     def videos_dir(self) -> Path:
         return self.root / "videos"
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.root / "policy.onnx"
+
+    @property
+    def wandb_run_id_path(self) -> Path:
+        return self.root / "wandb_run_id"
 
     @property
     def plots_dir(self) -> Path:

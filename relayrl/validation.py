@@ -122,6 +122,11 @@ def validate(cfg: Config) -> None:
     )
     resolve_hook(ti.training_info_fn, "--training-info-fn")
     resolve_hook(cfg.logging.metrics_fn, "--metrics-fn")
+    if cfg.logging.wandb:
+        from relayrl.trainer.wandb_sink import require_wandb  # imports wandb only when asked for
+
+        require_wandb()
+        _require(bool(cfg.logging.wandb_project), "--wandb-project is empty: give a W&B project name.")
     _require(
         re.fullmatch(r"(auto|cpu|cuda(:\d+)?)", cfg.device) is not None,
         f"--device {cfg.device!r} is not one of cpu, cuda, cuda:N, auto.",

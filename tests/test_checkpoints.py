@@ -172,3 +172,25 @@ def test_curriculum_states_with_numpy_values_round_trip_and_objects_are_left_out
     saved = data["curriculum_states"]
     assert set(saved) == {0}
     assert saved[0]["level"] == 3 and saved[0]["window"].tolist() == [0.5, 1.0] and saved[0]["rng"]["state"] == 2**70
+
+
+def test_the_cli_refuses_a_crafted_checkpoint_with_exit_2_and_runs_nothing(tmp_path, capsys):
+    from relayrl.cli.main import main
+
+    marker = tmp_path / "pwned"
+    train_dir = tmp_path / "runs"
+    args = ["--env", "CartPole-v1", "--serial", "--num-workers", "1", "--num-envs-per-worker", "4"]
+    args += ["--rollout-length", "16", "--train-for-env-steps", "256", "--train-dir", str(train_dir)]
+    args += ["--experiment", "e", "--no-tensorboard", "--no-progress-bar"]
+    assert main(["train", *args]) == 0
+    exp = Experiment(train_dir, "e")
+    crafted = {"format_version": 2, "payload": _Payload(marker)}
+    torch.save(crafted, exp.best_checkpoint, pickle_protocol=2)  # a swapped best.pt
+    torch.save(crafted, exp.checkpoint_path(99, 999_999), pickle_protocol=2)  # and a newer "latest"
+    capsys.readouterr()
+    assert main(["enjoy", "--experiment", "e", "--train-dir", str(train_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to load checkpoint" in err and "system" in err and len(err.strip().splitlines()) == 1
+    assert main(["train", *args, "--train-for-env-steps", "512"]) == 2  # the resume refuses it too
+    assert "refusing to load checkpoint" in capsys.readouterr().err
+    assert not marker.exists()

@@ -88,7 +88,8 @@ def test_slots_per_worker_cover_a_batch(workers, rollouts, mode, buffers, per_wo
         (16, 8, False, False, 8),
         (16, 12, False, False, 4),
         (16, 12, False, True, 8),
-        (4, 2, True, False, 4),  # serial: no worker processes
+        (4, 2, True, False, 1),  # serial, small model: one thread (a second only synchronizes)
+        (4, 2, True, True, 4),  # serial, large model: all cores (no worker processes)
         (1, 2, False, True, 1),
     ],
 )

@@ -1,6 +1,7 @@
 """The learner on a hand-filled batch: policy lag, V-trace statistics, the lazily built optimizer."""
 
 import dataclasses
+import time
 
 import gymnasium as gym
 import numpy as np
@@ -47,6 +48,26 @@ def test_optimizer_is_built_on_first_use():
     assert optimizer is not None
     learner.train(batch, 0)
     assert learner.optimizer is optimizer and learner.policy_version == 1
+
+
+def test_optimizer_built_in_the_background_is_the_one_training_uses(monkeypatch):
+    import relayrl.learning.learner as learner_module
+
+    built = []
+    real_adam = learner_module._adam
+
+    def slow_counting_adam(*args):
+        time.sleep(0.2)  # still building when training starts
+        built.append(real_adam(*args))
+        return built[-1]
+
+    monkeypatch.setattr(learner_module, "_adam", slow_counting_adam)
+    learner, batch = learner_and_batch("none", 0)
+    learner.prepare_in_background()
+    learner.prepare_in_background()  # a second call starts nothing new
+    learner.train(batch, 0)  # waits for the thread instead of building a second optimizer
+    assert len(built) == 1 and learner.optimizer is built[0] and built[0].state
+    assert learner.policy_version == 1
 
 
 def test_after_epoch_sees_each_partly_updated_model_under_the_old_version():

@@ -118,10 +118,11 @@ def main() -> None:
         cfg = replace(cfg, sampling__backend=p["backend"])
     traffic = TrafficRecord()
     logging.getLogger("relayrl.workers").addFilter(traffic)
+    train = relayrl.train  # relayrl imports its trainer on first use: before the clock, as the peers do
     t0 = time.time()
     # at the target: SIGTERM to this process, which relayrl handles as a clean stop (checkpoint, summary)
     bc.watch_target(p, lambda: os.kill(os.getpid(), signal.SIGTERM))
-    summary = relayrl.train(cfg)
+    summary = train(cfg)
     wall = time.time() - t0
     progress = Path(summary.experiment_dir) / "progress.jsonl"
     result = {

@@ -22,6 +22,7 @@ from relayrl.envs import make_env
 from relayrl.evaluation import EvalResult, VideoWriter, evaluate, policy_from_checkpoint
 from relayrl.experiment import Experiment
 from relayrl.trainer import checkpointer
+from relayrl.trainer.wandb_sink import log_evaluation, require_wandb
 from relayrl.utils.logs import setup_logging
 
 log = logging.getLogger("relayrl.enjoy")
@@ -68,6 +69,11 @@ class EnjoyConfig:
     """Merged over the training run's --env-kwargs for evaluation (a JSON object), e.g. to play the
     hardest level of a curriculum env."""
 
+    wandb: bool = False
+    """Log the evaluation (mean return and length, and the video with --video) to the experiment's
+    Weights & Biases run at the checkpoint's env steps, with the training config's W&B project,
+    entity, group and tags. Needs ``pip install 'relayrl[wandb]'``."""
+
 
 def _check(cfg: EnjoyConfig) -> None:
     if cfg.num_episodes < 1:
@@ -78,6 +84,8 @@ def _check(cfg: EnjoyConfig) -> None:
         raise ConfigError(f"--max-video-episodes must be >= 1 (got {cfg.max_video_episodes}).")
     if cfg.max_episode_steps is not None and cfg.max_episode_steps < 1:
         raise ConfigError(f"--max-episode-steps must be > 0 (got {cfg.max_episode_steps}).")
+    if cfg.wandb:
+        require_wandb()
 
 
 def load_checkpoint(experiment: Experiment, which: str) -> dict[str, Any]:
@@ -128,13 +136,22 @@ def enjoy(cfg: EnjoyConfig) -> EvalResult:
         def on_episode(i: int, ret: float, length: int) -> None:
             log.info("episode %d/%d: return %.3f, length %d", i + 1, cfg.num_episodes, ret, length)
 
-        return evaluate(
+        result = evaluate(
             env, model, cfg.num_episodes, cfg.seed, cfg.deterministic, video, cfg.max_video_episodes, on_episode
         )
     finally:
         env.close()
         if video is not None:
             video.close()
+    if cfg.wandb:
+        scalars = {
+            "eval/episode_return_mean": result.mean_return,
+            "eval/episode_length_mean": float(np.mean(result.lengths)),
+        }
+        scalars.update({f"eval/{key}": value for key, value in result.extra_stats.items()})
+        recorded = None if video is None else video.path
+        log_evaluation(train_cfg.logging, experiment, int(data.get("env_steps", 0)), scalars, recorded)
+    return result
 
 
 def format_result(result: EvalResult) -> str:

@@ -1,7 +1,7 @@
-"""``relayrl train | enjoy | plot``: dispatch to the command's module (imported only when it runs).
+"""``relayrl train | enjoy | plot | export``: dispatch to the command's module (imported only when it runs).
 
-Exit codes: 0 success, 1 a rollout worker failed (or training info / the final checkpoint), 2 a usage or
-configuration error, 130 interrupted.
+Exit codes: 0 success, 1 a rollout worker failed (or training info, the final checkpoint, or an exported
+file's check), 2 a usage or configuration error, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plot": (
         "relayrl.cli.plot",
         "Plot episode return, extra stats and curriculum level vs env steps of experiments into a PNG.",
+    ),
+    "export": (
+        "relayrl.export.command",
+        "Export a trained policy to ONNX (deterministic action and value) for inference without relayrl.",
     ),
 }
 """Command -> (module with ``run(argv) -> exit code``, one-line help)."""

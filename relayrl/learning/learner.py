@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +47,7 @@ class Learner:
         # the list once, not a walk of the module tree at every minibatch
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self._optimizer: torch.optim.Adam | None = None
+        self._building: threading.Thread | None = None
         self.policy_version = 0
         normalizer = self.model.return_normalizer
         self.return_stats = normalizer if normalizer is not None else RunningMeanStd(()).to(device)
@@ -56,14 +58,30 @@ class Learner:
     @property
     def optimizer(self) -> torch.optim.Adam:
         """Created on first use: building a torch optimizer imports ``torch._dynamo`` (about 1 s of
-        CPU), which the trainer overlaps with the workers' start-up (``prepare``)."""
+        CPU), which the trainer overlaps with the workers' start-up (``prepare_in_background``)."""
+        if self._building is not None:  # started in the background: wait for it, never build twice
+            self._building.join()
+            self._building = None
         if self._optimizer is None:
-            self._optimizer = _adam(self.params, self.cfg.algorithm.lr, self.cfg.algorithm.adam_eps)
+            self._build_optimizer()
+        assert self._optimizer is not None
         return self._optimizer
+
+    def _build_optimizer(self) -> None:
+        self._optimizer = _adam(self.params, self.cfg.algorithm.lr, self.cfg.algorithm.adam_eps)
 
     def prepare(self) -> None:
         """Do the one-off set-up work now (the optimizer) rather than in the first update."""
         _ = self.optimizer
+
+    def prepare_in_background(self) -> None:
+        """Start building the optimizer on a thread: its imports run while the trainer waits for its
+        workers and their first rollouts (mostly blocked on queues, so the GIL is free). The first use
+        of ``optimizer`` waits for the thread; if the build failed there, it is tried again (and raises)
+        in the caller's thread."""
+        if self._optimizer is None and self._building is None:
+            self._building = threading.Thread(target=self._build_optimizer, name="relayrl-optimizer", daemon=True)
+            self._building.start()
 
     # ----- schedule -----
 

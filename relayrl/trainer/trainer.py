@@ -123,6 +123,9 @@ class Trainer:
         self.experiment = Experiment.of(cfg)
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
+        # The weights' orthogonal init runs many small LAPACK calls: one thread does them in microseconds,
+        # while several threads wait on each other for tens of ms per call on a busy machine.
+        torch.set_num_threads(1)
         self.learner = Learner(cfg, self.obs_space, self.action_space, self.device)
         if self.device.type == "cpu":
             torch.set_num_threads(cfg.learner_threads(self.learner.model.multiply_adds_per_sample()))
@@ -247,8 +250,9 @@ class Trainer:
             )
         handlers = install_signal_handlers(self.stop)
         try:
+            # ~1 s of imports: on a thread, while the workers start and fill their first slots
+            self.learner.prepare_in_background()
             source.start()
-            self.learner.prepare()  # ~1 s of imports, while the workers import and build their envs
             source.wait_ready(stop=lambda: bool(self.stop))
             startup.mark("workers")
             self.state.start_session()  # training time counts from here (start-up excluded)

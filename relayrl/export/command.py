@@ -1,0 +1,142 @@
+"""``relayrl export``: load an experiment's policy, write it as ONNX, check the file against torch.
+
+``load_policy`` is the only place that knows how an experiment and its checkpoints are read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import gymnasium as gym
+
+from relayrl.cli.enjoy import load_checkpoint
+from relayrl.cli.parsing import parse
+from relayrl.config import ConfigError
+from relayrl.envs import make_env
+from relayrl.evaluation import policy_from_checkpoint
+from relayrl.experiment import Experiment
+from relayrl.export.check import ParityReport, check_parity
+from relayrl.export.onnx import export_onnx, require_export_packages
+from relayrl.models import ActorCritic
+from relayrl.utils.logs import setup_logging
+
+log = logging.getLogger("relayrl.export")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """Export a trained relayrl policy (deterministic action and value) for inference without relayrl."""
+
+    experiment: str
+    """Experiment name: the folder under train_dir that training wrote."""
+
+    train_dir: str = "train_dir"
+    """Root folder for experiments."""
+
+    checkpoint: str = "best"
+    """Which checkpoint: ``latest``, ``best`` (falls back to latest), or a path to a ``.pt`` file."""
+
+    format: Literal["onnx"] = "onnx"
+    """File format of the export."""
+
+    output: str | None = None
+    """Where to write the file (default: ``<experiment_dir>/policy.onnx``)."""
+
+    check_samples: int = 256
+    """After writing, run the file with onnxruntime on this many observations sampled from the
+    observation space and compare with the torch policy; a mismatch fails the command (0: skip)."""
+
+    @property
+    def output_path(self) -> Path:
+        return Path(self.output) if self.output else Experiment(self.train_dir, self.experiment).onnx_path
+
+
+@dataclasses.dataclass
+class LoadedPolicy:
+    """A trained model with its spaces and a description of where it came from."""
+
+    model: ActorCritic
+    obs_space: gym.Space
+    action_space: gym.Space
+    metadata: dict[str, str]
+
+
+@dataclasses.dataclass
+class ExportResult:
+    """What ``export_experiment`` returns."""
+
+    path: Path
+    seconds: float
+    parity: ParityReport | None
+
+
+class ExportCheckError(RuntimeError):
+    """The written file does not reproduce the torch policy."""
+
+
+def load_policy(cfg: ExportConfig) -> LoadedPolicy:
+    """The experiment's model (from its config.json and the chosen checkpoint) and its env's spaces."""
+    experiment = Experiment.existing(cfg.train_dir, cfg.experiment)
+    train_cfg = experiment.read_config()
+    data = load_checkpoint(experiment, cfg.checkpoint)
+    env = make_env(train_cfg)
+    try:
+        model = policy_from_checkpoint(train_cfg, env, data)
+        obs_space, action_space = env.observation_space, env.action_space
+    finally:
+        env.close()
+    metadata = {
+        "experiment": cfg.experiment,
+        "env": train_cfg.env,
+        "checkpoint": Path(str(data.get("path", ""))).name,
+        "policy_version": str(data["policies"][0].get("policy_version", "")),
+        "env_steps": str(data.get("env_steps", "")),
+    }
+    return LoadedPolicy(model, obs_space, action_space, metadata)
+
+
+def export_experiment(cfg: ExportConfig) -> ExportResult:
+    """Write the experiment's policy to ``cfg.output_path``; raise ``ExportCheckError`` when the
+    onnxruntime check finds a difference (ConfigError for bad input or missing packages)."""
+    if cfg.check_samples < 0:
+        raise ConfigError(f"--check-samples must be >= 0 (got {cfg.check_samples}).")
+    require_export_packages()
+    policy = load_policy(cfg)
+    t0 = time.monotonic()
+    path = export_onnx(policy.model, policy.obs_space, policy.action_space, cfg.output_path, policy.metadata)
+    seconds = time.monotonic() - t0
+    parity = None
+    if cfg.check_samples:
+        parity = check_parity(policy.model, policy.obs_space, policy.action_space, path, cfg.check_samples)
+        if not parity.ok():
+            raise ExportCheckError(f"{path} does not reproduce the torch policy: {parity.describe()}")
+        log.info("onnxruntime matches torch on %s", parity.describe())
+    return ExportResult(path, seconds, parity)
+
+
+def format_export(result: ExportResult) -> str:
+    """The block the CLI prints."""
+    lines = [f"onnx file:    {result.path}", f"export time:  {result.seconds:.1f} s"]
+    if result.parity is not None:
+        lines.append(f"check:        {result.parity.describe()}")
+    lines.append("run it:       see docs/export.md (onnxruntime only)")
+    return "\n".join(lines)
+
+
+def run(argv: Sequence[str]) -> int:
+    """``relayrl export`` flags -> the file; exit 1 when the written file fails its check."""
+    cfg = parse(ExportConfig, argv, "export")
+    setup_logging("main")
+    try:
+        result = export_experiment(cfg)
+    except ExportCheckError as exc:
+        print(f"relayrl: export failed: {exc}", file=sys.stderr)
+        return 1
+    print(format_export(result))
+    return 0
