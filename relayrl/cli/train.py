@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from relayrl.cli.parsing import parse
 from relayrl.config import Config
+from relayrl.trainer import sources
 from relayrl.utils import startup
 
 if TYPE_CHECKING:
@@ -43,10 +44,7 @@ def format_summary(cfg: Config, summary: TrainSummary) -> str:
 def run(argv: Sequence[str]) -> int:
     cfg = parse_train_args(argv)
     startup.mark("config")
-    if not cfg.serial:
-        from relayrl.worker import launcher
-
-        launcher.start_early()  # worker processes' imports start now, beside this process's own
+    sources.start_early(cfg)  # e.g. local worker processes' imports start now, beside this process's own
     from relayrl.trainer.trainer import train  # torch: imported while the forkserver imports it too
 
     summary = train(cfg)

@@ -28,6 +28,7 @@ from relayrl.shared.progress import SharedBlob, StepCounters
 from relayrl.shared.trajectories import TrajectoryBuffers
 from relayrl.shared.weights import SharedWeights
 from relayrl.trainer import checkpointer as ckpt
+from relayrl.trainer import sources
 from relayrl.trainer.info_publisher import TrainerView, TrainingInfoError, TrainingInfoPublisher
 from relayrl.trainer.loop import LoopParts, TrainingLoop
 from relayrl.trainer.reporting import Reporter
@@ -110,8 +111,7 @@ class Trainer:
     def __init__(self, cfg: Config) -> None:
         refuse_in_worker_bootstrap()
         validate(cfg)
-        if not cfg.serial:
-            launcher.start_early()  # the worker forkserver imports torch while this process builds the rest
+        sources.start_early(cfg)  # e.g. the worker forkserver imports torch while this process builds the rest
         if cfg.seed is None:
             cfg = dataclasses.replace(cfg, seed=random.SystemRandom().randrange(2**31))
         assert cfg.seed is not None

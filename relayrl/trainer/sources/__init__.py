@@ -21,10 +21,22 @@ SOURCES: dict[str, str] = {
 }
 """Backend name -> ``"module:Class"`` (one registration line per backend)."""
 
+EARLY_START: dict[str, str] = {"local": "relayrl.worker.launcher:start_early"}
+"""Backend name -> ``"module:function"`` to call as early as possible in a run (before the trainer
+imports torch), for a backend whose workers can start their own imports meanwhile. It must be a light
+module to import."""
+
 
 def backend_name(cfg: Config) -> str:
     """The backend a config asks for (``--serial`` is the in-process backend)."""
     return "serial" if cfg.serial else cfg.sampling.backend
+
+
+def start_early(cfg: Config) -> None:
+    """Run the chosen backend's early start, if it registered one (``EARLY_START``)."""
+    spec = EARLY_START.get(backend_name(cfg))
+    if spec is not None:
+        import_object(spec, f"--backend {backend_name(cfg)}")()
 
 
 def source_class(name: str) -> SourceFactory:
