@@ -144,7 +144,7 @@ class Learner:
         for epoch in range(a.num_epochs):
             if epoch > 0 and after_epoch is not None:
                 after_epoch()
-            for mb in self._minibatches(T, B):
+            for mb in self._minibatches(T, B, mask):
                 terms = self._minibatch_loss(batch, obs_t, mb, advantages, target, old_values, adv_floor)
                 self.optimizer.zero_grad(set_to_none=True)
                 terms.loss.backward()
@@ -170,12 +170,19 @@ class Learner:
         stats["value_mean"] = float(batch.values[mask].mean())
         return stats
 
-    def _minibatches(self, T: int, B: int) -> list[Any]:
-        """Index sets: flat step indices, or env columns (whole sequences) with an RNN."""
+    def _minibatches(self, T: int, B: int, mask: torch.Tensor) -> list[Any]:
+        """Index sets: flat step indices, or env columns (whole sequences) with an RNN. When policies
+        share the slots (several policies, self-play), only this policy's own steps are drawn."""
         a = self.cfg.algorithm
         if self.cfg.model.use_rnn:
             perm = torch.randperm(B)
             return [("cols", idx) for idx in np.array_split(perm.numpy(), a.num_minibatches)]
+        if self.cfg.policies_share_rows:
+            own = torch.nonzero(_flat(mask).flatten().cpu()).flatten()
+            perm = own[torch.randperm(len(own))]
+            return [
+                ("flat", torch.as_tensor(idx)) for idx in np.array_split(perm.numpy(), a.num_minibatches) if len(idx)
+            ]
         perm = torch.randperm(T * B)
         return [("flat", torch.as_tensor(idx)) for idx in np.array_split(perm.numpy(), a.num_minibatches)]
 
