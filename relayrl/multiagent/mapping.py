@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from relayrl.config import Config
-from relayrl.errors import ConfigError
+from relayrl.errors import ConfigError, WorkerError
 from relayrl.hooks import import_callable
 
 
-class MappingError(RuntimeError):
+class MappingError(WorkerError):
     """The ``--policy-mapping`` hook raised or returned an unknown policy id."""
 
 

@@ -58,6 +58,8 @@ class RolloutWorker:
         self.policies = WorkerPolicies(
             cfg, obs_space, action_space, [ctx.weights, *ctx.policy_weights], ctx.snapshot_weights
         )
+        self.model = self.policies.model
+        """Policy 0's copy (the only one with a single policy)."""
         self.policy_version = -1
         self.pool = PoolTable(ctx.pool_table)
         agents = getattr(self.env_batch, "agents", None)
