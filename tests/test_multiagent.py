@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from multiagent_envs import LeaveJoinEnv, MismatchEnv
+
 from relayrl import info_schema
 from relayrl.config import Config, ConfigError, MultiAgentConfig, replace
 from relayrl.envs.coin_duel import CoinDuelVsBot
