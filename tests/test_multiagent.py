@@ -228,3 +228,19 @@ def test_opponent_curriculum_promotes_and_demotes_on_this_instances_win_rate():
 def test_self_play_config_round_trips():
     cfg = replace(_cfg(), multi_agent__self_play=True, multi_agent__self_play_pool_size=3)
     assert Config.from_dict(cfg.to_dict()).multi_agent.self_play_pool_size == 3
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        (dict(multi_agent__num_policies=0), "--num-policies must be >= 1"),
+        (dict(multi_agent__self_play_every=0), "--self-play-every"),
+        (dict(multi_agent__self_play_pool_size=0), "--self-play-pool-size"),
+        (dict(multi_agent__num_policies=2, sampling__backend="ray"), "drop --backend ray"),
+    ],
+)
+def test_bad_multi_agent_values(changes, match):
+    from relayrl.validation import validate
+
+    with pytest.raises(ConfigError, match=match):
+        validate(replace(_cfg(), **changes))

@@ -104,6 +104,12 @@ def test_self_play_pool_is_checkpointed_and_restored(tmp_path):
     assert progress[-1]["self_play/pool_size"] == 3.0
     rates = [r["self_play/win_rate_vs_pool"] for r in progress if "self_play/win_rate_vs_pool" in r]
     assert rates and all(0.0 <= x <= 1.0 for x in rates)
+    from relayrl.cli.enjoy import EnjoyConfig, enjoy
+
+    against_bot = enjoy(
+        EnjoyConfig(experiment="e", train_dir=str(tmp_path), opponent="relayrl.envs.coin_duel:bot_0", num_episodes=3)
+    )
+    assert len(against_bot.returns) == 3 and "win" in against_bot.extra_stats
     more = relayrl.train(replace(cfg, train_for_env_steps=4000))
     again = read_checkpoint(Path(more.checkpoint))
     assert again["self_play"]["last_version"] > data["self_play"]["last_version"]

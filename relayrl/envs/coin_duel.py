@@ -197,3 +197,28 @@ def make_vs_bot(config: dict | None = None) -> CoinDuelVsBot:
 def make_duel(config: dict | None = None) -> CoinDuel:
     """``relayrl train --env relayrl.envs.coin_duel:make_duel --self-play`` (both players as agents)."""
     return CoinDuel(config)
+
+
+def _scripted(level: int) -> Any:
+    """Bot ``level`` as a scripted opponent that reads a player's observation (``relayrl enjoy --opponent``)."""
+    rng = random.Random(level)
+
+    def act(obs: Any) -> int:
+        o = np.asarray(obs, dtype=np.float64)
+        # positions are scaled by the same (size - 1) on both axes: comparisons need no unscaling
+        me, coin = (o[0], o[1]), (o[4], o[5])
+        if rng.random() < BOT_GREEDINESS[level]:
+            dx, dy = coin[0] - me[0], coin[1] - me[1]
+            if abs(dx) < 1e-9 and abs(dy) < 1e-9:
+                return 0
+            if abs(dx) >= abs(dy):
+                return 4 if dx > 0 else 3
+            return 2 if dy > 0 else 1
+        return rng.randrange(5)
+
+    act.__name__ = f"bot_{level}"
+    return act
+
+
+bot_0, bot_1, bot_2, bot_3, bot_4 = (_scripted(level) for level in range(len(BOT_GREEDINESS)))
+"""Scripted opponents for ``relayrl enjoy --opponent relayrl.envs.coin_duel:bot_<level>``."""
