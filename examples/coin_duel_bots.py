@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from relayrl.envs.coin_duel import BOT_GREEDINESS, CoinDuelVsBot
+from relayrl.envs.coin_duel import BOT_GREEDINESS, CoinDuel, CoinDuelVsBot
 from relayrl.multiagent.opponent_curriculum import OpponentCurriculum
+from relayrl.multiagent.snapshot_curriculum import SnapshotAgeCurriculum
 
 
 def make_env(config: dict | None = None) -> gym.Env:
@@ -23,3 +24,15 @@ def make_env(config: dict | None = None) -> gym.Env:
     if not curriculum:
         return env
     return OpponentCurriculum(env, "set_bot_level", len(BOT_GREEDINESS), window=20, promote_threshold=0.7)
+
+
+def make_selfplay_curriculum(config: dict | None = None) -> SnapshotAgeCurriculum:
+    """Both players as agents, for ``--self-play``; each env instance plays the snapshot of its own
+    level (0: the oldest in the pool) and moves to newer snapshots as it wins (``levels``: default 5,
+    keep it <= ``--self-play-pool-size``)::
+
+        relayrl train --env examples.coin_duel_bots:make_selfplay_curriculum --self-play
+    """
+    config = dict(config or {})
+    levels = int(config.pop("levels", 5))
+    return SnapshotAgeCurriculum(CoinDuel(config), levels, window=20, promote_threshold=0.7)

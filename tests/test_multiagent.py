@@ -244,3 +244,37 @@ def test_bad_multi_agent_values(changes, match):
 
     with pytest.raises(ConfigError, match=match):
         validate(replace(_cfg(), **changes))
+
+
+def test_snapshot_age_curriculum_moves_to_newer_snapshots_as_the_learner_wins():
+    from relayrl.envs.coin_duel import CoinDuel, greedy_action
+    from relayrl.multiagent.snapshot_curriculum import SnapshotAgeCurriculum, find_opponent_level
+
+    env = SnapshotAgeCurriculum(CoinDuel(), levels=3, window=3, promote_threshold=0.7, demote_threshold=0.2)
+    assert find_opponent_level(env) == 0
+    env.set_training_info({"agents": {"player_0": {"policy_id": 0}, "player_1": {"policy_id": None}}})
+    levels = []
+    for _ in range(3):
+        obs, _ = env.reset(seed=len(levels))
+        while env.agents:
+            game = env.env.core
+            _, _, _, _, infos = env.step({"player_0": greedy_action(game.pos[0], game.coin), "player_1": 0})
+        levels.append(infos["player_0"]["episode_extra_stats"]["opponent/level"])
+        assert "opponent/level" not in infos["player_1"].get("episode_extra_stats", {})
+    assert levels == [0.0, 0.0, 0.0] and env.opponent_level == 1  # 3 wins of 3: one level up
+    other = SnapshotAgeCurriculum(CoinDuel(), levels=3)
+    other.set_state(env.get_state())
+    assert other.opponent_level == 1
+    # the mapping plays the snapshot of that age: level 1 = the second oldest
+    mapping = AgentMapping(
+        _cfg(self_play=True),
+        ["player_0", "player_1"],
+        1,
+        0,
+        seed=0,
+        pool_weights=lambda: {0: 1.0, 1: 1.0, 2: 1.0},
+        pool_versions=lambda: {0: 30, 1: 10, 2: 20},
+        opponent_level=lambda e: 1,
+    )
+    mapping.new_episode(0)
+    assert sorted(mapping.controller.tolist()) == [0, 1 + 2]  # slot 2 holds version 20

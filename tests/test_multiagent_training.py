@@ -90,7 +90,8 @@ def test_two_policies_train_on_their_own_agents_and_envs_learn_who_controls_them
 def test_self_play_pool_is_checkpointed_and_restored(tmp_path):
     cfg = small(
         tmp_path,
-        env="relayrl.envs.coin_duel:make_duel",
+        env="examples.coin_duel_bots:make_selfplay_curriculum",  # snapshot ages as opponent levels
+        environment__env_kwargs={"levels": 3},
         train_for_env_steps=3000,
         multi_agent__self_play=True,
         multi_agent__self_play_every=8,
@@ -104,6 +105,8 @@ def test_self_play_pool_is_checkpointed_and_restored(tmp_path):
     assert progress[-1]["self_play/pool_size"] == 3.0
     rates = [r["self_play/win_rate_vs_pool"] for r in progress if "self_play/win_rate_vs_pool" in r]
     assert rates and all(0.0 <= x <= 1.0 for x in rates)
+    assert "episode_extra_stats/opponent/level/mean" in progress[-1]
+    assert len(data["curriculum_states"]) == 2 and all("window" in st for st in data["curriculum_states"].values())
     from relayrl.cli.enjoy import EnjoyConfig, enjoy
 
     against_bot = enjoy(

@@ -44,6 +44,11 @@ class PoolTable:
         self._refresh()
         return {slot: float(entry["weight"]) for slot, entry in self.table.items()}
 
+    def versions(self) -> dict[int, int]:
+        """Slot -> version of the filled slots."""
+        self._refresh()
+        return {slot: int(entry["version"]) for slot, entry in self.table.items()}
+
     def version_of(self, slot: int) -> int | None:
         self._refresh()
         entry = self.table.get(slot)

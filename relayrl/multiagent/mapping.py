@@ -51,9 +51,13 @@ class AgentMapping:
         first_env_index: int,
         seed: int,
         pool_weights: Callable[[], dict[int, float]] | None = None,
+        pool_versions: Callable[[], dict[int, int]] | None = None,
+        opponent_level: Callable[[int], int | None] | None = None,
     ) -> None:
         """``agents``: the agent ids of one env (``[0]`` for a single-agent env); ``first_env_index``:
-        the global index of the worker's env 0; ``pool_weights()``: self-play pool slot -> sampling weight."""
+        the global index of the worker's env 0; ``pool_weights()``: self-play pool slot -> sampling
+        weight; ``pool_versions()``: slot -> snapshot version; ``opponent_level(e)``: env ``e``'s
+        snapshot-age curriculum level (``SnapshotAgeCurriculum``), or None to draw the opponent."""
         ma = cfg.multi_agent
         self.num_policies = ma.num_policies
         self.self_play = ma.self_play
@@ -68,6 +72,8 @@ class AgentMapping:
         """Row -> controller id for the current episode of its env."""
         self.rng = np.random.default_rng(seed)
         self.pool_weights = pool_weights
+        self.pool_versions = pool_versions
+        self.opponent_level = opponent_level
         self.failure: str | None = None
 
     @property
@@ -83,7 +89,7 @@ class AgentMapping:
         episode = int(self.episodes[e])
         self.episodes[e] += 1
         if self.self_play:
-            self.controller[rows] = self._self_play_assignment()
+            self.controller[rows] = self._self_play_assignment(e)
         elif self.kind == "random":
             self.controller[rows] = self.rng.integers(0, self.num_policies, self.num_agents)
         elif self.kind == "fixed":
@@ -110,11 +116,17 @@ class AgentMapping:
             return 0
         return policy
 
-    def _self_play_assignment(self) -> np.ndarray:
-        """One agent (at random) is policy 0; the others are one snapshot drawn from the pool."""
+    def _self_play_assignment(self, e: int) -> np.ndarray:
+        """One agent (at random) is policy 0; the others are one snapshot: the one of env ``e``'s
+        curriculum level (0: the oldest in the pool), else drawn from the pool by weight."""
         out = np.empty(self.num_agents, dtype=np.int64)
         weights = self.pool_weights() if self.pool_weights is not None else {}
-        if weights:
+        level = self.opponent_level(e) if self.opponent_level is not None else None
+        versions = self.pool_versions() if self.pool_versions is not None and level is not None else {}
+        if versions and level is not None:
+            by_age = sorted(versions, key=lambda slot: versions[slot])  # oldest first
+            out[:] = self.num_policies + by_age[min(level, len(by_age) - 1)]
+        elif weights:
             slots = sorted(weights)
             p = np.asarray([weights[s] for s in slots], dtype=np.float64)
             slot = slots[int(self.rng.choice(len(slots), p=p / p.sum()))]

@@ -112,14 +112,15 @@ class TrainingInfoDelivery:
         info, t_read = self._compose()
         return _Round(self, info, t_read)
 
-    def before_reset(self, env_index: int) -> None:
+    def before_reset(self, env_index: int, force: bool = False) -> None:
         """Called right before env ``env_index`` resets: delivers in episode mode, and always before
-        an env's first episode (so that episode already has training info)."""
+        an env's first episode (so that episode already has training info); ``force``: deliver now
+        anyway (the env's agents were just mapped to policies for the new episode)."""
         if not self.enabled:
             return
         first = not self.delivered[env_index]
         self.delivered[env_index] = True
-        if not (first or self.episode_mode):
+        if not (first or self.episode_mode or force):
             return
         info, t_read = self._compose()
         target = self.per_env[env_index]

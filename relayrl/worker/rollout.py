@@ -21,6 +21,7 @@ from relayrl.envs import StepResult, make_env_batch
 from relayrl.envs.episode_stats import EXTRA_STATS_KEY, flatten_extra_stats
 from relayrl.multiagent.agent_info import AgentInfo, PoolTable
 from relayrl.multiagent.mapping import AgentMapping
+from relayrl.multiagent.snapshot_curriculum import find_opponent_level
 from relayrl.utils.obs_tree import map_obs, zip_obs
 from relayrl.worker.context import WorkerContext
 from relayrl.worker.info_delivery import TrainingInfoDelivery
@@ -64,7 +65,14 @@ class RolloutWorker:
         self.pool = PoolTable(ctx.pool_table)
         agents = getattr(self.env_batch, "agents", None)
         self.mapping = AgentMapping(
-            cfg, agents or [0], n, worker_index * n, seed + 7907 * (worker_index + 1), self.pool.weights
+            cfg,
+            agents or [0],
+            n,
+            worker_index * n,
+            seed + 7907 * (worker_index + 1),
+            self.pool.weights,
+            self.pool.versions,
+            lambda e: find_opponent_level(self.env_batch.envs()[e]),
         )
         self.controller: np.ndarray | None = None if self.mapping.trivial else self.mapping.controller
         self.action_low: np.ndarray | None = None
@@ -199,7 +207,8 @@ class RolloutWorker:
         """Right before env ``env_index`` resets: map its agents for the new episode, then deliver."""
         self.mapping.new_episode(env_index)
         if self.delivery.enabled:
-            self.delivery.before_reset(env_index)
+            # a new mapping is delivered before the episode's first step, whatever the delivery mode
+            self.delivery.before_reset(env_index, force=not self.mapping.trivial)
 
     # ----- helpers -----
 
