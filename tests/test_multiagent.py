@@ -278,3 +278,12 @@ def test_snapshot_age_curriculum_moves_to_newer_snapshots_as_the_learner_wins():
     )
     mapping.new_episode(0)
     assert sorted(mapping.controller.tolist()) == [0, 1 + 2]  # slot 2 holds version 20
+
+
+def test_a_policys_share_of_a_batch_keeps_the_minibatch_size():
+    from relayrl.learning.learner import own_minibatches
+
+    assert own_minibatches(1024, 2048, 4) == 2  # half the steps: half the minibatches, same size
+    assert own_minibatches(2048, 2048, 4) == 4
+    assert own_minibatches(10, 2048, 4) == 1
+    assert own_minibatches(700, 2048, 4) == 1
