@@ -125,9 +125,11 @@ class TrainingLoop:
         p.reporter.add_rollout(report, p.learner.policy_version - report.policy_version)
         if report.curriculum_states:
             p.state.update_curricula(report.curriculum_states)
-        if report.policy_steps:
+        if report.policy_steps is not None:
             for k, steps in report.policy_steps.items():
                 p.state.policies[k].env_steps += steps
+        else:  # one policy, one agent per env: it took every step
+            p.state.policies[DEFAULT_POLICY].env_steps += report.env_steps
         if p.pool is not None:
             p.pool.record(report.episodes)
         self.pending.append(report.slot)

@@ -38,7 +38,7 @@ class PolicyState:
     reward_shaping: dict[str, Any] | None = None
     """Delivered to the policy's envs as ``training_info["reward_shaping"]``."""
     env_steps: int = 0
-    """Agent steps this policy took (several policies or self-play; 0 otherwise)."""
+    """Agent steps this policy took (with one policy and single-agent envs: the env steps)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -43,7 +43,8 @@ class RolloutReport:
     """``get_state()`` of each env's curriculum by global env index: in a worker's first report,
     then at most about once a second; None in between and when no env has a curriculum."""
     policy_steps: dict[int, int] | None = None
-    """Several policies or self-play: agent steps taken by each policy in this rollout (None: one policy)."""
+    """Agent steps taken by each policy in this rollout (None: one policy and one agent per env, so the
+    env steps)."""
     policy_versions: list[int] | None = None
     """Several policies: the version of each policy's weights that collected the slot."""
     node: str | None = None

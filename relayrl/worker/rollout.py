@@ -117,7 +117,9 @@ class RolloutWorker:
         b = self.buffers
         b.policy_version[slot] = self.policy_version
         b.policy_versions[slot] = torch.as_tensor(versions)
-        policy_steps = np.zeros(self.policies.num_policies, dtype=np.int64) if self.controller is not None else None
+        # agent steps per policy: several controllers, or several agents per env
+        counted = self.controller is not None or self.active is not None
+        policy_steps = np.zeros(self.policies.num_policies, dtype=np.int64) if counted else None
         # Rows masked out in an earlier rollout into this slot (an env that raised) are valid again.
         b.valid[slot].fill_(True)
         if self.rnn_state is not None:
@@ -139,9 +141,12 @@ class RolloutWorker:
                     b.policy_ids[slot, t] = torch.from_numpy(acting)
                 if self.active is not None:
                     b.valid[slot, t] = torch.from_numpy(self.active)
-                if policy_steps is not None and acting is not None:
-                    live = acting if self.active is None else acting[self.active]
-                    policy_steps += np.bincount(live[live < len(policy_steps)], minlength=len(policy_steps))
+                if policy_steps is not None:
+                    if acting is None:  # one policy: every active row is its
+                        policy_steps[0] += self.num_rows if self.active is None else int(self.active.sum())
+                    else:
+                        live = acting if self.active is None else acting[self.active]
+                        policy_steps += np.bincount(live[live < len(policy_steps)], minlength=len(policy_steps))
                 self._resolve_pending_bootstrap(rewards_rows, res.values)
                 b.actions[slot, t] = res.actions
                 b.log_probs[slot, t] = res.log_probs
