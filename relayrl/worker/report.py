@@ -45,7 +45,5 @@ class RolloutReport:
     policy_steps: dict[int, int] | None = None
     """Agent steps taken by each policy in this rollout (None: one policy and one agent per env, so the
     env steps)."""
-    policy_versions: list[int] | None = None
-    """Several policies: the version of each policy's weights that collected the slot."""
     node: str | None = None
     """The cluster node the worker ran on (a Ray node id); None for workers on the trainer's machine."""

@@ -205,7 +205,6 @@ class RolloutWorker:
             env_errors=self.env_errors - errors_before,
             curriculum_states=self.curricula.maybe_collect(),
             policy_steps=None if policy_steps is None else {k: int(v) for k, v in enumerate(policy_steps)},
-            policy_versions=versions if len(versions) > 1 else None,
         )
 
     def _before_reset(self, env_index: int) -> None:
