@@ -297,6 +297,40 @@ class CheckpointConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class MultiAgentConfig:
+    """Several policies, agent -> policy mapping and self-play (docs/multi-agent.md)."""
+
+    num_policies: int = 1
+    """Policies trained side by side, each with its own learner, optimizer, normalizers, checkpoint
+    entry and ``best`` file; agents (or single-agent envs) are mapped to them per episode."""
+
+    policy_mapping: str = "random"
+    """Which policy controls each agent, decided at every episode start: ``random`` (each agent a
+    uniformly drawn policy), ``fixed`` (agent ``a`` of ``possible_agents`` -> policy ``a % num_policies``;
+    a single-agent env is agent 0) or ``package.module:function`` called as
+    ``function(agent_id, env_index, episode) -> policy id`` in the rollout workers."""
+
+    self_play: bool = False
+    """Self-play for a multi-agent env: each episode one agent (drawn at random) is the learning
+    policy and the others are played by a frozen snapshot of it from a pool; snapshot agents are
+    not learned from. Needs ``--num-policies 1``."""
+
+    self_play_every: int = 10
+    """Self-play: add a snapshot of the learning policy to the pool every this many policy versions."""
+
+    self_play_pool_size: int = 5
+    """Self-play: snapshots kept in the pool (the oldest is replaced when it is full)."""
+
+    self_play_opponents: Literal["uniform", "hardest"] = "uniform"
+    """Self-play: how an episode's opponent is drawn from the pool: ``uniform``, or ``hardest``
+    (weighted toward the snapshots the learner has beaten least: weight ``1.05 - win rate``)."""
+
+    self_play_win_key: str = "win"
+    """Self-play: the ``episode_extra_stats`` key (1 = win) of the learning agent's episode that
+    counts as a win against its opponent; episodes without it count as a win when their return is > 0."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """A relayrl experiment."""
 
@@ -334,6 +368,7 @@ class Config:
     faults: FaultConfig = FaultConfig()
     checkpointing: CheckpointConfig = CheckpointConfig()
     ray: RayConfig = RayConfig()
+    multi_agent: MultiAgentConfig = MultiAgentConfig()
 
     # ----- derived values -----
 
@@ -401,6 +436,12 @@ class Config:
             return self.rollouts_per_worker
         return self.rollouts_per_worker * max(self.sampling.num_buffers_per_worker, 1)
 
+    @property
+    def policies_share_rows(self) -> bool:
+        """Whether a trajectory slot may hold rows of several controllers (policies or snapshots), so
+        each learner trains on its own rows only."""
+        return self.multi_agent.num_policies > 1 or self.multi_agent.self_play
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (hooks given as callables are written as ``"module:qualname"``)."""
         out = dataclasses.asdict(self)
@@ -426,6 +467,7 @@ class Config:
             "faults": FaultConfig,
             "checkpointing": CheckpointConfig,
             "ray": RayConfig,
+            "multi_agent": MultiAgentConfig,
         }
         kwargs: dict[str, Any] = {}
         for key, value in data.items():

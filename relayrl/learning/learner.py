@@ -32,6 +32,13 @@ def _adam(params: list[torch.nn.Parameter], lr: float, eps: float) -> torch.opti
         return torch.optim.Adam(params, lr=lr, eps=eps)
 
 
+def own_minibatches(own_steps: int, batch_steps: int, num_minibatches: int) -> int:
+    """Minibatches for a policy's ``own_steps`` of a ``batch_steps`` batch, at the minibatch size of the
+    whole batch (``batch_steps / num_minibatches``): at least 1, at most ``num_minibatches``."""
+    size = batch_steps / num_minibatches
+    return int(min(num_minibatches, max(1, round(own_steps / size))))
+
+
 class Learner:
     """PPO updates on batches gathered from trajectory slots.
 
@@ -144,7 +151,7 @@ class Learner:
         for epoch in range(a.num_epochs):
             if epoch > 0 and after_epoch is not None:
                 after_epoch()
-            for mb in self._minibatches(T, B):
+            for mb in self._minibatches(T, B, mask):
                 terms = self._minibatch_loss(batch, obs_t, mb, advantages, target, old_values, adv_floor)
                 self.optimizer.zero_grad(set_to_none=True)
                 terms.loss.backward()
@@ -170,12 +177,20 @@ class Learner:
         stats["value_mean"] = float(batch.values[mask].mean())
         return stats
 
-    def _minibatches(self, T: int, B: int) -> list[Any]:
-        """Index sets: flat step indices, or env columns (whole sequences) with an RNN."""
+    def _minibatches(self, T: int, B: int, mask: torch.Tensor) -> list[Any]:
+        """Index sets: flat step indices, or env columns (whole sequences) with an RNN. When policies
+        share the slots (several policies, self-play), only this policy's own steps are drawn, in
+        minibatches of the size the whole batch's would have: N policies together take as many
+        gradient steps per update as one policy on the same batch (no more learner time per sample)."""
         a = self.cfg.algorithm
         if self.cfg.model.use_rnn:
             perm = torch.randperm(B)
             return [("cols", idx) for idx in np.array_split(perm.numpy(), a.num_minibatches)]
+        if self.cfg.policies_share_rows:
+            own = torch.nonzero(_flat(mask).flatten().cpu()).flatten()
+            count = own_minibatches(len(own), T * B, a.num_minibatches)
+            perm = own[torch.randperm(len(own))]
+            return [("flat", torch.as_tensor(idx)) for idx in np.array_split(perm.numpy(), count) if len(idx)]
         perm = torch.randperm(T * B)
         return [("flat", torch.as_tensor(idx)) for idx in np.array_split(perm.numpy(), a.num_minibatches)]
 

@@ -41,8 +41,18 @@ class TrainerView:
 class TrainingInfoPublisher:
     """Builds the trainer part of training info and publishes it to the workers."""
 
-    def __init__(self, cfg: Config, blob: SharedBlob, state: TrainState, view: Callable[[], TrainerView]) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        blob: SharedBlob,
+        state: TrainState,
+        view: Callable[[], TrainerView],
+        policy_table: Callable[[], dict[int, dict[str, Any]]] | None = None,
+    ) -> None:
+        """``policy_table()``: every policy's own progress (``info_schema.POLICIES``), published when given
+        (several policies, self-play, multi-agent envs)."""
         self.cfg = cfg
+        self.policy_table = policy_table
         self.blob = blob
         self.state = state
         self.view = view
@@ -69,6 +79,7 @@ class TrainingInfoPublisher:
             stats=view.stats,
             reward_shaping=self.state.policies[DEFAULT_POLICY].reward_shaping,
             user_keys=user_keys,
+            policies=self.policy_table() if self.policy_table is not None else None,
         )
 
     def _user_keys(self, view: TrainerView) -> dict[str, Any]:

@@ -37,14 +37,24 @@ class PolicyState:
     """Best windowed mean episode return so far (the ``best.pt`` rule)."""
     reward_shaping: dict[str, Any] | None = None
     """Delivered to the policy's envs as ``training_info["reward_shaping"]``."""
+    env_steps: int = 0
+    """Agent steps this policy took (with one policy and single-agent envs: the env steps)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"best_reward": self.best_reward, "reward_shaping": copy.deepcopy(self.reward_shaping)}
+        return {
+            "best_reward": self.best_reward,
+            "reward_shaping": copy.deepcopy(self.reward_shaping),
+            "env_steps": self.env_steps,
+        }
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> PolicyState:
         best = data.get("best_reward")
-        return PolicyState(None if best is None else float(best), copy.deepcopy(data.get("reward_shaping")))
+        return PolicyState(
+            None if best is None else float(best),
+            copy.deepcopy(data.get("reward_shaping")),
+            int(data.get("env_steps", 0)),  # absent before several policies existed
+        )
 
 
 @dataclasses.dataclass
