@@ -85,6 +85,16 @@ def test_two_policies_train_on_their_own_agents_and_envs_learn_who_controls_them
     assert experiment.best_checkpoint.is_file() and experiment.best_checkpoint_of(1).is_file()
     resumed = relayrl.train(replace(cfg, train_for_env_steps=2048))
     assert resumed.env_steps >= 2048
+    for other in (1, 3):  # fewer policies would drop policy 1 from later checkpoints; more, start untrained ones
+        with pytest.raises(relayrl.ConfigError, match=r"has policies \[0, 1\].*--num-policies 2"):
+            relayrl.train(
+                replace(
+                    cfg,
+                    train_for_env_steps=4096,
+                    multi_agent__num_policies=other,
+                    multi_agent__policy_mapping="fixed",  # valid for 1..3 policies of agents a, b, c
+                )
+            )
 
 
 def test_self_play_pool_is_checkpointed_and_restored(tmp_path):

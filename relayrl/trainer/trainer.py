@@ -90,12 +90,13 @@ def _resume(experiment: Experiment, cfg: Config, learners: dict[int, Learner]) -
     data = ckpt.load_latest(experiment)
     if data is None:
         raise ConfigError(f"no readable checkpoint in {experiment.checkpoint_dir}; move it away.")
+    if sorted(data["policies"]) != sorted(learners):
+        # fewer policies would drop the others from every later checkpoint; more would start untrained ones
+        raise ConfigError(
+            f"checkpoint {data['path']} has policies {sorted(data['policies'])}, this config {sorted(learners)}; "
+            f"resume with --num-policies {len(data['policies'])} or choose a new --experiment."
+        )
     for pid, learner in learners.items():
-        if pid not in data["policies"]:
-            raise ConfigError(
-                f"checkpoint {data['path']} has policies {sorted(data['policies'])}, not policy {pid}; resume with "
-                f"--num-policies {len(data['policies'])} or choose a new --experiment."
-            )
         try:
             learner.load_state_dict(data["policies"][pid]["learner"])
         except (RuntimeError, ValueError, KeyError) as exc:
