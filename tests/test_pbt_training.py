@@ -10,6 +10,7 @@ import pytest
 
 import relayrl
 from relayrl.cli.main import main as cli_main
+from relayrl.cli.plot import PlotConfig, plot
 from relayrl.config import Config, ConfigError, replace
 from relayrl.trainer.checkpointer import read_checkpoint
 
@@ -83,6 +84,8 @@ def test_copies_are_in_the_progress_file_and_the_checkpoint_and_resume_continues
     assert {(e["policy"], e["copied_from"]) for e in copied} == {(0, 1)}
     assert saved["lineage"][0]["copied_from"] is None and saved["lineage"][0]["policy"] == 1  # the start mutation
     assert saved["last_ranked"][0] >= 256
+    written = plot(PlotConfig(experiment=("e",), train_dir=str(tmp_path)))
+    assert [p.name for p in written] == ["e.png", "e_pbt_e.png"] and written[1].stat().st_size > 0
 
     second = lineage_run(tmp_path, 4096)  # same experiment: resumes
     resumed = read_checkpoint(Path(second.checkpoint))["pbt"]  # type: ignore[arg-type]
