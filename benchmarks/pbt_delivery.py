@@ -14,9 +14,10 @@ value ``v`` (the final checkpoint's lineage), measured against those logs, as in
 benchmarks/training_info.py:
 
 * delay to first arrival: the first delivery of ``(policy 0, v)`` to any env, minus ``t_m``;
-* delay to all: the first delivery of ``v`` to the last env that steps under policy 0 before the next
-  mutation, minus ``t_m`` (every env of the policy has it);
-* stale frames: steps taken under policy 0 after ``t_m`` with a value other than ``v``.
+* delay to all: over the envs under policy 0 at ``t_m`` (that stay under it until they get ``v``), the
+  last of their first deliveries of ``v``, minus ``t_m`` (every env of the policy has it);
+* stale frames: steps taken under policy 0 after ``t_m`` (and before the next mutation) with a value
+  other than ``v``.
 
 Sample Factory pushes training info on a 5 s timer and envs apply reward shaping at their next episode
 end, so its delay is up to 5 s plus an episode.
@@ -87,18 +88,23 @@ def measure(lineage: list[dict[str, Any]], logs: list[dict[str, np.ndarray]]) ->
         t_m = event["time"]
         t_next = events[i + 1]["time"] if i + 1 < len(events) else float("inf")
         if new is None or new == value_before:
-            value_before = new if new is not None else value_before
             continue
-        firsts, stale = [], 0
+        arrivals, stale = [], 0
         for log in logs:
             d, s = log["deliveries"], log["steps"]
-            hit = d[(d[:, 0] >= t_m) & (d[:, 1] == 0) & np.isclose(d[:, 2], new)]
             under = s[(s[:, 0] >= t_m) & (s[:, 0] < t_next) & (s[:, 1] == 0)]
             stale += int((~np.isclose(under[:, 2], new)).sum())
-            if len(under) and len(hit):
-                firsts.append(float(hit[0, 0]) - t_m)
-        if firsts:
-            out.append({"first": min(firsts), "all": max(firsts), "stale_frames": float(stale)})
+            before, after = d[d[:, 0] < t_m], d[(d[:, 0] >= t_m) & (d[:, 0] < t_next)]
+            if not len(before) or before[-1, 1] != 0 or not len(after):
+                continue  # not under policy 0 when it mutated
+            for t, policy, value in after:
+                if policy != 0:
+                    break  # its episode ended and it went to the other policy first
+                if np.isclose(value, new):
+                    arrivals.append(float(t) - t_m)
+                    break
+        if arrivals:
+            out.append({"first": min(arrivals), "all": max(arrivals), "stale_frames": float(stale)})
         value_before = new
     return out
 
@@ -106,7 +112,7 @@ def measure(lineage: list[dict[str, Any]], logs: list[dict[str, np.ndarray]]) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=100_000)
-    parser.add_argument("--period", type=int, default=4096, help="--pbt-period-env-steps")
+    parser.add_argument("--period", type=int, default=2048, help="--pbt-period-env-steps")
     parser.add_argument("--interval", type=float, default=0.05, help="--training-info-interval")
     args = parser.parse_args()
 

@@ -126,7 +126,8 @@ def mutate_hyperparameters(
         low, high = bounds.get(name, (-math.inf, math.inf))
         event = clamp(name, old, proposed, low, high)
         new[name] = event.new
-        events.append(event)
+        if event.new != old or event.clamped:  # a zero coefficient stays zero: no event
+            events.append(event)
     return new, events
 
 
@@ -171,7 +172,8 @@ def mutate_shaping(
         elif isinstance(value, int | float) and not isinstance(value, bool) and rng.random() < rate:
             proposed = perturb(float(value), factor, rng)
             new[key] = proposed
-            events.append(Mutation(path, float(value), proposed, proposed, False))
+            if proposed != value:
+                events.append(Mutation(path, float(value), proposed, proposed, False))
         else:
             new[key] = copy.deepcopy(value)
     return new, events
