@@ -41,9 +41,13 @@ def rows(summary: relayrl.TrainSummary) -> list[dict]:
         return [json.loads(line) for line in f]
 
 
-def test_env_params_reach_only_the_envs_of_their_policy(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "processes", [False, pytest.param(True, marks=[pytest.mark.multiprocess, pytest.mark.timeout(60)])]
+)
+def test_env_params_reach_only_the_envs_of_their_policy(tmp_path: Path, processes: bool) -> None:
     # no ranking in this run: the start mutation alone makes policy 1's difficulty differ from policy 0's
-    summary = relayrl.train(small(tmp_path, pbt__pbt_start_env_steps=10**9))
+    workers = {"serial": False, "sampling__num_workers": 2} if processes else {}
+    summary = relayrl.train(small(tmp_path, pbt__pbt_start_env_steps=10**9, **workers))
     data = read_checkpoint(Path(summary.checkpoint))  # type: ignore[arg-type]
     own = {k: data["policies"][k]["env_params"]["difficulty"] for k in (0, 1)}
     assert own[0] == 0.5 and own[1] in (pytest.approx(0.3), pytest.approx(0.7))
