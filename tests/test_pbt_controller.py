@@ -78,11 +78,13 @@ def test_a_proposal_outside_the_bounds_is_clamped_and_logged(caplog: pytest.LogC
 
 
 def test_saved_state_restores_hyperparameters_and_lineage() -> None:
-    ctl, learners, _ = population(pbt_mutation_rate=1.0)
+    ctl, learners, _ = population(pbt_mutation_rate=1.0, pbt_env_params={"d": [0.0, 1.0]})
     ctl.start_new()
     saved = ctl.state_dict()
-    fresh, fresh_learners, _ = population()
+    fresh, fresh_learners, fresh_state = population(pbt_env_params={"d": [0.0, 1.0], "e": [2.0, 4.0]})
+    fresh_state.policies[1].env_params = {"d": 0.7, "gone": 1.0}  # as a checkpoint from other declarations left it
     fresh.load_state_dict(saved)
+    assert fresh_state.policies[1].env_params == {"d": 0.7, "e": 3.0}  # kept, added at its start, dropped
     assert fresh.lineage == ctl.lineage
     for k in (0, 1):
         names = ["lr", "ent_coef", "clip_coef", "vf_coef"]

@@ -216,6 +216,10 @@ class PopulationController:
         for k, values in data["hyperparameters"].items():
             if int(k) in self.learners:
                 self.learners[int(k)].set_hyperparameters(values)
+        for k in self.learners:  # the declared env parameters may have changed since the checkpoint
+            saved = self.state.policies[k].env_params or {}
+            params = {name: min(max(float(saved.get(name, r.start)), r.low), r.high) for name, r in self.ranges.items()}
+            self.publisher.set_env_params(params or None, k)
 
 
 def _leaves(tree: Mapping[str, Any], prefix: str = "") -> list[tuple[str, float]]:
