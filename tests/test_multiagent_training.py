@@ -101,6 +101,8 @@ def test_self_play_pool_is_checkpointed_and_restored(tmp_path):
     data = read_checkpoint(Path(summary.checkpoint))
     versions = sorted(slot["version"] for slot in data["self_play"]["slots"].values())
     assert len(versions) == 3 and versions[-1] == data["self_play"]["last_version"] > 0
+    # one of the two players learns in every game step; the snapshot's steps are nobody's
+    assert data["policies"][0]["env_steps"] == data["env_steps"]
     progress = rows(summary)
     assert progress[-1]["self_play/pool_size"] == 3.0
     rates = [r["self_play/win_rate_vs_pool"] for r in progress if "self_play/win_rate_vs_pool" in r]

@@ -19,10 +19,9 @@ import torch
 from relayrl.cli.parsing import parse
 from relayrl.config import Config, ConfigError, JsonDict, replace
 from relayrl.envs import make_env
-from relayrl.evaluation import EvalResult, VideoWriter, evaluate, policy_from_checkpoint
+from relayrl.evaluation import EvalResult, VideoWriter, evaluate, policy_from_checkpoint, policy_from_spaces
 from relayrl.experiment import Experiment
 from relayrl.hooks import import_callable
-from relayrl.models import build_actor_critic
 from relayrl.multiagent.contract import agent_spaces, is_multiagent_env
 from relayrl.multiagent.evaluation import ModelPlayer, ScriptedPlayer, evaluate_multiagent
 from relayrl.trainer import checkpointer
@@ -188,9 +187,7 @@ def enjoy_multiagent(cfg: EnjoyConfig, train_cfg: Config, env: Any, data: dict[s
     agents, obs_space, action_space = agent_spaces(env, train_cfg.env)
 
     def model_player(policy_id: int) -> ModelPlayer:
-        model = build_actor_critic(obs_space, action_space, train_cfg.model)
-        model.load_state_dict(data["policies"][policy_id]["learner"]["model"])
-        model.eval()
+        model = policy_from_spaces(train_cfg, obs_space, action_space, data, policy_id)
         return ModelPlayer(model, action_space, cfg.deterministic)
 
     spec = cfg.opponent or f"policy:{cfg.policy}"

@@ -75,6 +75,8 @@ class AgentMapping:
         self.pool_versions = pool_versions
         self.opponent_level = opponent_level
         self.failure: str | None = None
+        self.serial = 0
+        """Counts changes of ``controller`` (a worker recomputes what depends on it only then)."""
 
     @property
     def trivial(self) -> bool:
@@ -87,6 +89,7 @@ class AgentMapping:
             return
         rows = slice(e * self.num_agents, (e + 1) * self.num_agents)
         episode = int(self.episodes[e])
+        self.serial += 1
         self.episodes[e] += 1
         if self.self_play:
             self.controller[rows] = self._self_play_assignment(e)

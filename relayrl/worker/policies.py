@@ -57,7 +57,9 @@ class WorkerPolicies:
     def snapshot_version(self, slot: int) -> int:
         return self.held[self.num_policies + slot][1]
 
-    def _groups(self, controller: np.ndarray | None) -> list[tuple[int, torch.Tensor | None]]:
+    def groups(self, controller: np.ndarray | None) -> list[tuple[int, torch.Tensor | None]]:
+        """``[(controller id, its rows)]`` (rows None: all of them); pass it to ``act`` / ``get_value``
+        while ``controller`` does not change."""
         if controller is None:
             return [(0, None)]
         ids = np.unique(controller)
@@ -66,10 +68,16 @@ class WorkerPolicies:
         return [(int(c), torch.from_numpy(np.flatnonzero(controller == c))) for c in ids]
 
     def act(
-        self, obs: Any, rnn_state: torch.Tensor | None, starts: torch.Tensor, controller: np.ndarray | None
+        self,
+        obs: Any,
+        rnn_state: torch.Tensor | None,
+        starts: torch.Tensor,
+        controller: np.ndarray | None,
+        groups: list[tuple[int, torch.Tensor | None]] | None = None,
     ) -> ActResult:
-        """``model.act`` of each row's controller (``controller``: ``[N]`` ids, None: all policy 0)."""
-        groups = self._groups(controller)
+        """``model.act`` of each row's controller (``controller``: ``[N]`` ids, None: all policy 0;
+        ``groups``: ``groups(controller)`` when the caller keeps it)."""
+        groups = self.groups(controller) if groups is None else groups
         if len(groups) == 1 and groups[0][1] is None:
             return self.models[groups[0][0]].act(obs, rnn_state, starts)
         parts = []
@@ -92,7 +100,7 @@ class WorkerPolicies:
     def get_value(
         self, obs: Any, rnn_state: torch.Tensor | None, starts: torch.Tensor, controller: np.ndarray | None
     ) -> torch.Tensor:
-        groups = self._groups(controller)
+        groups = self.groups(controller)
         if len(groups) == 1 and groups[0][1] is None:
             return self.models[groups[0][0]].get_value(obs, rnn_state, starts)
         values = torch.empty(len(starts))

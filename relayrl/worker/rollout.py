@@ -75,6 +75,11 @@ class RolloutWorker:
             lambda e: find_opponent_level(self.env_batch.envs()[e]),
         )
         self.controller: np.ndarray | None = None if self.mapping.trivial else self.mapping.controller
+        self.acting: np.ndarray | None = None
+        self.acting_serial = -1
+        self.acting_groups: list[tuple[int, torch.Tensor | None]] | None = None
+        self.acting_ids = torch.zeros(0, dtype=torch.int16)
+        self.acting_counts = np.zeros(cfg.multi_agent.num_policies, dtype=np.int64)
         self.action_low: np.ndarray | None = None
         self.action_high: np.ndarray | None = None
         if isinstance(action_space, gym.spaces.Box):
@@ -135,17 +140,19 @@ class RolloutWorker:
             for t in range(self.cfg.sampling.rollout_length):
                 t0 = time.perf_counter()
                 obs_t = zip_obs(lambda dst, src, t=t: dst[t].copy_(torch.as_tensor(src)), obs_rows, self.obs)
-                acting = None if self.controller is None else self.controller.copy()
-                res = self.policies.act(obs_t, self.rnn_state, self.starts, acting)
+                acting = self._acting()  # the controllers of this step (a reset in the step remaps)
+                res = self.policies.act(obs_t, self.rnn_state, self.starts, acting, self.acting_groups)
                 if acting is not None:
-                    b.policy_ids[slot, t] = torch.from_numpy(acting)
+                    b.policy_ids[slot, t] = self.acting_ids
                 if self.active is not None:
                     b.valid[slot, t] = torch.from_numpy(self.active)
                 if policy_steps is not None:
                     if acting is None:  # one policy: every active row is its
                         policy_steps[0] += self.num_rows if self.active is None else int(self.active.sum())
+                    elif self.active is None or self.active.all():
+                        policy_steps += self.acting_counts
                     else:
-                        live = acting if self.active is None else acting[self.active]
+                        live = acting[self.active]
                         policy_steps += np.bincount(live[live < len(policy_steps)], minlength=len(policy_steps))
                 self._resolve_pending_bootstrap(rewards_rows, res.values)
                 b.actions[slot, t] = res.actions
@@ -206,6 +213,21 @@ class RolloutWorker:
             curriculum_states=self.curricula.maybe_collect(),
             policy_steps=None if policy_steps is None else {k: int(v) for k, v in enumerate(policy_steps)},
         )
+
+    def _acting(self) -> np.ndarray | None:
+        """A copy of the row controllers, with what depends on them (inference groups, the ids for the
+        slot, rows per policy), recomputed only after the mapping changed."""
+        if self.controller is None:
+            return None
+        if self.acting_serial != self.mapping.serial or self.acting is None:
+            self.acting_serial = self.mapping.serial
+            self.acting = self.controller.copy()
+            self.acting_groups = self.policies.groups(self.acting)
+            self.acting_ids = torch.from_numpy(self.acting.astype(np.int16))
+            num_policies = self.policies.num_policies
+            trained = self.acting[self.acting < num_policies]
+            self.acting_counts = np.bincount(trained, minlength=num_policies)
+        return self.acting
 
     def _before_reset(self, env_index: int) -> None:
         """Right before env ``env_index`` resets: map its agents for the new episode, then deliver."""
