@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "ModelConfig": "relayrl.config",
     "RayConfig": "relayrl.config",
     "MultiAgentConfig": "relayrl.config",
+    "PBTConfig": "relayrl.pbt.config",
     "SamplingConfig": "relayrl.config",
     "TrainingInfoConfig": "relayrl.config",
     "CheckpointError": "relayrl.errors",
@@ -59,6 +60,7 @@ __all__ = [
     "ProgressCurriculum",
     "RayConfig",
     "MultiAgentConfig",
+    "PBTConfig",
     "SamplingConfig",
     "TrainSummary",
     "Trainer",
@@ -103,5 +105,6 @@ if TYPE_CHECKING:
     from relayrl.envs.faults import EnvError, ObservationError
     from relayrl.envs.info_interface import TrainingInfoInterface, find_training_info_interface
     from relayrl.errors import CheckpointError, ConfigError, TrainingInfoError, WorkerError
+    from relayrl.pbt.config import PBTConfig
     from relayrl.trainer.info_publisher import TrainerView
     from relayrl.trainer.trainer import Trainer, TrainSummary, train

@@ -19,6 +19,7 @@ import tyro
 
 from relayrl.errors import ConfigError as ConfigError  # re-exported: relayrl.config.ConfigError
 from relayrl.hooks import hook_name
+from relayrl.pbt.config import PBTConfig
 from relayrl.validation import validate as validate  # re-exported: relayrl.config.validate
 
 JsonDict = Annotated[dict[str, Any], tyro.conf.arg(constructor=json.loads, metavar="JSON")]
@@ -369,6 +370,7 @@ class Config:
     checkpointing: CheckpointConfig = CheckpointConfig()
     ray: RayConfig = RayConfig()
     multi_agent: MultiAgentConfig = MultiAgentConfig()
+    pbt: PBTConfig = PBTConfig()
 
     # ----- derived values -----
 
@@ -468,6 +470,7 @@ class Config:
             "checkpointing": CheckpointConfig,
             "ray": RayConfig,
             "multi_agent": MultiAgentConfig,
+            "pbt": PBTConfig,
         }
         kwargs: dict[str, Any] = {}
         for key, value in data.items():

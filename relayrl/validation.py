@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from relayrl.errors import ConfigError
 from relayrl.hooks import resolve_hook
+from relayrl.pbt.validation import validate_pbt
 from relayrl.trainer.sources import SOURCES
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ def validate(cfg: Config) -> None:
         not (s.backend == "ray" and not cfg.serial and (ma.num_policies > 1 or ma.self_play)),
         "--num-policies > 1 and --self-play run on --backend local (or --serial) only for now; drop --backend ray.",
     )
+    validate_pbt(cfg)
     resolve_hook(ti.training_info_fn, "--training-info-fn")
     resolve_hook(cfg.logging.metrics_fn, "--metrics-fn")
     if cfg.logging.wandb:

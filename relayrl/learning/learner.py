@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -89,6 +90,19 @@ class Learner:
         if self._optimizer is None and self._building is None:
             self._building = threading.Thread(target=self._build_optimizer, name="relayrl-optimizer", daemon=True)
             self._building.start()
+
+    # ----- per-policy hyperparameters (population-based training) -----
+
+    def hyperparameters(self, names: Sequence[str]) -> dict[str, float]:
+        """This learner's current values of the ``AlgorithmConfig`` fields ``names``."""
+        return {name: float(getattr(self.cfg.algorithm, name)) for name in names}
+
+    def set_hyperparameters(self, values: Mapping[str, float]) -> None:
+        """Use these ``AlgorithmConfig`` values (e.g. ``lr``, ``ent_coef``, ``clip_coef``, ``vf_coef``,
+        ``gamma``) from the next update on; only this learner's copy of the config changes."""
+        changes: dict[str, Any] = {k: float(v) for k, v in values.items()}
+        algorithm = dataclasses.replace(self.cfg.algorithm, **changes)
+        self.cfg = dataclasses.replace(self.cfg, algorithm=algorithm)
 
     # ----- schedule -----
 

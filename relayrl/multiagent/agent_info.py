@@ -9,7 +9,7 @@ specific to that env's current episode (the mapping is decided per episode in th
   "stats", "reward_shaping"}}``; an agent played by a self-play snapshot gets ``{"policy_id": None,
   "snapshot_slot": j, "snapshot_version": v}``;
 - a single-agent env controlled by policy ``k`` gets policy ``k``'s values in the top-level keys
-  (``policy_id``, ``policy_version``, ``stats``, ``reward_shaping``): the keys keep their meaning,
+  (``policy_id``, ``policy_version``, ``stats``, ``reward_shaping``, ``env_params``): the keys keep their meaning,
   "the policy that controls this env".
 
 The layout is documented in docs/training-info.md.
@@ -84,6 +84,7 @@ class AgentInfo:
             k = int(controller[env_index])
             if k != 0:
                 out.pop(info_schema.REWARD_SHAPING, None)
+                out.pop(info_schema.ENV_PARAMS, None)
                 out.update(self._entry(k, info))
                 out.pop("env_steps", None)
             return out

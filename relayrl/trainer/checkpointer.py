@@ -6,10 +6,12 @@ Content (``FORMAT_VERSION`` 2), tensors and plain Python types only, so files lo
     format_version, relayrl_version, config (the resolved Config as a dict), episode_stats,
     env_steps, train_seconds, curriculum_states {env index: state}, rng {torch, numpy},
     policies {policy id: {learner (model, optimizer, normalizers, policy_version), policy_version,
-                          best_reward, reward_shaping, env_steps}},
+                          best_reward, reward_shaping, env_steps, env_params}},
     self_play (only with --self-play) {slots {slot: {version, weights, results}}, last_version}
+    pbt (only with --pbt) {last_ranked, lineage, hyperparameters, warned_objective}
 
-Keys added within format 2 (a policy's ``env_steps``, ``self_play``) are optional when read.
+Keys added within format 2 (a policy's ``env_steps`` and ``env_params``, ``self_play``, ``pbt``) are
+optional when read.
 
 Format-1 files (written before policies were keyed by id) are converted on load. A file whose pickle
 names anything but tensors and plain types is refused (``UnsafeCheckpointError``) without running it.
@@ -205,11 +207,13 @@ class Checkpointer:
         learners: Mapping[int, Learner],
         episode_stats: Callable[[], dict[str, float]],
         pool: Any = None,
+        population: Any = None,
     ) -> None:
         """``pool``: the self-play ``SnapshotPool`` (saved as ``self_play``), if any."""
         from relayrl import __version__
 
         self.pool = pool
+        self.population = population
         self.experiment = experiment
         self.cfg = cfg
         self.header = {"format_version": FORMAT_VERSION, "relayrl_version": __version__, "config": dict(config_dict)}
@@ -227,6 +231,8 @@ class Checkpointer:
             data["policies"][pid]["policy_version"] = learner.policy_version
         if self.pool is not None:
             data["self_play"] = self.pool.state_dict()
+        if self.population is not None:
+            data["pbt"] = self.population.state_dict()
         return data
 
     def maybe_save(self) -> None:

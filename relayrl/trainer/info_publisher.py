@@ -68,6 +68,11 @@ class TrainingInfoPublisher:
         self.state.policies[policy_id].reward_shaping = copy.deepcopy(shaping)
         self.dirty = True
 
+    def set_env_params(self, params: dict[str, float] | None, policy_id: int = DEFAULT_POLICY) -> None:
+        """Change a policy's declared env parameters (population-based training); published at the next chance."""
+        self.state.policies[policy_id].env_params = dict(params) if params is not None else None
+        self.dirty = True
+
     def compose(self) -> dict[str, Any]:
         """The trainer part now (``TrainingInfoError`` when the user function misbehaves)."""
         view = self.view()
@@ -78,6 +83,7 @@ class TrainingInfoPublisher:
             train_seconds=view.train_seconds,
             stats=view.stats,
             reward_shaping=self.state.policies[DEFAULT_POLICY].reward_shaping,
+            env_params=self.state.policies[DEFAULT_POLICY].env_params,
             user_keys=user_keys,
             policies=self.policy_table() if self.policy_table is not None else None,
         )

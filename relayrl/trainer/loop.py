@@ -56,6 +56,8 @@ class LoopParts:
     """Every policy's published weights (None: ``weights`` only)."""
     pool: Any = None
     """The self-play ``SnapshotPool``, if any."""
+    population: Any = None
+    """The ``PopulationController`` of population-based training, if any."""
 
 
 class TrainingLoop:
@@ -159,14 +161,23 @@ class TrainingLoop:
     def housekeeping(self, force_report: bool = False) -> None:
         """Training info, progress bar, the periodic report with the best checkpoint, periodic saves."""
         p = self.p
+        if p.population is not None:
+            # copied weights go out now; the mutated env side with the publication right below
+            for k in p.population.step(p.state.env_steps, p.reporter.training_stats):
+                self.publish_weights(k)
         p.publisher.maybe_publish()
         p.reporter.update_bar(p.state.env_steps)
         now = time.monotonic()
         if force_report or now - self.last_report >= p.cfg.logging.report_interval:
             self.last_report = now
+            extra: dict[str, float] = {}
             if p.pool is not None:
                 p.pool.publish_table()  # new sampling weights from the latest results
-                p.reporter.set_extra_scalars(p.pool.scalars())
+                extra.update(p.pool.scalars())
+            if p.population is not None:
+                extra.update(p.population.scalars())
+            if extra:
+                p.reporter.set_extra_scalars(extra)
             p.reporter.report(p.state.env_steps, p.learner.policy_version, p.state.train_seconds, p.source.restarts)
             for k in self.learners:
                 mean, episodes = p.reporter.mean_reward_of(k)

@@ -27,6 +27,7 @@ from relayrl.experiment import Experiment
 from relayrl.learning.learner import Learner
 from relayrl.multiagent.mapping import validate_mapping
 from relayrl.multiagent.pool import SnapshotPool
+from relayrl.pbt.controller import PopulationController
 from relayrl.shared.progress import SharedBlob, StepCounters
 from relayrl.shared.trajectories import TrajectoryBuffers
 from relayrl.shared.weights import SharedWeights
@@ -172,6 +173,15 @@ class Trainer:
             self.publisher.compose()
         except TrainingInfoError as exc:
             raise ConfigError(str(exc)) from exc
+        self.population: PopulationController | None = None
+        if cfg.pbt.pbt:
+            self.population = PopulationController(cfg.pbt, self.learners, self.state, self.publisher, cfg.seed)
+            saved_pbt = resumed[1].get("pbt") if resumed is not None else None
+            if saved_pbt:
+                self.population.load_state_dict(saved_pbt)
+                log.info("resumed the population (%d lineage events)", len(self.population.lineage))
+            else:  # a new run, or PBT switched on for a run that had none
+                self.population.start_new()
         self.weights = self.weights_of[DEFAULT_POLICY]
         self.checkpointer = ckpt.Checkpointer(
             self.experiment,
@@ -181,6 +191,7 @@ class Trainer:
             self.learners,
             self.reporter.episode_stats,
             pool=self.pool,
+            population=self.population,
         )
         self.stop = StopFlag()
         self.interrupted: str | None = None
@@ -210,6 +221,8 @@ class Trainer:
             }
             if self.state.policies[k].reward_shaping is not None:
                 entry["reward_shaping"] = self.state.policies[k].reward_shaping
+            if self.state.policies[k].env_params is not None:
+                entry["env_params"] = self.state.policies[k].env_params
             out[k] = entry
         return out
 
@@ -286,6 +299,7 @@ class Trainer:
                 learners=self.learners,
                 policy_weights=self.weights_of,
                 pool=self.pool,
+                population=self.population,
                 state=self.state,
                 reporter=self.reporter,
                 publisher=self.publisher,
