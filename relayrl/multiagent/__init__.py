@@ -6,9 +6,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from relayrl.multiagent.contract import agent_spaces, is_multiagent_env
-
 _LAZY = {
+    "agent_spaces": "relayrl.multiagent.contract",
+    "is_multiagent_env": "relayrl.multiagent.contract",
     "OpponentCurriculum": "relayrl.multiagent.opponent_curriculum",
     "SnapshotAgeCurriculum": "relayrl.multiagent.snapshot_curriculum",
     "MultiAgentEnvBatch": "relayrl.multiagent.env_batch",
@@ -16,7 +16,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    # imported on first use: envs/factory.py imports this package, and the curricula import envs
+    # imported on first use: relayrl.config imports this package's config module (it must stay light,
+    # without gymnasium), envs/factory.py imports this package, and the curricula import envs
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

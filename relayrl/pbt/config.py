@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-from typing import Annotated, Any
 
-import tyro
-
-JsonDict = Annotated[dict[str, Any], tyro.conf.arg(constructor=json.loads, metavar="JSON")]
+from relayrl.config_groups import JsonDict
 
 HYPERPARAMETERS = ("lr", "ent_coef", "clip_coef", "vf_coef", "gamma")
 """The learner settings PBT may mutate (names of ``AlgorithmConfig`` fields)."""
