@@ -183,6 +183,10 @@ class ModelConfig:
     normalize_returns: bool = True
     """Value head predicts returns normalized by a running mean/std."""
 
+    log_std_init: float = 0.0
+    """Box actions: initial value of the Gaussian policy's state-independent log-std (0: std 1).
+    Lower starts with less exploration noise (the ``mujoco`` preset uses a lower one)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class LoggingConfig:
@@ -324,6 +328,10 @@ class Config:
 
     serial: bool = False
     """Run workers and learner in one process (for debugging and fast tests)."""
+
+    preset: str | None = None
+    """A named set of defaults for a family of tasks (``mujoco``: continuous control; see
+    relayrl/presets.py). It changes defaults only: flags given explicitly win. Recorded in config.json."""
 
     environment: EnvConfig = EnvConfig()
     sampling: SamplingConfig = SamplingConfig()
