@@ -48,6 +48,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--peer-seeds", type=int, default=1, help="sb3-zoo runs per env")
     p.add_argument("--peer-envs", nargs="+", default=None, help="sb3-zoo envs (default: HalfCheetah-v5 Hopper-v5)")
     p.add_argument("--peer-jobs", type=int, default=1, help="sb3-zoo runs at the same time (each on one thread)")
+    p.add_argument("--peer-steps", type=int, default=None, help="sb3-zoo env steps per run (default: --steps)")
+    p.add_argument(
+        "--peer-seconds", type=float, default=None, help="stop each sb3-zoo run after this many seconds (partial run)"
+    )
     p.add_argument("--set", action="append", default=[], metavar="FLAG=VALUE", help="extra relayrl flag, e.g. lr=1e-4")
     p.add_argument("--eval-episodes", type=int, default=10)
     p.add_argument("--eval-seed", type=int, default=12345)
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
             r = run_once(
                 fw, env, seed, args.steps, run_dir, flags, args.eval_episodes, args.eval_seed, args.timeout, log
             )
-            brief = {k: r.get(k) for k in ("wall_s", "fps", "best_return", "final_return", "error")}
+            brief = {k: r.get(k) for k in ("frames", "wall_s", "fps", "best_return", "final_return", "error")}
             log(f"done  {fw} {env} seed {seed}: {json.dumps(brief)}")
 
         for run in [r for r in runs if r[0] == "relayrl"]:

@@ -47,9 +47,9 @@ def group(results: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str,
 def summary_table(results: list[dict[str, Any]]) -> str:
     """One row per (framework, env): deterministic returns (mean ± std over seeds), wall, frames/s."""
     lines = [
-        "| framework | env | seeds | best.pt return | final return | per seed (best / final) | wall s (median) | "
-        "frames/s (median) | RL Zoo PPO 1M | SF 10M |",
-        "|---|---|---:|---:|---:|---|---:|---:|---:|---:|",
+        "| framework | env | seeds | env steps | best.pt return | final return | per seed (best / final) | "
+        "wall s (median) | frames/s (median) | RL Zoo PPO 1M | SF 10M |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for (fw, env), runs in group(results).items():
         best = [r["best_return"] for r in runs if r.get("best_return") is not None]
@@ -60,8 +60,9 @@ def summary_table(results: list[dict[str, Any]]) -> str:
         wall = _median([r["wall_s"] for r in runs if r.get("wall_s")])
         fps = _median([r["fps"] for r in runs if r.get("fps")])
         fam = family(env)
+        frames = _median([r["frames"] for r in runs if r.get("frames")])
         lines.append(
-            f"| {fw} | {env} | {len(runs)} | {_mean_spread(best)} | {_mean_spread(final)} | {per_seed} | "
+            f"| {fw} | {env} | {len(runs)} | {_fmt(frames)} | {_mean_spread(best)} | {_mean_spread(final)} | {per_seed} | "
             f"{_fmt(wall)} | {_fmt(fps)} | {_fmt(RL_ZOO_PPO.get(fam))} | {_fmt(SAMPLE_FACTORY_10M.get(fam))} |"
         )
     return "\n".join(lines)
@@ -71,8 +72,8 @@ def targets_table(results: list[dict[str, Any]]) -> str:
     """The issue's targets per env: relayrl's mean over seeds against the Zoo, wall against SB3-Zoo's."""
     groups = group(results)
     lines = [
-        "| env | relayrl final (mean) | relayrl best.pt (mean) | RL Zoo | quality | relayrl wall s | SB3-Zoo wall s | "
-        "wall ratio | speed (<= 0.2) |",
+        "| env | relayrl final (mean) | relayrl best.pt (mean) | RL Zoo | quality | relayrl wall s | "
+        "SB3-Zoo wall s (same env steps) | wall ratio | speed (<= 0.2) |",
         "|---|---:|---:|---:|---|---:|---:|---:|---|",
     ]
     envs = sorted({env for fw, env in groups if fw == "relayrl"})
@@ -91,11 +92,21 @@ def targets_table(results: list[dict[str, Any]]) -> str:
             quality = "; ".join(verdicts)
         wall = statistics.median(r["wall_s"] for r in runs)
         peer = groups.get(("sb3-zoo", env), [])
-        peer_wall = statistics.median(r["wall_s"] for r in peer) if peer else None
+        peer_wall = None
+        peer_text = "-"
+        if peer:
+            frames = statistics.median(r["frames"] for r in runs)
+            # a peer run stopped early (--peer-seconds) is scaled to relayrl's env steps by its own frames/s
+            walls = [r["wall_s"] * frames / r["frames"] for r in peer]
+            peer_wall = statistics.median(walls)
+            peer_text = f"{peer_wall:,.0f}"
+            if any(r["frames"] < 0.99 * frames for r in peer):
+                got = min(r["frames"] for r in peer)
+                peer_text += f" (extrapolated from a run of {got:,} steps)"
         ratio = wall / peer_wall if peer_wall else None
         speed = "-" if ratio is None else ("met" if ratio <= 0.2 else "missed")
         lines.append(
-            f"| {env} | {final:,.0f} | {best:,.0f} | {_fmt(zoo)} | {quality} | {wall:,.0f} | {_fmt(peer_wall)} | "
+            f"| {env} | {final:,.0f} | {best:,.0f} | {_fmt(zoo)} | {quality} | {wall:,.0f} | {peer_text} | "
             f"{_fmt(ratio, 3)} | {speed} |"
         )
     return "\n".join(lines)

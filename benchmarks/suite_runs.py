@@ -116,14 +116,23 @@ def run_relayrl(
 
 
 def run_sb3_zoo(
-    env: str, seed: int, steps: int, run_dir: Path, eval_episodes: int, eval_seed: int, timeout: float, log: Any
+    env: str,
+    seed: int,
+    steps: int,
+    run_dir: Path,
+    eval_episodes: int,
+    eval_seed: int,
+    timeout: float,
+    log: Any,
+    max_seconds: float | None = None,
 ) -> dict[str, Any]:
     """SB3 PPO with the RL Zoo's hyperparameters (``peer_runners/run_sb3_zoo.py`` in the sb3 venv).
     Wall time: the runner's own, from building the env to the end of ``learn`` (its interpreter
-    start-up and imports are not counted, which favours the peer by a few seconds)."""
+    start-up and imports are not counted, which favours the peer by a few seconds). ``max_seconds``:
+    stop training after that long (the result says ``stopped_by_time``; its frames/s still hold)."""
     venv = ensure_venv("sb3", log)
     params = {"env": env, "seed": seed, "steps": steps, "work_dir": str(run_dir)}
-    params |= {"eval_episodes": eval_episodes, "eval_seed": eval_seed}
+    params |= {"eval_episodes": eval_episodes, "eval_seed": eval_seed, "max_seconds": max_seconds}
     cmd = [str(venv / "bin" / "python"), str(RUNNERS / "run_sb3_zoo.py"), json.dumps(params)]
     load = os.getloadavg()[0]
     rc, process_wall, stdout = run_process(cmd, run_dir, timeout)
@@ -149,6 +158,7 @@ def run_once(
     eval_seed: int,
     timeout: float,
     log: Any,
+    peer_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Run (or reuse) one training run; returns its result dict (also written to ``result.json``)."""
     done = run_dir / "result.json"
@@ -160,7 +170,7 @@ def run_once(
     if framework == "relayrl":
         result = run_relayrl(env, seed, steps, run_dir, flags, eval_episodes, eval_seed, timeout)
     elif framework == "sb3-zoo":
-        result = run_sb3_zoo(env, seed, steps, run_dir, eval_episodes, eval_seed, timeout, log)
+        result = run_sb3_zoo(env, seed, steps, run_dir, eval_episodes, eval_seed, timeout, log, peer_seconds)
     else:
         raise ValueError(f"unknown framework {framework!r}")
     result["time"] = time.strftime("%Y-%m-%d %H:%M:%S")

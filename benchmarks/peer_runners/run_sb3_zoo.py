@@ -3,7 +3,8 @@
     benchmarks/.venvs/sb3/bin/python benchmarks/peer_runners/run_sb3_zoo.py '<params json>'
 
 Params: ``env`` (``HalfCheetah-v5`` ...), ``seed``, ``steps``, ``work_dir``, ``eval_episodes``,
-``eval_seed``. Trains as ``rl_zoo3 train --algo ppo --env <env>`` would with the Zoo's
+``eval_seed``, optional ``max_seconds`` (stop training after that much wall time: a partial run
+whose frames/s still measure the peer's speed). Trains as ``rl_zoo3 train --algo ppo --env <env>`` would with the Zoo's
 ``hyperparams/ppo.yml`` entry for the v3 env (one env in a ``DummyVecEnv``, ``VecNormalize``
 with the entry's gamma), on one torch thread. Writes ``progress.jsonl`` (mean return of the last
 100 training episodes every ~10k steps, for the learning curve), then evaluates the final policy
@@ -55,12 +56,14 @@ ZOO: dict[str, dict[str, Any]] = {
 
 
 class Progress(BaseCallback):
-    """Mean return of the last 100 finished training episodes every ``every`` steps -> progress.jsonl."""
+    """Mean return of the last 100 finished training episodes every ``every`` steps -> progress.jsonl;
+    stops training after ``max_seconds`` of wall time."""
 
-    def __init__(self, path: Path, t0: float, every: int = 10_000) -> None:
+    def __init__(self, path: Path, t0: float, max_seconds: float | None, every: int = 10_000) -> None:
         super().__init__()
         self.file = path.open("w")
         self.t0, self.every, self.next = t0, every, every
+        self.deadline = None if max_seconds is None else t0 + max_seconds
         self.window: deque[float] = deque(maxlen=100)
 
     def _on_step(self) -> bool:
@@ -76,7 +79,7 @@ class Progress(BaseCallback):
             }
             self.file.write(json.dumps(row) + "\n")
             self.file.flush()
-        return True
+        return self.deadline is None or time.time() < self.deadline
 
     def _on_training_end(self) -> None:
         self.file.close()
@@ -110,7 +113,7 @@ def main() -> None:
     venv = make_vec_env(p["env"], n_envs=1, seed=p["seed"], vec_env_cls=DummyVecEnv)
     venv = VecNormalize(venv, gamma=hp.get("gamma", 0.99))
     model = PPO("MlpPolicy", venv, seed=p["seed"], device="cpu", verbose=0, **hp)
-    model.learn(total_timesteps=p["steps"], callback=Progress(work / "progress.jsonl", t0))
+    model.learn(total_timesteps=p["steps"], callback=Progress(work / "progress.jsonl", t0, p.get("max_seconds")))
     wall = time.time() - t0
     frames = int(model.num_timesteps)
     model.save(str(work / "model.zip"))
@@ -121,6 +124,7 @@ def main() -> None:
         "env": p["env"],
         "seed": p["seed"],
         "frames": frames,
+        "stopped_by_time": frames < p["steps"],
         "wall_s": wall,
         "fps": frames / wall,
         "final_return": float(np.mean(returns)),
