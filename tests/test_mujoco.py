@@ -7,7 +7,7 @@ import torch
 import relayrl
 from relayrl.cli.enjoy import EnjoyConfig, enjoy
 from relayrl.cli.train import parse_train_args
-from relayrl.config import Config, ConfigError, validate
+from relayrl.config import Config, ConfigError, replace, validate
 from relayrl.experiment import Experiment
 from relayrl.models.distributions import GaussianHead
 from relayrl.presets import PRESETS, preset_config, preset_defaults, preset_name_in
@@ -95,3 +95,25 @@ def test_inverted_pendulum_learns_with_the_preset(tmp_path):
     assert summary.env_steps >= 8192
     result = enjoy(EnjoyConfig(experiment="pendulum", train_dir=str(tmp_path), checkpoint="latest", num_episodes=3))
     assert result.mean_return >= 500, result.returns  # random play never reaches 30, "do nothing" 60
+
+
+def test_resume_needs_the_same_preset(tmp_path):
+    base = dict(
+        env="CartPole-v1",
+        train_dir=str(tmp_path),
+        experiment="e",
+        seed=1,
+        serial=True,
+        train_for_env_steps=64,
+        sampling__num_workers=1,
+        sampling__num_envs_per_worker=2,
+        sampling__rollout_length=16,
+        algorithm__num_minibatches=2,
+        logging__tensorboard=False,
+        logging__progress_bar=False,
+    )
+    first = relayrl.train(preset_config("mujoco", **base))
+    with pytest.raises(ConfigError, match="--preset mujoco"):
+        relayrl.train(replace(Config(), **{**base, "train_for_env_steps": 128}))
+    again = relayrl.train(preset_config("mujoco", **{**base, "train_for_env_steps": 128}))
+    assert again.env_steps > first.env_steps
