@@ -132,8 +132,20 @@ def main(argv: list[str] | None = None) -> None:
             fw, env, seed = run
             run_dir = out / fw / env / f"seed{seed}"
             log(f"start {fw} {env} seed {seed}")
+            steps = args.steps if fw == "relayrl" or args.peer_steps is None else args.peer_steps
+            peer_seconds = None if fw == "relayrl" else args.peer_seconds
             r = run_once(
-                fw, env, seed, args.steps, run_dir, flags, args.eval_episodes, args.eval_seed, args.timeout, log
+                fw,
+                env,
+                seed,
+                steps,
+                run_dir,
+                flags,
+                args.eval_episodes,
+                args.eval_seed,
+                args.timeout,
+                log,
+                peer_seconds,
             )
             brief = {k: r.get(k) for k in ("frames", "wall_s", "fps", "best_return", "final_return", "error")}
             log(f"done  {fw} {env} seed {seed}: {json.dumps(brief)}")
