@@ -49,7 +49,13 @@ PEER_VENVS: dict[str, list[str]] = {
     # ale-py 0.12.1 is the version in relayrl's venv ([atari] extra); the same emulator everywhere.
     # minigrid 2.3.1 is the last release for gymnasium < 1.0; DoorKey is the same task in 2.3 and 3.x.
     "sf": ["sample-factory==2.1.1", "gymnasium<1.0", "numpy<2", "ale-py==0.12.1", "minigrid==2.3.1"],
-    "sb3": ["stable-baselines3==2.9.2", "ale-py==0.12.1", "opencv-python-headless", "minigrid==3.2.0"],
+    "sb3": [
+        "stable-baselines3==2.9.2",
+        "ale-py==0.12.1",
+        "opencv-python-headless",
+        "minigrid==3.2.0",
+        "gymnasium[mujoco]",
+    ],
 }
 
 

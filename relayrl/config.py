@@ -86,6 +86,10 @@ class Config:
     serial: bool = False
     """Run workers and learner in one process (for debugging and fast tests)."""
 
+    preset: str | None = None
+    """A named set of defaults for a family of tasks (``mujoco``: continuous control; see
+    relayrl/presets.py). It changes defaults only: flags given explicitly win. Recorded in config.json."""
+
     environment: EnvConfig = EnvConfig()
     sampling: SamplingConfig = SamplingConfig()
     algorithm: AlgorithmConfig = AlgorithmConfig()

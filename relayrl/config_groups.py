@@ -175,6 +175,10 @@ class ModelConfig:
     normalize_returns: bool = True
     """Value head predicts returns normalized by a running mean/std."""
 
+    log_std_init: float = 0.0
+    """Box actions: initial value of the Gaussian policy's state-independent log-std (0: std 1).
+    Lower starts with less exploration noise (the ``mujoco`` preset uses a lower one)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class LoggingConfig:

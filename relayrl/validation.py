@@ -24,6 +24,9 @@ def validate(cfg: Config) -> None:
     """Reject invalid values and combinations with a message that says what to change."""
     s, a, m = cfg.sampling, cfg.algorithm, cfg.model
     _require(bool(cfg.env), "--env is empty: give a Gymnasium id or 'package.module:callable'.")
+    from relayrl.presets import check_applied  # imports relayrl.config, which imports this module
+
+    check_applied(cfg)  # an unknown name, or a preset named but never applied
     _require(cfg.train_for_env_steps > 0, f"--train-for-env-steps must be > 0 (got {cfg.train_for_env_steps}).")
     _require(
         cfg.train_for_seconds is None or cfg.train_for_seconds > 0,

@@ -11,5 +11,10 @@ import tyro
 T = TypeVar("T")
 
 
-def parse(cls: type[T], argv: Sequence[str], command: str) -> T:
-    return tyro.cli(cls, args=list(argv), prog=f"relayrl {command}", config=(tyro.conf.OmitArgPrefixes,))
+def parse(cls: type[T], argv: Sequence[str], command: str, default: T | None = None) -> T:
+    """``argv`` -> ``cls``; fields not given take ``default``'s values (the dataclass defaults when None)."""
+    parsed = tyro.cli(
+        cls, args=list(argv), prog=f"relayrl {command}", default=default, config=(tyro.conf.OmitArgPrefixes,)
+    )
+    assert parsed is not None  # tyro returns None only for an Optional type, never for a dataclass
+    return parsed

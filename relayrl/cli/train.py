@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from relayrl.cli.parsing import parse
 from relayrl.config import Config
+from relayrl.presets import preset_defaults, preset_name_in
 from relayrl.trainer import sources
 from relayrl.utils import startup
 
@@ -18,8 +19,9 @@ PROG = "relayrl"
 
 
 def parse_train_args(argv: Sequence[str]) -> Config:
-    """``relayrl train`` flags -> Config (every nested field is a flat flag)."""
-    return parse(Config, argv, "train")
+    """``relayrl train`` flags -> Config (every nested field is a flat flag). With ``--preset NAME``
+    the flags are parsed over the preset's defaults, so explicit flags win over the preset."""
+    return parse(Config, argv, "train", default=preset_defaults(preset_name_in(argv)))
 
 
 def format_summary(cfg: Config, summary: TrainSummary) -> str:

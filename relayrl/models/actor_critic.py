@@ -91,7 +91,7 @@ class ActorCritic(nn.Module):
         self.obs_preprocessor = ObsPreprocessor(leaves, cfg.normalize_obs)
         self.actor_body = Body(leaves, cfg)
         self.critic_body = None if cfg.shared_actor_critic else Body(leaves, cfg)
-        self.policy_head = make_action_head(action_space, self.actor_body.out_dim)
+        self.policy_head = make_action_head(action_space, self.actor_body.out_dim, cfg.log_std_init)
         self.value_head = nn.Linear(self.actor_body.out_dim, 1)
         self.return_normalizer = RunningMeanStd(()) if cfg.normalize_returns else None
         self.rnn_size = cfg.rnn_size if cfg.use_rnn else 0

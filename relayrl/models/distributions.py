@@ -108,12 +108,13 @@ class MultiCategoricalHead(nn.Module):
 
 
 class GaussianHead(nn.Module):
-    """1-D Box(D): diagonal Gaussian, learned state-independent log-std (init 0); actions ``[N, D]`` float32."""
+    """1-D Box(D): diagonal Gaussian, learned state-independent log-std (init ``log_std_init``); actions
+    ``[N, D]`` float32."""
 
-    def __init__(self, in_dim: int, dim: int) -> None:
+    def __init__(self, in_dim: int, dim: int, log_std_init: float = 0.0) -> None:
         super().__init__()
         self.linear = nn.Linear(in_dim, dim)
-        self.log_std = nn.Parameter(torch.zeros(dim))
+        self.log_std = nn.Parameter(torch.full((dim,), float(log_std_init)))
 
     def sample(self, h: Tensor, deterministic: bool = False) -> tuple[Tensor, Tensor]:
         """``h [N, in]`` -> (unclipped actions ``[N, D]``, log_probs ``[N]``)."""
@@ -135,12 +136,13 @@ class GaussianHead(nn.Module):
 ActionHead = CategoricalHead | MultiCategoricalHead | GaussianHead
 
 
-def make_action_head(space: gym.Space, in_dim: int) -> ActionHead:
-    """The policy head for ``space``; raises ConfigError for unsupported action spaces."""
+def make_action_head(space: gym.Space, in_dim: int, log_std_init: float = 0.0) -> ActionHead:
+    """The policy head for ``space`` (``log_std_init``: a Gaussian head's initial log-std); raises
+    ConfigError for unsupported action spaces."""
     if isinstance(space, gym.spaces.Discrete):
         return CategoricalHead(in_dim, int(space.n))
     if isinstance(space, gym.spaces.MultiDiscrete) and len(space.nvec.shape) == 1 and space.nvec.size > 0:
         return MultiCategoricalHead(in_dim, [int(n) for n in space.nvec])
     if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
-        return GaussianHead(in_dim, int(space.shape[0]))
+        return GaussianHead(in_dim, int(space.shape[0]), log_std_init)
     raise ConfigError(f"unsupported action space {space!r}: relayrl supports Discrete, MultiDiscrete (1-D) and 1-D Box")

@@ -88,6 +88,13 @@ def _resume(experiment: Experiment, cfg: Config, learners: dict[int, Learner]) -
             f"experiment directory {experiment.root} already has checkpoints and --no-resume was given; "
             "choose another --experiment or drop --no-resume to continue it."
         )
+    saved_preset = experiment.read_config().preset if experiment.config_path.exists() else None
+    if saved_preset != cfg.preset:
+        raise ConfigError(
+            f"experiment {experiment.root} was trained with --preset {saved_preset or '(none)'} "
+            f"({experiment.config_path}), this run has --preset {cfg.preset or '(none)'}; give the same "
+            "--preset to continue it, or choose another --experiment."
+        )
     data = ckpt.load_latest(experiment)
     if data is None:
         raise ConfigError(f"no readable checkpoint in {experiment.checkpoint_dir}; move it away.")
