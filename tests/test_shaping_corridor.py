@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
-
-from examples.shaping_corridor import make_env
+from examples.shaping_corridor import ShapingCorridor
 
 
-def _walk(env: gym.Env, actions: list[int]) -> tuple[list[float], dict[str, Any]]:
+def _walk(env: ShapingCorridor, actions: list[int]) -> tuple[list[float], dict[str, Any]]:
     rewards: list[float] = []
     info: dict[str, Any] = {}
     for a in actions:
@@ -21,7 +19,7 @@ def _walk(env: gym.Env, actions: list[int]) -> tuple[list[float], dict[str, Any]
 
 
 def test_shaping_weight_comes_from_training_info() -> None:
-    env = make_env({"length": 6, "start": 2})
+    env = ShapingCorridor({"length": 6, "start": 2})
     env.reset(seed=0)
     assert _walk(env, [1])[0] == [0.0]  # no training info yet: no shaping
     env.set_training_info({"reward_shaping": {"closeness": 0.5}, "approx_total_training_steps": 0})
@@ -31,7 +29,7 @@ def test_shaping_weight_comes_from_training_info() -> None:
 
 
 def test_true_objective_reported_for_each_exit() -> None:
-    env = make_env({"length": 6, "start": 2, "decoy": 0.5, "max_steps": 4})
+    env = ShapingCorridor({"length": 6, "start": 2, "decoy": 0.5, "max_steps": 4})
     env.set_training_info({"reward_shaping": {"closeness": 10.0}, "approx_total_training_steps": 0})
     env.reset(seed=0)
     rewards, info = _walk(env, [0, 0])
