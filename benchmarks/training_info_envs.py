@@ -70,3 +70,46 @@ def make_with_interface(env_kwargs: dict[str, Any]) -> gym.Env:
 
 def make_without_interface(env_kwargs: dict[str, Any]) -> gym.Env:
     return StepTimeLogger(gym.make("CartPole-v1"), env_kwargs.get("log_dir"))
+
+
+class LoggedDuel:
+    """The two-player CoinDuel (multi-agent) with the same step-time and delivery logs; it also
+    counts the deliveries that named a policy for each of its agents (``training_info["agents"]``)."""
+
+    def __init__(self, log_dir: str | None) -> None:
+        from relayrl.envs.coin_duel import CoinDuel
+
+        self.game = CoinDuel()
+        self.possible_agents = self.game.possible_agents
+        self.observation_space = self.game.observation_space
+        self.action_space = self.game.action_space
+        self.logger = StepTimeLogger(gym.make("CartPole-v1"), log_dir)  # only its logs and close() are used
+        self.with_agents = 0
+
+    @property
+    def agents(self) -> list[str]:
+        return self.game.agents
+
+    def reset(self, seed: int | None = None, options: Any = None) -> tuple[dict, dict]:
+        return self.game.reset(seed=seed)
+
+    def step(self, actions: dict) -> tuple[dict, dict, dict, dict, dict]:
+        out = self.game.step(actions)
+        self.logger.step_times.append(time.monotonic())
+        return out
+
+    def set_training_info(self, training_info: dict[str, Any]) -> None:
+        self.logger.deliveries.append((time.monotonic(), training_info["approx_total_training_steps"]))
+        agents = training_info.get("agents", {})
+        self.with_agents += all(agents.get(a, {}).get("policy_id") is not None for a in self.possible_agents)
+
+    def close(self) -> None:
+        if self.logger.log_dir is not None and self.logger.deliveries:
+            path = os.path.join(self.logger.log_dir, f"agents_{os.getpid()}_{next(_ids)}.txt")
+            with open(path, "w") as f:
+                f.write(f"{self.with_agents} {len(self.logger.deliveries)}\n")
+        self.logger.close()
+
+
+def make_duel_with_interface(env_kwargs: dict[str, Any]) -> LoggedDuel:
+    return LoggedDuel(env_kwargs.get("log_dir"))

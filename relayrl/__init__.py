@@ -20,6 +20,8 @@ _EXPORTS: dict[str, str] = {
     "LoggingConfig": "relayrl.config",
     "ModelConfig": "relayrl.config",
     "RayConfig": "relayrl.config",
+    "MultiAgentConfig": "relayrl.config",
+    "PBTConfig": "relayrl.pbt.config",
     "SamplingConfig": "relayrl.config",
     "TrainingInfoConfig": "relayrl.config",
     "CheckpointError": "relayrl.errors",
@@ -57,6 +59,8 @@ __all__ = [
     "PerformanceCurriculum",
     "ProgressCurriculum",
     "RayConfig",
+    "MultiAgentConfig",
+    "PBTConfig",
     "SamplingConfig",
     "TrainSummary",
     "Trainer",
@@ -92,6 +96,7 @@ if TYPE_CHECKING:
         FaultConfig,
         LoggingConfig,
         ModelConfig,
+        MultiAgentConfig,
         RayConfig,
         SamplingConfig,
         TrainingInfoConfig,
@@ -100,5 +105,6 @@ if TYPE_CHECKING:
     from relayrl.envs.faults import EnvError, ObservationError
     from relayrl.envs.info_interface import TrainingInfoInterface, find_training_info_interface
     from relayrl.errors import CheckpointError, ConfigError, TrainingInfoError, WorkerError
+    from relayrl.pbt.config import PBTConfig
     from relayrl.trainer.info_publisher import TrainerView
     from relayrl.trainer.trainer import Trainer, TrainSummary, train

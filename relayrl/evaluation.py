@@ -36,7 +36,14 @@ class EvalResult:
 def policy_from_checkpoint(train_cfg: Config, env: gym.Env, data: dict[str, Any], policy_id: int = 0) -> ActorCritic:
     """The model of policy ``policy_id`` in checkpoint ``data`` (``trainer/checkpointer.py`` format), in
     eval mode; ConfigError when it does not fit the experiment's model."""
-    model = build_actor_critic(env.observation_space, env.action_space, train_cfg.model)
+    return policy_from_spaces(train_cfg, env.observation_space, env.action_space, data, policy_id)
+
+
+def policy_from_spaces(
+    train_cfg: Config, obs_space: gym.Space, action_space: gym.Space, data: dict[str, Any], policy_id: int = 0
+) -> ActorCritic:
+    """``policy_from_checkpoint`` for given spaces (a multi-agent env's agents' spaces, say)."""
+    model = build_actor_critic(obs_space, action_space, train_cfg.model)
     try:
         model.load_state_dict(data["policies"][policy_id]["learner"]["model"])
     except (RuntimeError, KeyError) as exc:

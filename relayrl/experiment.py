@@ -79,6 +79,13 @@ class Experiment:
     def best_checkpoint(self) -> Path:
         return self.checkpoint_dir / BEST_NAME
 
+    def best_checkpoint_of(self, policy_id: int) -> Path:
+        """Policy ``policy_id``'s best checkpoint: ``best.pt`` for policy 0, ``best_policy_<k>.pt`` else
+        (each holds the whole run; ``relayrl enjoy --policy k`` plays policy k from it)."""
+        if policy_id == 0:
+            return self.best_checkpoint
+        return self.checkpoint_dir / f"best_policy_{policy_id}.pt"
+
     @property
     def videos_dir(self) -> Path:
         return self.root / "videos"

@@ -25,9 +25,29 @@ STATS = "stats"
 """Aggregated episode statistics: ``{"episodes", "reward", "length", "episode_extra_stats"}``."""
 REWARD_SHAPING = "reward_shaping"
 """The policy's reward-shaping dict (present only when one was set)."""
+ENV_PARAMS = "env_params"
+"""Population-based training's declared env parameters of the policy (``{name: value}``; present only
+with ``--pbt-env-params``)."""
+
+POLICIES = "policies"
+"""Several policies, self-play or a multi-agent env: ``{policy id: {"policy_version", "env_steps",
+"stats", "reward_shaping", "env_params"}}``, every trained policy's own progress (``env_steps``: agent steps it took)."""
+AGENTS = "agents"
+"""Multi-agent envs: ``{agent id: {"policy_id", ...that policy's entry of POLICIES}}`` for the current
+episode (added by the worker, which decides the mapping; see multiagent/agent_info.py)."""
 
 RESERVED_KEYS = frozenset(
-    {APPROX_TOTAL_TRAINING_STEPS, POLICY_ID, POLICY_VERSION, TRAIN_SECONDS, STATS, REWARD_SHAPING}
+    {
+        APPROX_TOTAL_TRAINING_STEPS,
+        POLICY_ID,
+        POLICY_VERSION,
+        TRAIN_SECONDS,
+        STATS,
+        REWARD_SHAPING,
+        ENV_PARAMS,
+        POLICIES,
+        AGENTS,
+    }
 )
 """Keys the framework writes; a ``--training-info-fn`` may not return them."""
 
@@ -39,6 +59,8 @@ def trainer_part(
     stats: Mapping[str, Any],
     reward_shaping: Mapping[str, Any] | None,
     user_keys: Mapping[str, Any] | None = None,
+    policies: Mapping[int, Mapping[str, Any]] | None = None,
+    env_params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything but the live step count, as the trainer publishes it (deep copies: the envs may
     keep what they get). ``user_keys`` must not contain reserved keys (checked by the publisher)."""
@@ -50,6 +72,10 @@ def trainer_part(
     }
     if reward_shaping is not None:
         info[REWARD_SHAPING] = copy.deepcopy(dict(reward_shaping))
+    if env_params is not None:
+        info[ENV_PARAMS] = dict(env_params)
+    if policies is not None:
+        info[POLICIES] = copy.deepcopy({int(k): dict(v) for k, v in policies.items()})
     if user_keys:
         info.update(user_keys)
     return info

@@ -19,8 +19,11 @@ import torch
 from relayrl.cli.parsing import parse
 from relayrl.config import Config, ConfigError, JsonDict, replace
 from relayrl.envs import make_env
-from relayrl.evaluation import EvalResult, VideoWriter, evaluate, policy_from_checkpoint
+from relayrl.evaluation import EvalResult, VideoWriter, evaluate, policy_from_checkpoint, policy_from_spaces
 from relayrl.experiment import Experiment
+from relayrl.hooks import import_callable
+from relayrl.multiagent.contract import agent_spaces, is_multiagent_env
+from relayrl.multiagent.evaluation import ModelPlayer, ScriptedPlayer, evaluate_multiagent
 from relayrl.trainer import checkpointer
 from relayrl.trainer.wandb_sink import log_evaluation, require_wandb
 from relayrl.utils.logs import setup_logging
@@ -69,6 +72,15 @@ class EnjoyConfig:
     """Merged over the training run's --env-kwargs for evaluation (a JSON object), e.g. to play the
     hardest level of a curriculum env."""
 
+    policy: int = 0
+    """The policy to evaluate (``--num-policies``): it plays the single-agent env, or the first agent of
+    a multi-agent env."""
+
+    opponent: str | None = None
+    """Multi-agent envs: who plays the other agents: ``policy:K`` (policy K of the same checkpoint;
+    default: the evaluated policy itself) or ``package.module:function``, a scripted opponent called as
+    ``function(obs) -> action`` (e.g. ``relayrl.envs.coin_duel:bot_4``)."""
+
     wandb: bool = False
     """Log the evaluation (mean return and length, and the video with --video) to the experiment's
     Weights & Biases run at the checkpoint's env steps, with the training config's W&B project,
@@ -115,19 +127,33 @@ def eval_config(cfg: EnjoyConfig, train_cfg: Config) -> Config:
     return train_cfg
 
 
+def _check_policy(cfg: EnjoyConfig, data: dict[str, Any]) -> None:
+    if cfg.policy not in data["policies"]:
+        raise ConfigError(f"--policy {cfg.policy}: the checkpoint has policies {sorted(data['policies'])}.")
+
+
 def enjoy(cfg: EnjoyConfig) -> EvalResult:
     """Evaluate the experiment's checkpoint for ``cfg.num_episodes`` episodes."""
     _check(cfg)
     experiment = Experiment.existing(cfg.train_dir, cfg.experiment)
     train_cfg = eval_config(cfg, experiment.read_config())
     data = load_checkpoint(experiment, cfg.checkpoint)
+    _check_policy(cfg, data)
     torch.manual_seed(cfg.seed)
     env = make_env(train_cfg, env_index=0, render_mode="rgb_array" if cfg.video else None)
+    if is_multiagent_env(env):
+        try:
+            return enjoy_multiagent(cfg, train_cfg, env, data)
+        finally:
+            env.close()
+    if cfg.opponent is not None:
+        env.close()
+        raise ConfigError(f"--opponent needs a multi-agent env; {train_cfg.env!r} is a single-agent env.")
     video: VideoWriter | None = None
     try:
-        model = policy_from_checkpoint(train_cfg, env, data)
+        model = policy_from_checkpoint(train_cfg, env, data, cfg.policy)
         env.action_space.seed(cfg.seed)
-        version = data["policies"][0].get("policy_version")
+        version = data["policies"][cfg.policy].get("policy_version")
         log.info("evaluating %s (%s, policy version %s)", data.get("path"), train_cfg.env, version)
         if cfg.video:
             path = Path(cfg.video_path) if cfg.video_path else experiment.videos_dir / "enjoy.mp4"
@@ -152,6 +178,32 @@ def enjoy(cfg: EnjoyConfig) -> EvalResult:
         recorded = None if video is None else video.path
         log_evaluation(train_cfg.logging, experiment, int(data.get("env_steps", 0)), scalars, recorded)
     return result
+
+
+def enjoy_multiagent(cfg: EnjoyConfig, train_cfg: Config, env: Any, data: dict[str, Any]) -> EvalResult:
+    """The evaluated policy plays the first agent; ``--opponent`` the others (default: the same policy)."""
+    if cfg.video:
+        raise ConfigError("--video is not supported for multi-agent envs yet; drop --video.")
+    agents, obs_space, action_space = agent_spaces(env, train_cfg.env)
+
+    def model_player(policy_id: int) -> ModelPlayer:
+        model = policy_from_spaces(train_cfg, obs_space, action_space, data, policy_id)
+        return ModelPlayer(model, action_space, cfg.deterministic)
+
+    spec = cfg.opponent or f"policy:{cfg.policy}"
+    if spec.startswith("policy:"):
+        try:
+            opponent_id = int(spec.split(":", 1)[1])
+        except ValueError:
+            raise ConfigError(f"--opponent {spec!r}: give policy:K with an integer K.") from None
+        if opponent_id not in data["policies"]:
+            raise ConfigError(f"--opponent {spec}: the checkpoint has policies {sorted(data['policies'])}.")
+        opponent: Any = model_player(opponent_id)
+    else:
+        opponent = ScriptedPlayer(import_callable(spec, f"--opponent {spec!r}"))
+    players = {agent: (model_player(cfg.policy) if a == 0 else opponent) for a, agent in enumerate(agents)}
+    log.info("evaluating policy %d as %r against %s (%s)", cfg.policy, agents[0], spec, data.get("path"))
+    return evaluate_multiagent(env, players, agents[0], cfg.num_episodes, cfg.seed)
 
 
 def format_result(result: EvalResult) -> str:

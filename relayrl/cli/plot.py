@@ -1,4 +1,5 @@
-"""``relayrl plot``: PNG curves of episode return, episode extra stats and curriculum level vs env steps.
+"""``relayrl plot``: PNG curves of episode return, episode extra stats and curriculum level vs env steps
+(and, for a run trained with ``--pbt``, its lineage: ``<out>_pbt_<name>.png``, see pbt/plot.py).
 
 ``plot(PlotConfig(experiment=("a", "b")))`` reads ``<train_dir>/<name>/progress.jsonl`` of every
 experiment and writes one PNG with one subplot per metric, every experiment overlaid.
@@ -31,6 +32,7 @@ import numpy as np
 from relayrl.cli.parsing import parse
 from relayrl.config import ConfigError
 from relayrl.experiment import Experiment
+from relayrl.pbt.plot import plot_lineage
 from relayrl.utils.logs import setup_logging
 
 log = logging.getLogger("relayrl.plot")
@@ -306,7 +308,12 @@ def plot(cfg: PlotConfig) -> list[Path]:
             raise ConfigError(f"cannot write {out} ({exc}); choose another --out.") from exc
     finally:
         plt.close(fig)
-    return [out]
+    written = [out]
+    for run in runs:  # runs trained with --pbt: their lineage too
+        lineage = plot_lineage(run.name, run.rows, out.with_name(f"{out.stem}_pbt_{run.name}.png"))
+        if lineage is not None:
+            written.append(lineage)
+    return written
 
 
 def _draw(ax: Any, key: str, entry: Series, color: str, linestyle: str) -> list[str]:

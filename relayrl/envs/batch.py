@@ -46,6 +46,9 @@ class StepResult:
     errors: dict[int, str] = dataclasses.field(default_factory=dict)
     """Env index -> traceback, for envs that raised and were restarted during this step: their
     ``obs`` is the new env's reset observation and the partial episode must be dropped."""
+    active: np.ndarray | None = None
+    """Multi-agent batches: bool ``[N]``, rows whose agent acts on ``obs`` (an agent that left or has
+    not joined has an inactive row: not training data). None: every row is active."""
 
 
 class EnvBatch(Protocol):
@@ -76,10 +79,10 @@ class EnvBatch(Protocol):
     def close(self) -> None: ...
 
 
-def _empty_batch(space: gym.Space, n: int) -> Obs:
+def empty_batch(space: gym.Space, n: int) -> Obs:
     """A zeroed ``[n, ...]`` array (or nested dict of arrays) for a Box / Discrete / Dict space."""
     if isinstance(space, gym.spaces.Dict):
-        return {key: _empty_batch(sub, n) for key, sub in space.spaces.items()}
+        return {key: empty_batch(sub, n) for key, sub in space.spaces.items()}
     if isinstance(space, gym.spaces.Discrete):
         return np.zeros(n, dtype=np.int64)
     return np.zeros((n, *(space.shape or ())), dtype=space.dtype)
@@ -91,7 +94,7 @@ def _leaves(buf: Obs, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...],
     return [(path, buf)]
 
 
-def _obs_writer(buf: Obs) -> Callable[[int, Any], None]:
+def obs_writer(buf: Obs) -> Callable[[int, Any], None]:
     """A fast ``write(i, single_obs)`` into row ``i`` of the preallocated batch ``buf``."""
     if not isinstance(buf, dict):
 
@@ -111,9 +114,9 @@ def _obs_writer(buf: Obs) -> Callable[[int, Any], None]:
     return write_dict
 
 
-def _copy_obs(obs: Any) -> Any:
+def copy_obs(obs: Any) -> Any:
     if isinstance(obs, dict):
-        return {key: _copy_obs(value) for key, value in obs.items()}
+        return {key: copy_obs(value) for key, value in obs.items()}
     return np.array(obs, copy=True)
 
 
@@ -148,8 +151,8 @@ class ListEnvBatch:
         self.num_envs = len(self._envs)
         self.single_observation_space = self._envs[0].observation_space
         self.single_action_space = self._envs[0].action_space
-        self._obs = _empty_batch(self.single_observation_space, self.num_envs)
-        self._write = _obs_writer(self._obs)
+        self._obs = empty_batch(self.single_observation_space, self.num_envs)
+        self._write = obs_writer(self._obs)
         self._array_obs = not isinstance(self._obs, dict)
         self._rewards = np.zeros(self.num_envs, dtype=np.float32)
         self._terminated = np.zeros(self.num_envs, dtype=bool)
@@ -210,7 +213,7 @@ class ListEnvBatch:
                     info_round.to_env(i)
                 obs, reward, term, trunc, info = env.step(action)
                 if term or trunc:
-                    final_obs[i] = _copy_obs(obs)
+                    final_obs[i] = copy_obs(obs)
                     episode_infos[i] = info
                     self.restarter.succeeded(i)
                     if self.before_reset is not None:

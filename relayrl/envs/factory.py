@@ -18,6 +18,7 @@ from relayrl.envs.batch import EnvBatch, ListEnvBatch, VectorEnvBatch
 from relayrl.envs.faults import EnvRestarter, ObsChecker
 from relayrl.envs.wrappers import MiniGridObsWrapper, wrap_atari
 from relayrl.hooks import import_callable
+from relayrl.multiagent.contract import agent_spaces, is_multiagent_env
 
 
 def _one_line(e: BaseException) -> str:
@@ -117,17 +118,28 @@ def _call_factory(cfg: Config, render_mode: str | None, num_envs: int | None) ->
         raise ConfigError(f"env factory {cfg.env!r} raised {_one_line(e)}; check the factory and --env-kwargs") from e
 
 
-def make_env(cfg: Config, env_index: int = 0, render_mode: str | None = None) -> gym.Env:
-    """One env for ``cfg.env`` (``env_index`` is this env's global index, for factories that care)."""
+def make_env(cfg: Config, env_index: int = 0, render_mode: str | None = None) -> Any:
+    """One env for ``cfg.env`` (``env_index`` is this env's global index, for factories that care): a
+    ``gymnasium.Env``, or a multi-agent env (PettingZoo ``ParallelEnv`` shape, relayrl/multiagent/contract.py)
+    when the factory returns one."""
     env_cfg = cfg.environment
     if _is_factory(cfg.env):
         env = _call_factory(cfg, render_mode, None)
+        if is_multiagent_env(env):
+            if env_cfg.max_episode_steps is not None:
+                env.close()
+                raise ConfigError(
+                    f"--max-episode-steps is not supported for the multi-agent env {cfg.env!r}; "
+                    "pass the limit through --env-kwargs (e.g. max_cycles) instead"
+                )
+            return env
         if isinstance(env, gym.vector.VectorEnv):
             raise ConfigError(f"env factory {cfg.env!r} returned a VectorEnv; pass --vectorized to use it")
         if not isinstance(env, gym.Env):
             raise ConfigError(
                 f"env factory {cfg.env!r} returned {type(env).__name__}, not a gymnasium.Env; "
-                "return a gymnasium.Env (or a VectorEnv with --vectorized)"
+                "return a gymnasium.Env, a PettingZoo ParallelEnv (or an object of its shape), "
+                "or a VectorEnv with --vectorized"
             )
         if env_cfg.max_episode_steps is not None:
             env = gym.wrappers.TimeLimit(env, env_cfg.max_episode_steps)
@@ -205,7 +217,7 @@ def make_env_batch(cfg: Config, num_envs: int, seed: int | None, worker_index: i
             1, name, restart, faults.max_consecutive_env_errors, lambda _i: make_vector_env(cfg, num_envs)
         )
         return VectorEnvBatch(venv, seed=base_seed, restarter=restarter, checker=checker)
-    envs: list[gym.Env] = []
+    envs: list[Any] = []
     try:
         for j in range(num_envs):
             envs.append(make_env(cfg, env_index=first + j))
@@ -213,25 +225,43 @@ def make_env_batch(cfg: Config, num_envs: int, seed: int | None, worker_index: i
         for env in envs:
             env.close()
         raise
-    if faults.check_obs:
-        checker = ObsChecker(envs[0].observation_space, name)
     restarter = EnvRestarter(
         num_envs, name, restart, faults.max_consecutive_env_errors, lambda j: make_env(cfg, env_index=first + j)
     )
+    if is_multiagent_env(envs[0]):
+        from relayrl.multiagent.env_batch import MultiAgentEnvBatch
+
+        _, obs_space, _ = agent_spaces(envs[0], cfg.env)
+        checker = ObsChecker(obs_space, name) if faults.check_obs else None
+        return MultiAgentEnvBatch(envs, cfg.env, seed=base_seed, restarter=restarter, checker=checker)
+    if faults.check_obs:
+        checker = ObsChecker(envs[0].observation_space, name)
     return ListEnvBatch(envs, seed=base_seed, restarter=restarter, checker=checker)
 
 
 def probe_spaces(cfg: Config) -> tuple[gym.Space, gym.Space]:
-    """The single-env observation and action spaces, from one env built here and closed again."""
+    """The single-env observation and action spaces, from one env built here and closed again (for a
+    multi-agent env: every agent's, which must be the same)."""
+    obs_space, action_space, _ = probe_env(cfg)
+    return obs_space, action_space
+
+
+def probe_env(cfg: Config) -> tuple[gym.Space, gym.Space, tuple[str, ...] | None]:
+    """``(observation space, action space, agents)`` of one env built here and closed again; ``agents``
+    is the multi-agent env's ``possible_agents`` (None for a single-agent env). A multi-agent env whose
+    agents' spaces differ is refused (``ConfigError`` naming them)."""
     if cfg.environment.vectorized:
         venv = make_vector_env(cfg, 1)
         try:
-            return venv.single_observation_space, venv.single_action_space
+            return venv.single_observation_space, venv.single_action_space, None
         finally:
             venv.close()
     env = make_env(cfg)
     try:
-        return env.observation_space, env.action_space
+        if is_multiagent_env(env):
+            agents, obs_space, action_space = agent_spaces(env, cfg.env)
+            return obs_space, action_space, agents
+        return env.observation_space, env.action_space, None
     finally:
         env.close()
 

@@ -18,8 +18,8 @@ import gymnasium as gym
 from relayrl.cli.enjoy import load_checkpoint
 from relayrl.cli.parsing import parse
 from relayrl.config import ConfigError
-from relayrl.envs import make_env
-from relayrl.evaluation import policy_from_checkpoint
+from relayrl.envs.factory import probe_env
+from relayrl.evaluation import policy_from_spaces
 from relayrl.experiment import Experiment
 from relayrl.export.check import ParityReport, check_parity
 from relayrl.export.onnx import export_onnx, require_export_packages
@@ -85,12 +85,8 @@ def load_policy(cfg: ExportConfig) -> LoadedPolicy:
     experiment = Experiment.existing(cfg.train_dir, cfg.experiment)
     train_cfg = experiment.read_config()
     data = load_checkpoint(experiment, cfg.checkpoint)
-    env = make_env(train_cfg)
-    try:
-        model = policy_from_checkpoint(train_cfg, env, data)
-        obs_space, action_space = env.observation_space, env.action_space
-    finally:
-        env.close()
+    obs_space, action_space, _ = probe_env(train_cfg)  # a multi-agent env: its agents' (common) spaces
+    model = policy_from_spaces(train_cfg, obs_space, action_space, data)
     metadata = {
         "experiment": cfg.experiment,
         "env": train_cfg.env,

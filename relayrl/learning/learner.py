@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -30,6 +31,13 @@ def _adam(params: list[torch.nn.Parameter], lr: float, eps: float) -> torch.opti
         return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
     except (RuntimeError, TypeError, ValueError):
         return torch.optim.Adam(params, lr=lr, eps=eps)
+
+
+def own_minibatches(own_steps: int, batch_steps: int, num_minibatches: int) -> int:
+    """Minibatches for a policy's ``own_steps`` of a ``batch_steps`` batch, at the minibatch size of the
+    whole batch (``batch_steps / num_minibatches``): at least 1, at most ``num_minibatches``."""
+    size = batch_steps / num_minibatches
+    return int(min(num_minibatches, max(1, round(own_steps / size))))
 
 
 class Learner:
@@ -82,6 +90,19 @@ class Learner:
         if self._optimizer is None and self._building is None:
             self._building = threading.Thread(target=self._build_optimizer, name="relayrl-optimizer", daemon=True)
             self._building.start()
+
+    # ----- per-policy hyperparameters (population-based training) -----
+
+    def hyperparameters(self, names: Sequence[str]) -> dict[str, float]:
+        """This learner's current values of the ``AlgorithmConfig`` fields ``names``."""
+        return {name: float(getattr(self.cfg.algorithm, name)) for name in names}
+
+    def set_hyperparameters(self, values: Mapping[str, float]) -> None:
+        """Use these ``AlgorithmConfig`` values (e.g. ``lr``, ``ent_coef``, ``clip_coef``, ``vf_coef``,
+        ``gamma``) from the next update on; only this learner's copy of the config changes."""
+        changes: dict[str, Any] = {k: float(v) for k, v in values.items()}
+        algorithm = dataclasses.replace(self.cfg.algorithm, **changes)
+        self.cfg = dataclasses.replace(self.cfg, algorithm=algorithm)
 
     # ----- schedule -----
 
@@ -144,7 +165,7 @@ class Learner:
         for epoch in range(a.num_epochs):
             if epoch > 0 and after_epoch is not None:
                 after_epoch()
-            for mb in self._minibatches(T, B):
+            for mb in self._minibatches(T, B, mask):
                 terms = self._minibatch_loss(batch, obs_t, mb, advantages, target, old_values, adv_floor)
                 self.optimizer.zero_grad(set_to_none=True)
                 terms.loss.backward()
@@ -170,12 +191,20 @@ class Learner:
         stats["value_mean"] = float(batch.values[mask].mean())
         return stats
 
-    def _minibatches(self, T: int, B: int) -> list[Any]:
-        """Index sets: flat step indices, or env columns (whole sequences) with an RNN."""
+    def _minibatches(self, T: int, B: int, mask: torch.Tensor) -> list[Any]:
+        """Index sets: flat step indices, or env columns (whole sequences) with an RNN. When policies
+        share the slots (several policies, self-play), only this policy's own steps are drawn, in
+        minibatches of the size the whole batch's would have: N policies together take as many
+        gradient steps per update as one policy on the same batch (no more learner time per sample)."""
         a = self.cfg.algorithm
         if self.cfg.model.use_rnn:
             perm = torch.randperm(B)
             return [("cols", idx) for idx in np.array_split(perm.numpy(), a.num_minibatches)]
+        if self.cfg.policies_share_rows:
+            own = torch.nonzero(_flat(mask).flatten().cpu()).flatten()
+            count = own_minibatches(len(own), T * B, a.num_minibatches)
+            perm = own[torch.randperm(len(own))]
+            return [("flat", torch.as_tensor(idx)) for idx in np.array_split(perm.numpy(), count) if len(idx)]
         perm = torch.randperm(T * B)
         return [("flat", torch.as_tensor(idx)) for idx in np.array_split(perm.numpy(), a.num_minibatches)]
 

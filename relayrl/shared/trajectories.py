@@ -68,6 +68,20 @@ class Batch:
     """``[B, H]`` recurrent state before row 0."""
     policy_version: torch.Tensor
     """``[B]`` the version of the weights that collected each column."""
+    policy_ids: torch.Tensor
+    """``[T, B]`` int16: the controller of each step (a policy id; self-play snapshots: above them)."""
+    policy_versions: torch.Tensor
+    """``[B, P]`` the version of each policy's weights that collected each column."""
+
+    def for_policy(self, policy_id: int) -> Batch:
+        """The batch as policy ``policy_id``'s learner sees it: only its own steps are valid, and the
+        column versions are its own. (Episodes never change controller midway, so advantages computed
+        over a whole column are cut at the episode ends that separate its controllers.)"""
+        return dataclasses.replace(
+            self,
+            valid=self.valid & (self.policy_ids == policy_id),
+            policy_version=self.policy_versions[:, policy_id],
+        )
 
     @property
     def num_steps(self) -> int:
@@ -90,8 +104,9 @@ class TrajectoryBuffers:
 
     Per slot: ``obs [T+1, N, ...]`` (row T is the bootstrap observation), ``actions [T, N, ...]``,
     ``log_probs``, ``values``, ``rewards`` ``[T, N]`` float32, ``dones``, ``valid``, ``starts``
-    ``[T, N]`` bool, ``bootstrap_value [N]``, ``rnn_state [N, H]`` (state before row 0) and
-    ``policy_version [S]`` int64.
+    ``[T, N]`` bool, ``bootstrap_value [N]``, ``rnn_state [N, H]`` (state before row 0),
+    ``policy_version [S]`` int64 (policy 0's), ``policy_ids [T, N]`` int16 (the controller of each
+    step: several policies, self-play) and ``policy_versions [S, P]`` (every policy's version).
     """
 
     obs: Obs
@@ -105,6 +120,8 @@ class TrajectoryBuffers:
     bootstrap_value: torch.Tensor
     rnn_state: torch.Tensor
     policy_version: torch.Tensor
+    policy_ids: torch.Tensor
+    policy_versions: torch.Tensor
 
     @staticmethod
     def allocate(
@@ -115,6 +132,7 @@ class TrajectoryBuffers:
         action_space: gym.Space,
         rnn_state_size: int,
         shared: bool = True,
+        num_policies: int = 1,
     ) -> TrajectoryBuffers:
         s, t, n = num_slots, rollout_length, num_envs
         buffers = TrajectoryBuffers(
@@ -129,6 +147,8 @@ class TrajectoryBuffers:
             bootstrap_value=torch.zeros((s, n)),
             rnn_state=torch.zeros((s, n, max(rnn_state_size, 1))),
             policy_version=torch.zeros((s,), dtype=torch.int64),
+            policy_ids=torch.zeros((s, t, n), dtype=torch.int16),
+            policy_versions=torch.zeros((s, num_policies), dtype=torch.int64),
         )
         if shared:
             for field in dataclasses.fields(buffers):
@@ -187,4 +207,6 @@ class TrajectoryBuffers:
             bootstrap_value=self.bootstrap_value.index_select(0, index).reshape(-1).to(device),
             rnn_state=self.rnn_state.index_select(0, index).reshape(-1, self.rnn_state.shape[-1]).to(device),
             policy_version=self.policy_version.index_select(0, index).repeat_interleave(n).to(device),
+            policy_ids=cat(self.policy_ids),
+            policy_versions=self.policy_versions.index_select(0, index).repeat_interleave(n, dim=0).to(device),
         )

@@ -6,13 +6,19 @@ Content (``FORMAT_VERSION`` 2), tensors and plain Python types only, so files lo
     format_version, relayrl_version, config (the resolved Config as a dict), episode_stats,
     env_steps, train_seconds, curriculum_states {env index: state}, rng {torch, numpy},
     policies {policy id: {learner (model, optimizer, normalizers, policy_version), policy_version,
-                          best_reward, reward_shaping}}
+                          best_reward, reward_shaping, env_steps, env_params}},
+    self_play (only with --self-play) {slots {slot: {version, weights, results}}, last_version}
+    pbt (only with --pbt) {last_ranked, lineage, hyperparameters, warned_objective}
+
+Keys added within format 2 (a policy's ``env_steps`` and ``env_params``, ``self_play``, ``pbt``) are
+optional when read.
 
 Format-1 files (written before policies were keyed by id) are converted on load. A file whose pickle
 names anything but tensors and plain types is refused (``UnsafeCheckpointError``) without running it.
 
 Writing: ``<name>.tmp``, fsync, rename; the latest ``keep_checkpoints`` periodic files are kept, plus
-``best.pt`` (the best windowed mean return). File names come from ``Experiment``.
+``best.pt`` (the best windowed mean return; ``best_policy_<k>.pt`` for policy k > 0). File names come
+from ``Experiment``.
 """
 
 from __future__ import annotations
@@ -200,9 +206,14 @@ class Checkpointer:
         state: TrainState,
         learners: Mapping[int, Learner],
         episode_stats: Callable[[], dict[str, float]],
+        pool: Any = None,
+        population: Any = None,
     ) -> None:
+        """``pool``: the self-play ``SnapshotPool`` (saved as ``self_play``), if any."""
         from relayrl import __version__
 
+        self.pool = pool
+        self.population = population
         self.experiment = experiment
         self.cfg = cfg
         self.header = {"format_version": FORMAT_VERSION, "relayrl_version": __version__, "config": dict(config_dict)}
@@ -218,6 +229,10 @@ class Checkpointer:
         for pid, learner in self.learners.items():
             data["policies"][pid]["learner"] = learner.state_dict()
             data["policies"][pid]["policy_version"] = learner.policy_version
+        if self.pool is not None:
+            data["self_play"] = self.pool.state_dict()
+        if self.population is not None:
+            data["pbt"] = self.population.state_dict()
         return data
 
     def maybe_save(self) -> None:
@@ -255,9 +270,10 @@ class Checkpointer:
         if policy.best_reward is not None and mean_reward <= policy.best_reward:
             return False
         policy.best_reward = mean_reward
+        path = self.experiment.best_checkpoint_of(policy_id)
         try:
-            atomic_save(self.content(), self.experiment.best_checkpoint)
+            atomic_save(self.content(), path)
         except OSError as exc:
-            log.error("could not write %s (%s); training goes on", self.experiment.best_checkpoint, exc.strerror or exc)
+            log.error("could not write %s (%s); training goes on", path, exc.strerror or exc)
             return False
         return True

@@ -41,8 +41,18 @@ class TrainerView:
 class TrainingInfoPublisher:
     """Builds the trainer part of training info and publishes it to the workers."""
 
-    def __init__(self, cfg: Config, blob: SharedBlob, state: TrainState, view: Callable[[], TrainerView]) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        blob: SharedBlob,
+        state: TrainState,
+        view: Callable[[], TrainerView],
+        policy_table: Callable[[], dict[int, dict[str, Any]]] | None = None,
+    ) -> None:
+        """``policy_table()``: every policy's own progress (``info_schema.POLICIES``), published when given
+        (several policies, self-play, multi-agent envs)."""
         self.cfg = cfg
+        self.policy_table = policy_table
         self.blob = blob
         self.state = state
         self.view = view
@@ -58,6 +68,11 @@ class TrainingInfoPublisher:
         self.state.policies[policy_id].reward_shaping = copy.deepcopy(shaping)
         self.dirty = True
 
+    def set_env_params(self, params: dict[str, float] | None, policy_id: int = DEFAULT_POLICY) -> None:
+        """Change a policy's declared env parameters (population-based training); published at the next chance."""
+        self.state.policies[policy_id].env_params = dict(params) if params is not None else None
+        self.dirty = True
+
     def compose(self) -> dict[str, Any]:
         """The trainer part now (``TrainingInfoError`` when the user function misbehaves)."""
         view = self.view()
@@ -68,7 +83,9 @@ class TrainingInfoPublisher:
             train_seconds=view.train_seconds,
             stats=view.stats,
             reward_shaping=self.state.policies[DEFAULT_POLICY].reward_shaping,
+            env_params=self.state.policies[DEFAULT_POLICY].env_params,
             user_keys=user_keys,
+            policies=self.policy_table() if self.policy_table is not None else None,
         )
 
     def _user_keys(self, view: TrainerView) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 
@@ -49,6 +50,14 @@ class LoopParts:
     checkpointer: Checkpointer
     device: torch.device
     stop_requested: Callable[[], bool]
+    learners: Mapping[int, Learner] | None = None
+    """Every policy's learner (None: ``learner`` is the only one)."""
+    policy_weights: Mapping[int, SharedWeights] | None = None
+    """Every policy's published weights (None: ``weights`` only)."""
+    pool: Any = None
+    """The self-play ``SnapshotPool``, if any."""
+    population: Any = None
+    """The ``PopulationController`` of population-based training, if any."""
 
 
 class TrainingLoop:
@@ -60,6 +69,8 @@ class TrainingLoop:
         """Filled slots waiting for the learner, in arrival order."""
         self.last_report = time.monotonic()
         self.last_health_check = time.monotonic()
+        self.learners = dict(parts.learners or {DEFAULT_POLICY: parts.learner})
+        self.weights = dict(parts.policy_weights or {DEFAULT_POLICY: parts.weights})
 
     # ----- the sequence -----
 
@@ -116,31 +127,59 @@ class TrainingLoop:
         p.reporter.add_rollout(report, p.learner.policy_version - report.policy_version)
         if report.curriculum_states:
             p.state.update_curricula(report.curriculum_states)
+        if report.policy_steps is not None:
+            for k, steps in report.policy_steps.items():
+                p.state.policies[k].env_steps += steps
+        else:  # one policy, one agent per env: it took every step
+            p.state.policies[DEFAULT_POLICY].env_steps += report.env_steps
+        if p.pool is not None:
+            p.pool.record(report.episodes)
         self.pending.append(report.slot)
 
-    def publish_weights(self) -> None:
-        self.p.weights.publish(self.p.learner.model.state_dict(), self.p.learner.policy_version)
+    def publish_weights(self, policy_id: int = DEFAULT_POLICY) -> None:
+        learner = self.learners[policy_id]
+        self.weights[policy_id].publish(learner.model.state_dict(), learner.policy_version)
 
     def train_on(self, slots: list[int], publish_every_epoch: bool) -> None:
-        """One update on ``slots``, then publish the weights (also after each epoch if asked)."""
+        """One update of every policy on ``slots`` (each on its own rows when they share slots), then
+        publish its weights (also after each epoch if asked)."""
         p = self.p
         t0 = time.monotonic()
         batch = p.buffers.gather(slots, p.device)
-        stats = p.learner.train(batch, p.state.env_steps, self.publish_weights if publish_every_epoch else None)
-        self.publish_weights()
-        p.reporter.add_learner_stats(stats)
+        for k, learner in self.learners.items():
+            own = batch.for_policy(k) if p.cfg.policies_share_rows else batch
+            if p.cfg.policies_share_rows and not bool(own.valid.any()):
+                continue  # this policy acted nowhere in these slots
+            after_epoch = (lambda k=k: self.publish_weights(k)) if publish_every_epoch else None
+            stats = learner.train(own, p.state.env_steps, after_epoch)
+            self.publish_weights(k)
+            p.reporter.add_learner_stats(stats, k)
+        if p.pool is not None and p.pool.maybe_add(p.learner.model.state_dict(), p.learner.policy_version):
+            log.info("self-play: snapshot of policy version %d added to the pool", p.learner.policy_version)
         p.reporter.add_main_time("learner", time.monotonic() - t0)
 
     def housekeeping(self, force_report: bool = False) -> None:
         """Training info, progress bar, the periodic report with the best checkpoint, periodic saves."""
         p = self.p
+        if p.population is not None:
+            # copied weights go out now; the mutated env side with the publication right below
+            for k in p.population.step(p.state.env_steps, p.reporter.training_stats):
+                self.publish_weights(k)
         p.publisher.maybe_publish()
         p.reporter.update_bar(p.state.env_steps)
         now = time.monotonic()
         if force_report or now - self.last_report >= p.cfg.logging.report_interval:
             self.last_report = now
+            extra: dict[str, float] = {}
+            if p.pool is not None:
+                p.pool.publish_table()  # new sampling weights from the latest results
+                extra.update(p.pool.scalars())
+            if p.population is not None:
+                extra.update(p.population.scalars())
+            if extra:
+                p.reporter.set_extra_scalars(extra)
             p.reporter.report(p.state.env_steps, p.learner.policy_version, p.state.train_seconds, p.source.restarts)
-            p.checkpointer.maybe_save_best(
-                DEFAULT_POLICY, p.reporter.mean_reward(), len(p.reporter.episodes), p.cfg.logging.stats_window
-            )
+            for k in self.learners:
+                mean, episodes = p.reporter.mean_reward_of(k)
+                p.checkpointer.maybe_save_best(k, mean, episodes, p.cfg.logging.stats_window)
         p.checkpointer.maybe_save()

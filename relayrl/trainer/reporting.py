@@ -38,12 +38,39 @@ class ScalarSink(Protocol):
     def close(self) -> None: ...
 
 
+def _policy_scalar(key: str, value: float) -> dict[str, float]:
+    """A ``policy_<k>/...`` progress key as its TensorBoard tag, in the same families as the top level:
+    ``policy_1/reward_mean`` -> ``policy_1/reward/episode_return_mean``."""
+    prefix, rest = key.split("/", 1)
+    for name, tag in (("reward", "episode_return"), ("length", "episode_length")):
+        for stat in ("mean", "min", "max"):
+            if rest == f"{name}_{stat}":
+                return {f"{prefix}/reward/{tag}_{stat}": value}
+    if rest.startswith("episode_extra_stats/"):
+        path, stat = rest[len("episode_extra_stats/") :].rsplit("/", 1)
+        family = "episode_extra_stats" if stat == "mean" else f"episode_extra_stats_{stat}"
+        return {f"{prefix}/{family}/{path}": value}
+    if rest.startswith("learner/"):
+        name = rest[len("learner/") :]
+        family = "losses" if name in LOSS_KEYS else "policy_stats"
+        return {f"{prefix}/{family}/{name}": value}
+    return {}
+
+
 class Reporter:
     """Aggregates what the loop feeds it and writes it out every ``report_interval`` seconds."""
 
     def __init__(self, cfg: Config, experiment: Experiment, env_steps: int, resumed: bool) -> None:
         self.cfg = cfg
         self.episodes = EpisodeStatsWindow(cfg.logging.stats_window)
+        """Policy 0's episodes (with one policy: all of them); the top-level keys."""
+        num_policies = cfg.multi_agent.num_policies
+        self.policy_windows = (
+            {k: EpisodeStatsWindow(cfg.logging.stats_window) for k in range(num_policies)} if num_policies > 1 else {}
+        )
+        """Several policies: every policy's own window (``policy_<k>/...`` keys)."""
+        self.policy_learner_stats: dict[int, dict[str, float]] = {}
+        self.extra_scalars: dict[str, float] = {}
         self.metrics_fn = resolve_hook(cfg.logging.metrics_fn, "--metrics-fn")
         self.staleness_steps: list[float] = []
         self.staleness_seconds: list[float] = []
@@ -87,7 +114,12 @@ class Reporter:
 
     def add_rollout(self, report: RolloutReport, policy_lag: int) -> None:
         """Take a worker's ``RolloutReport``: episodes, timing, training-info staleness samples."""
-        self.episodes.add(report.episodes)
+        if report.policy_steps is None:
+            self.episodes.add(report.episodes)
+        else:  # several controllers: each policy's own episodes; snapshots' are not reported
+            self.episodes.add(ep for ep in report.episodes if ep.policy_id == 0)
+            for k, window in self.policy_windows.items():
+                window.add(ep for ep in report.episodes if ep.policy_id == k)
         for key, value in report.timing.items():
             self.worker_timing[key] += value
         self.lags.append(float(policy_lag))
@@ -99,8 +131,15 @@ class Reporter:
     def add_main_time(self, phase: str, seconds: float) -> None:
         self.main_timing[phase] += seconds
 
-    def add_learner_stats(self, stats: dict[str, float]) -> None:
-        self.learner_stats = stats
+    def add_learner_stats(self, stats: dict[str, float], policy_id: int = 0) -> None:
+        if policy_id == 0:
+            self.learner_stats = stats
+        if self.policy_windows:
+            self.policy_learner_stats[policy_id] = stats
+
+    def set_extra_scalars(self, scalars: dict[str, float]) -> None:
+        """Values reported as they are (e.g. ``self_play/win_rate_vs_pool``) at the next report."""
+        self.extra_scalars = dict(scalars)
 
     # ----- aggregates -----
 
@@ -108,9 +147,24 @@ class Reporter:
         """Flat mean/min/max of return, length and every extra stat over the window."""
         return self.episodes.flat()
 
-    def training_stats(self) -> dict[str, Any]:
-        """The nested aggregate delivered to envs as ``training_info["stats"]``."""
+    def training_stats(self, policy_id: int = 0) -> dict[str, Any]:
+        """The nested aggregate delivered to envs as ``training_info["stats"]`` (policy ``policy_id``'s)."""
+        if policy_id in self.policy_windows:
+            return self.policy_windows[policy_id].summary()
         return self.episodes.summary()
+
+    def mean_reward_of(self, policy_id: int) -> tuple[float | None, int]:
+        """Policy ``policy_id``'s windowed mean return and the episodes in its window."""
+        window = self.policy_windows.get(policy_id, self.episodes)
+        return window.flat().get("reward_mean"), len(window)
+
+    def _policy_rows(self) -> dict[str, float]:
+        """``policy_<k>/...`` progress-file keys of every policy (several policies only)."""
+        out: dict[str, float] = {}
+        for k, window in self.policy_windows.items():
+            out.update({f"policy_{k}/{key}": value for key, value in window.flat().items()})
+            out.update({f"policy_{k}/learner/{key}": v for key, v in self.policy_learner_stats.get(k, {}).items()})
+        return out
 
     def mean_reward(self) -> float | None:
         return self.episodes.flat().get("reward_mean")
@@ -175,6 +229,8 @@ class Reporter:
             "env_errors_total": self.env_errors_total,
             "worker_restarts": worker_restarts,
             **{f"derived/{k}": v for k, v in derived.items()},
+            **self._policy_rows(),
+            **self.extra_scalars,
         }
         self._console(row, timing)
         faults = {"env_errors": float(self.env_errors), "worker_restarts": float(worker_restarts)}
@@ -249,6 +305,10 @@ class Reporter:
         for key, value in self.learner_stats.items():
             family = "losses" if key in LOSS_KEYS else "policy_stats"
             out[f"{family}/{key}"] = value
+        for key, value in row.items():
+            if key.startswith("policy_") and "/" in key:
+                out.update(_policy_scalar(key, value))
+        out.update(self.extra_scalars)
         out["policy_stats/policy_version"] = row["policy_version"]
         out["perf/fps"] = row["fps"]
         out["perf/policy_lag_mean"] = row["policy_lag_mean"]

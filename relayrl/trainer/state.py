@@ -6,7 +6,8 @@ What lives here (one counter per fact):
   counters in shared memory run slightly ahead; see ``shared/progress.py``);
 - training time: ``train_seconds_before`` (earlier sessions) plus this session's clock;
 - ``curriculum_states``: the latest curriculum state of every env by global env index;
-- per policy (``PolicyState``): the best mean return so far and the reward-shaping dict.
+- per policy (``PolicyState``): the best mean return so far, the reward-shaping dict and the env
+  parameters of population-based training.
 
 A policy's version, weights, optimizer and normalizers belong to its ``Learner`` (``learner.state_dict``).
 The checkpoint layout that combines both is the checkpointer's (``trainer/checkpointer.py``).
@@ -37,14 +38,28 @@ class PolicyState:
     """Best windowed mean episode return so far (the ``best.pt`` rule)."""
     reward_shaping: dict[str, Any] | None = None
     """Delivered to the policy's envs as ``training_info["reward_shaping"]``."""
+    env_steps: int = 0
+    """Agent steps this policy took (with one policy and single-agent envs: the env steps)."""
+    env_params: dict[str, float] | None = None
+    """Population-based training's declared env parameters, delivered as ``training_info["env_params"]``."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"best_reward": self.best_reward, "reward_shaping": copy.deepcopy(self.reward_shaping)}
+        return {
+            "best_reward": self.best_reward,
+            "reward_shaping": copy.deepcopy(self.reward_shaping),
+            "env_steps": self.env_steps,
+            "env_params": copy.deepcopy(self.env_params),
+        }
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> PolicyState:
         best = data.get("best_reward")
-        return PolicyState(None if best is None else float(best), copy.deepcopy(data.get("reward_shaping")))
+        return PolicyState(
+            None if best is None else float(best),
+            copy.deepcopy(data.get("reward_shaping")),
+            int(data.get("env_steps", 0)),  # absent before several policies existed
+            copy.deepcopy(data.get("env_params")),  # absent before population-based training existed
+        )
 
 
 @dataclasses.dataclass

@@ -21,9 +21,13 @@ import numpy as np
 import torch
 
 from relayrl.config import Config, ConfigError
-from relayrl.envs import check_spaces, probe_spaces
+from relayrl.envs import check_spaces
+from relayrl.envs.factory import probe_env
 from relayrl.experiment import Experiment
 from relayrl.learning.learner import Learner
+from relayrl.multiagent.mapping import validate_mapping
+from relayrl.multiagent.pool import SnapshotPool
+from relayrl.pbt.controller import PopulationController
 from relayrl.shared.progress import SharedBlob, StepCounters
 from relayrl.shared.trajectories import TrajectoryBuffers
 from relayrl.shared.weights import SharedWeights
@@ -35,7 +39,7 @@ from relayrl.trainer.reporting import Reporter
 from relayrl.trainer.signals import StopFlag, exit_now, install_signal_handlers, restore_signal_handlers
 from relayrl.trainer.sources import backend_name, source_class
 from relayrl.trainer.sources.base import SlotLayout
-from relayrl.trainer.state import DEFAULT_POLICY, TrainState
+from relayrl.trainer.state import DEFAULT_POLICY, PolicyState, TrainState
 from relayrl.utils import startup
 from relayrl.utils.logs import setup_logging
 from relayrl.validation import validate
@@ -74,7 +78,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _resume(experiment: Experiment, cfg: Config, learner: Learner) -> TrainState | None:
+def _resume(experiment: Experiment, cfg: Config, learners: dict[int, Learner]) -> tuple[TrainState, dict] | None:
     """The train state of the experiment's latest checkpoint, with ``learner`` restored from it; None
     for a new experiment. Nothing is written: a refused resume leaves the experiment as it was."""
     if not experiment.checkpoints():
@@ -94,18 +98,26 @@ def _resume(experiment: Experiment, cfg: Config, learner: Learner) -> TrainState
     data = ckpt.load_latest(experiment)
     if data is None:
         raise ConfigError(f"no readable checkpoint in {experiment.checkpoint_dir}; move it away.")
-    try:
-        learner.load_state_dict(data["policies"][DEFAULT_POLICY]["learner"])
-    except (RuntimeError, ValueError, KeyError) as exc:
+    if sorted(data["policies"]) != sorted(learners):
+        # fewer policies would drop the others from every later checkpoint; more would start untrained ones
         raise ConfigError(
-            f"checkpoint {data['path']} does not match this config's model ({exc}); "
-            f"train with the settings in {experiment.config_path} or choose a new --experiment."
-        ) from exc
+            f"checkpoint {data['path']} has policies {sorted(data['policies'])}, this config {sorted(learners)}; "
+            f"resume with --num-policies {len(data['policies'])} or choose a new --experiment."
+        )
+    for pid, learner in learners.items():
+        try:
+            learner.load_state_dict(data["policies"][pid]["learner"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise ConfigError(
+                f"checkpoint {data['path']} does not match this config's model ({exc}); "
+                f"train with the settings in {experiment.config_path} or choose a new --experiment."
+            ) from exc
     state = TrainState.from_dict(data)
+    learner = learners[DEFAULT_POLICY]
     log.info("resumed from %s (env steps %d, policy version %d)", data["path"], state.env_steps, learner.policy_version)
     if state.curriculum_states:
         log.info("resuming the curriculum state of %d env(s)", len(state.curriculum_states))
-    return state
+    return state, data
 
 
 class Trainer:
@@ -124,8 +136,10 @@ class Trainer:
         assert cfg.seed is not None
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
-        self.obs_space, self.action_space = probe_spaces(cfg)
+        self.obs_space, self.action_space, self.agents = probe_env(cfg)
         check_spaces(self.obs_space, self.action_space)
+        validate_mapping(cfg, self.agents, cfg.sampling.num_workers * cfg.sampling.num_envs_per_worker)
+        num_policies = cfg.multi_agent.num_policies
         self.source_cls = source_class(backend_name(cfg))
         self.experiment = Experiment.of(cfg)
         torch.manual_seed(cfg.seed)
@@ -133,11 +147,15 @@ class Trainer:
         # The weights' orthogonal init runs many small LAPACK calls: one thread does them in microseconds,
         # while several threads wait on each other for tens of ms per call on a busy machine.
         torch.set_num_threads(1)
-        self.learner = Learner(cfg, self.obs_space, self.action_space, self.device)
+        self.learners = {k: Learner(cfg, self.obs_space, self.action_space, self.device) for k in range(num_policies)}
+        self.learner = self.learners[DEFAULT_POLICY]
         if self.device.type == "cpu":
             torch.set_num_threads(cfg.learner_threads(self.learner.model.multiply_adds_per_sample()))
-        resumed = _resume(self.experiment, cfg, self.learner)
-        self.state = resumed or TrainState()
+        resumed = _resume(self.experiment, cfg, self.learners)
+        self.state = resumed[0] if resumed is not None else TrainState()
+        for k in range(num_policies):
+            if k not in self.state.policies:
+                self.state.policies[k] = PolicyState(reward_shaping=cfg.training_info.reward_shaping)
         if resumed is None:
             self.state.policies[DEFAULT_POLICY].reward_shaping = cfg.training_info.reward_shaping
         self.experiment.write_config(cfg)  # only now: the resume (if any) was accepted
@@ -146,19 +164,41 @@ class Trainer:
         ctx = launcher.context()
         self.counters = StepCounters(cfg.sampling.num_workers, base=self.state.env_steps)
         self.blob = SharedBlob(ctx=ctx)
-        self.publisher = TrainingInfoPublisher(cfg, self.blob, self.state, self.view)
+        self.weights_of = {k: SharedWeights(learner.model.state_dict(), ctx) for k, learner in self.learners.items()}
+        self.pool: SnapshotPool | None = None
+        if cfg.multi_agent.self_play:
+            self.pool = SnapshotPool(cfg.multi_agent, self.learner.model.state_dict(), num_policies, ctx)
+            saved = resumed[1].get("self_play") if resumed is not None else None
+            if saved:
+                self.pool.load_state_dict(saved)
+                log.info("resumed the self-play pool (%d snapshots)", len(self.pool.versions))
+        per_policy = num_policies > 1 or cfg.multi_agent.self_play or self.agents is not None
+        self.publisher = TrainingInfoPublisher(
+            cfg, self.blob, self.state, self.view, self.policy_table if per_policy else None
+        )
         try:  # a broken --training-info-fn is bad input: fail before any process starts
             self.publisher.compose()
         except TrainingInfoError as exc:
             raise ConfigError(str(exc)) from exc
-        self.weights = SharedWeights(self.learner.model.state_dict(), ctx)
+        self.population: PopulationController | None = None
+        if cfg.pbt.pbt:
+            self.population = PopulationController(cfg.pbt, self.learners, self.state, self.publisher, cfg.seed)
+            saved_pbt = resumed[1].get("pbt") if resumed is not None else None
+            if saved_pbt:
+                self.population.load_state_dict(saved_pbt)
+                log.info("resumed the population (%d lineage events)", len(self.population.lineage))
+            else:  # a new run, or PBT switched on for a run that had none
+                self.population.start_new()
+        self.weights = self.weights_of[DEFAULT_POLICY]
         self.checkpointer = ckpt.Checkpointer(
             self.experiment,
             cfg.checkpointing,
             cfg.to_dict(),
             self.state,
-            {DEFAULT_POLICY: self.learner},
+            self.learners,
             self.reporter.episode_stats,
+            pool=self.pool,
+            population=self.population,
         )
         self.stop = StopFlag()
         self.interrupted: str | None = None
@@ -177,9 +217,25 @@ class Trainer:
             config=self.cfg,
         )
 
-    def set_reward_shaping(self, shaping: dict[str, Any] | None) -> None:
-        """Deliver a new ``reward_shaping`` dict to every env (saved with checkpoints)."""
-        self.publisher.set_reward_shaping(shaping)
+    def policy_table(self) -> dict[int, dict[str, Any]]:
+        """Every policy's own progress, as published in ``training_info["policies"]``."""
+        out = {}
+        for k, learner in self.learners.items():
+            entry: dict[str, Any] = {
+                "policy_version": learner.policy_version,
+                "env_steps": self.state.policies[k].env_steps,
+                "stats": self.reporter.training_stats(k),
+            }
+            if self.state.policies[k].reward_shaping is not None:
+                entry["reward_shaping"] = self.state.policies[k].reward_shaping
+            if self.state.policies[k].env_params is not None:
+                entry["env_params"] = self.state.policies[k].env_params
+            out[k] = entry
+        return out
+
+    def set_reward_shaping(self, shaping: dict[str, Any] | None, policy_id: int = DEFAULT_POLICY) -> None:
+        """Deliver a new ``reward_shaping`` dict to the envs of policy ``policy_id`` (saved with checkpoints)."""
+        self.publisher.set_reward_shaping(shaping, policy_id)
 
     # ----- wiring -----
 
@@ -189,11 +245,12 @@ class Trainer:
         buffers = TrajectoryBuffers.allocate(
             layout.num_slots,
             cfg.sampling.rollout_length,
-            cfg.sampling.num_envs_per_worker,
+            cfg.sampling.num_envs_per_worker * (len(self.agents) if self.agents else 1),  # one row per agent
             self.obs_space,
             self.action_space,
             self.learner.model.rnn_state_size,
             shared=self.source_cls.shared_memory,
+            num_policies=len(self.learners),
         )
         n = cfg.sampling.num_envs_per_worker
         contexts = WorkerContexts(
@@ -205,6 +262,9 @@ class Trainer:
             # a resumed run samples new episodes, not a replay of the first run's
             base_seed=cfg.seed + self.state.env_steps,  # type: ignore[operator]
             curriculum_states=lambda w: self.state.curriculum_states_of(w * n, n),
+            policy_weights=tuple(self.weights_of[k] for k in sorted(self.weights_of) if k != DEFAULT_POLICY),
+            snapshot_weights=self.pool.weights if self.pool is not None else (),
+            pool_table=self.pool.table if self.pool is not None else None,
         )
         return self.source_cls(cfg, layout, contexts), layout, buffers
 
@@ -229,7 +289,10 @@ class Trainer:
         wall0 = time.monotonic()
         self._log_start()
         source, layout, buffers = self._source_and_buffers()
-        self.weights.publish(self.learner.model.state_dict(), self.learner.policy_version)
+        for k, learner in self.learners.items():
+            self.weights_of[k].publish(learner.model.state_dict(), learner.policy_version)
+        if self.pool is not None and not self.pool.versions:
+            self.pool.add(self.learner.model.state_dict(), self.learner.policy_version)
         # Published before the workers start, so every env's first episode already has training info.
         self.publisher.maybe_publish(force=True)
         loop = TrainingLoop(
@@ -240,6 +303,10 @@ class Trainer:
                 buffers=buffers,
                 weights=self.weights,
                 learner=self.learner,
+                learners=self.learners,
+                policy_weights=self.weights_of,
+                pool=self.pool,
+                population=self.population,
                 state=self.state,
                 reporter=self.reporter,
                 publisher=self.publisher,

@@ -79,6 +79,12 @@ class WorkerContext:
     curriculum_states: Mapping[int, Mapping[str, Any]]
     """Saved curriculum states of this worker's envs by global env index (restored before their first
     reset): a resumed run, or a restarted worker."""
+    policy_weights: tuple[WeightsReader, ...] = ()
+    """Published weights of policies ``1 .. P-1`` (``--num-policies``; policy 0's are ``weights``)."""
+    snapshot_weights: tuple[WeightsReader, ...] = ()
+    """Self-play: the weights in each snapshot pool slot."""
+    pool_table: InfoReader | None = None
+    """Self-play: ``{slot: {"version": v, "weight": w}}`` of the filled pool slots."""
 
 
 class WorkerContexts:
@@ -93,6 +99,9 @@ class WorkerContexts:
         info_blob: SharedBlob,
         base_seed: int,
         curriculum_states: Callable[[int], Mapping[int, Mapping[str, Any]]],
+        policy_weights: tuple[SharedWeights, ...] = (),
+        snapshot_weights: tuple[SharedWeights, ...] = (),
+        pool_table: SharedBlob | None = None,
     ) -> None:
         """``curriculum_states(worker)``: the trainer's latest states of that worker's envs, read when a
         context is built (a restarted worker continues its envs' curricula)."""
@@ -103,6 +112,9 @@ class WorkerContexts:
         self.info_blob = info_blob
         self.base_seed = base_seed
         self.curriculum_states = curriculum_states
+        self.policy_weights = policy_weights
+        self.snapshot_weights = snapshot_weights
+        self.pool_table = pool_table
 
     def __call__(self, worker: int, generation: int = 0) -> WorkerContext:
         return WorkerContext(
@@ -115,4 +127,7 @@ class WorkerContexts:
             counters=self.counters,
             info_blob=self.info_blob,
             curriculum_states=dict(self.curriculum_states(worker)),
+            policy_weights=self.policy_weights,
+            snapshot_weights=self.snapshot_weights,
+            pool_table=self.pool_table,
         )

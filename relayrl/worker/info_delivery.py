@@ -34,7 +34,7 @@ class _Round:
     def to_env(self, i: int) -> None:
         target = self.delivery.per_env[i]
         if target is not None:
-            self.delivery.deliver(target, dict(self.info), self.t_read)
+            self.delivery.deliver(target, self.delivery.for_env(i, self.info), self.t_read)
 
     def to_whole(self) -> None:
         if self.delivery.whole is not None:
@@ -44,7 +44,12 @@ class _Round:
 class TrainingInfoDelivery:
     """Delivers training info to the env instances of one worker and measures its staleness."""
 
-    def __init__(self, cfg: Config, env_batch: Any, counters: StepCounting, blob: InfoReader) -> None:
+    def __init__(
+        self, cfg: Config, env_batch: Any, counters: StepCounting, blob: InfoReader, agent_info: Any = None
+    ) -> None:
+        """``agent_info``: with several policies or a multi-agent env, ``agent_info.decorate(env_index, info)``
+        adds which policy controls each agent of that env (``multiagent/agent_info.py``)."""
+        self.agent_info = agent_info
         self.counters = counters
         self.blob = blob
         self.interval = cfg.training_info.training_info_interval
@@ -80,6 +85,12 @@ class TrainingInfoDelivery:
         info = info_schema.complete(self.trainer_part, self.counters.total())
         return info, time.monotonic()
 
+    def for_env(self, env_index: int, info: dict[str, Any]) -> dict[str, Any]:
+        """The dict env ``env_index`` gets (a new one per delivery)."""
+        if self.agent_info is None:
+            return dict(info)
+        return self.agent_info.decorate(env_index, info)
+
     def deliver(self, target: Any, info: dict[str, Any], t_read: float) -> None:
         """Hand ``info`` (read at ``t_read``) to ``target`` and record its staleness at arrival."""
         target.set_training_info(info)
@@ -101,19 +112,20 @@ class TrainingInfoDelivery:
         info, t_read = self._compose()
         return _Round(self, info, t_read)
 
-    def before_reset(self, env_index: int) -> None:
+    def before_reset(self, env_index: int, force: bool = False) -> None:
         """Called right before env ``env_index`` resets: delivers in episode mode, and always before
-        an env's first episode (so that episode already has training info)."""
+        an env's first episode (so that episode already has training info); ``force``: deliver now
+        anyway (the env's agents were just mapped to policies for the new episode)."""
         if not self.enabled:
             return
         first = not self.delivered[env_index]
         self.delivered[env_index] = True
-        if not (first or self.episode_mode):
+        if not (first or self.episode_mode or force):
             return
         info, t_read = self._compose()
         target = self.per_env[env_index]
         if target is not None:
-            self.deliver(target, dict(info), t_read)
+            self.deliver(target, self.for_env(env_index, info), t_read)
         if self.whole is not None and (self.episode_mode or not self.whole_delivered):
             self.whole_delivered = True
             self.deliver(self.whole, info, t_read)

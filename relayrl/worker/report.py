@@ -16,6 +16,10 @@ class EpisodeRecord:
     length: int
     extra: dict[str, float] = dataclasses.field(default_factory=dict)
     """The episode's ``episode_extra_stats``, flattened to ``a/b/c`` paths, numbers only."""
+    policy_id: int = 0
+    """The controller of the agent: a policy id, or ``num_policies + slot`` for a self-play snapshot."""
+    opponent: int | None = None
+    """Multi-agent envs: the controller of another agent of the same env (self-play: the snapshot)."""
 
 
 @dataclasses.dataclass
@@ -38,5 +42,8 @@ class RolloutReport:
     curriculum_states: dict[int, dict[str, Any]] | None = None
     """``get_state()`` of each env's curriculum by global env index: in a worker's first report,
     then at most about once a second; None in between and when no env has a curriculum."""
+    policy_steps: dict[int, int] | None = None
+    """Agent steps taken by each policy in this rollout (None: one policy and one agent per env, so the
+    env steps)."""
     node: str | None = None
     """The cluster node the worker ran on (a Ray node id); None for workers on the trainer's machine."""

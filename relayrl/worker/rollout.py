@@ -19,10 +19,13 @@ import torch
 from relayrl.curriculum.state import WorkerCurricula
 from relayrl.envs import StepResult, make_env_batch
 from relayrl.envs.episode_stats import EXTRA_STATS_KEY, flatten_extra_stats
-from relayrl.models import build_actor_critic
+from relayrl.multiagent.agent_info import AgentInfo, PoolTable
+from relayrl.multiagent.mapping import AgentMapping
+from relayrl.multiagent.snapshot_curriculum import find_opponent_level
 from relayrl.utils.obs_tree import map_obs, zip_obs
 from relayrl.worker.context import WorkerContext
 from relayrl.worker.info_delivery import TrainingInfoDelivery
+from relayrl.worker.policies import WorkerPolicies
 from relayrl.worker.report import EpisodeRecord, RolloutReport
 
 log = logging.getLogger("relayrl.worker")
@@ -49,28 +52,51 @@ class RolloutWorker:
         self.num_envs = n
         torch.manual_seed(seed + 7919 * (worker_index + 1))
         self.env_batch = make_env_batch(cfg, n, seed, worker_index)
+        rows = self.env_batch.num_envs  # n, or n * agents for multi-agent envs (one row per agent)
+        self.num_rows = rows
         obs_space = self.env_batch.single_observation_space
         action_space = self.env_batch.single_action_space
-        self.model = build_actor_critic(obs_space, action_space, cfg.model)
-        self.model.eval()
+        self.policies = WorkerPolicies(
+            cfg, obs_space, action_space, [ctx.weights, *ctx.policy_weights], ctx.snapshot_weights
+        )
+        self.model = self.policies.model
+        """Policy 0's copy (the only one with a single policy)."""
         self.policy_version = -1
-        self.weights_serial = -1
+        self.pool = PoolTable(ctx.pool_table)
+        agents = getattr(self.env_batch, "agents", None)
+        self.mapping = AgentMapping(
+            cfg,
+            agents or [0],
+            n,
+            worker_index * n,
+            seed + 7907 * (worker_index + 1),
+            self.pool.weights,
+            self.pool.versions,
+            lambda e: find_opponent_level(self.env_batch.envs()[e]),
+        )
+        self.controller: np.ndarray | None = None if self.mapping.trivial else self.mapping.controller
+        self.acting: np.ndarray | None = None
+        self.acting_serial = -1
+        self.acting_groups: list[tuple[int, torch.Tensor | None]] | None = None
+        self.acting_ids = torch.zeros(0, dtype=torch.int16)
+        self.acting_counts = np.zeros(cfg.multi_agent.num_policies, dtype=np.int64)
         self.action_low: np.ndarray | None = None
         self.action_high: np.ndarray | None = None
         if isinstance(action_space, gym.spaces.Box):
             self.action_low, self.action_high = action_space.low, action_space.high
-        h = self.model.rnn_state_size
-        self.rnn_state: torch.Tensor | None = torch.zeros((n, h)) if h > 0 else None
+        h = self.policies.rnn_state_size
+        self.rnn_state: torch.Tensor | None = torch.zeros((rows, h)) if h > 0 else None
         self.counters = ctx.counters
-        self.delivery = TrainingInfoDelivery(cfg, self.env_batch, ctx.counters, ctx.info_blob)
+        agent_info = None if self.mapping.trivial and agents is None else AgentInfo(self.mapping, agents, self.pool)
+        self.delivery = TrainingInfoDelivery(cfg, self.env_batch, ctx.counters, ctx.info_blob, agent_info)
         if self.delivery.enabled:
-            self.env_batch.before_reset = self.delivery.before_reset
             self.env_batch.training_info_round = self.delivery.round
+        self.env_batch.before_reset = self._before_reset
         self.checker = self.env_batch.checker
         self.env_errors = 0
         # row (in the current slot) where each env's current episode began: an env that raises and
         # is restarted has its partial episode masked out from there on
-        self.episode_start = np.zeros(n, dtype=np.int64)
+        self.episode_start = np.zeros(rows, dtype=np.int64)
         self.warned_keys: set[str] = set()
         self.curricula = WorkerCurricula(self.env_batch, worker_index * n)
         restored = self.curricula.restore(ctx.curriculum_states)
@@ -78,9 +104,12 @@ class RolloutWorker:
             log.info("worker %d: restored the curriculum state of %d env(s)", worker_index, restored)
         self.curricula.wrap_restarts()
         self.obs = self.env_batch.reset()
-        self.starts = torch.ones(n, dtype=torch.bool)
-        self.episode_return = np.zeros(n, dtype=np.float64)
-        self.episode_length = np.zeros(n, dtype=np.int64)
+        self.mapping.raise_failure()
+        self.active: np.ndarray | None = getattr(self.env_batch, "active", None)
+        self.active = None if self.active is None else self.active.copy()
+        self.starts = torch.ones(rows, dtype=torch.bool)
+        self.episode_return = np.zeros(rows, dtype=np.float64)
+        self.episode_length = np.zeros(rows, dtype=np.int64)
         # next-step-autoreset batches: env index -> row whose reward still needs gamma * V(final obs)
         self.pending_bootstrap: dict[int, int] = {}
 
@@ -88,11 +117,14 @@ class RolloutWorker:
 
     def collect(self, slot: int) -> RolloutReport:
         """Fill trajectory slot ``slot`` with ``rollout_length`` steps of every env."""
-        self.weights_serial, self.policy_version = self.weights.load_into(
-            self.model, (self.weights_serial, self.policy_version)
-        )
+        versions = self.policies.load()
+        self.policy_version = versions[0]
         b = self.buffers
         b.policy_version[slot] = self.policy_version
+        b.policy_versions[slot] = torch.as_tensor(versions)
+        # agent steps per policy: several controllers, or several agents per env
+        counted = self.controller is not None or self.active is not None
+        policy_steps = np.zeros(self.policies.num_policies, dtype=np.int64) if counted else None
         # Rows masked out in an earlier rollout into this slot (an env that raised) are valid again.
         b.valid[slot].fill_(True)
         if self.rnn_state is not None:
@@ -108,7 +140,20 @@ class RolloutWorker:
             for t in range(self.cfg.sampling.rollout_length):
                 t0 = time.perf_counter()
                 obs_t = zip_obs(lambda dst, src, t=t: dst[t].copy_(torch.as_tensor(src)), obs_rows, self.obs)
-                res = self.model.act(obs_t, self.rnn_state, self.starts)
+                acting = self._acting()  # the controllers of this step (a reset in the step remaps)
+                res = self.policies.act(obs_t, self.rnn_state, self.starts, acting, self.acting_groups)
+                if acting is not None:
+                    b.policy_ids[slot, t] = self.acting_ids
+                if self.active is not None:
+                    b.valid[slot, t] = torch.from_numpy(self.active)
+                if policy_steps is not None:
+                    if acting is None:  # one policy: every active row is its
+                        policy_steps[0] += self.num_rows if self.active is None else int(self.active.sum())
+                    elif self.active is None or self.active.all():
+                        policy_steps += self.acting_counts
+                    else:
+                        live = acting[self.active]
+                        policy_steps += np.bincount(live[live < len(policy_steps)], minlength=len(policy_steps))
                 self._resolve_pending_bootstrap(rewards_rows, res.values)
                 b.actions[slot, t] = res.actions
                 b.log_probs[slot, t] = res.log_probs
@@ -120,35 +165,40 @@ class RolloutWorker:
                 t1 = time.perf_counter()
                 step = self.env_batch.step(actions)
                 t2 = time.perf_counter()
+                self.mapping.raise_failure()
                 self.counters.add(self.worker_index, self.num_envs)
                 if self.checker is not None:
                     self.checker.check_finite(step.obs, step.rewards)
                 self.rnn_state = res.rnn_state
-                rewards = self._bootstrap_truncations(step, t, res.rnn_state)
+                rewards = self._bootstrap_truncations(step, t, res.rnn_state, acting)
                 dones = step.terminated | step.truncated
                 rewards_rows[t] = torch.from_numpy(rewards)
                 b.dones[slot, t] = torch.from_numpy(dones)
                 if step.valid is not None:
                     b.valid[slot, t] = torch.from_numpy(step.valid)
                     self.starts = torch.from_numpy(~step.valid)
+                elif step.active is not None and self.active is not None:
+                    self.starts = torch.from_numpy(dones | (step.active & ~self.active))  # joined agents start
                 else:
                     self.starts = torch.from_numpy(dones)
                 if step.errors:
                     dones = self._drop_failed_episodes(step, slot, t, dones)
-                self._count_episodes(step, dones, episodes)
+                self._count_episodes(step, dones, episodes, acting)
+                if step.active is not None:
+                    self.active = step.active.copy()
                 self.episode_start[dones] = t + 1
                 self.obs = step.obs
                 t_env += t2 - t1
                 t_inf += t1 - t0
             t0 = time.perf_counter()
             obs_last = zip_obs(lambda dst, src: dst[-1].copy_(torch.as_tensor(src)), obs_rows, self.obs)
-            bootstrap = self.model.get_value(obs_last, self.rnn_state, self.starts)
+            bootstrap = self.policies.get_value(obs_last, self.rnn_state, self.starts, self.controller)
             b.bootstrap_value[slot] = bootstrap
             self._resolve_pending_bootstrap(rewards_rows, bootstrap)
             t_inf += time.perf_counter() - t0
         total = time.perf_counter() - t_start
         timing = {"env_step": t_env, "inference": t_inf, "other": max(0.0, total - t_env - t_inf)}
-        steps = self.num_envs * self.cfg.sampling.rollout_length
+        steps = self.num_envs * self.cfg.sampling.rollout_length  # env steps (a multi-agent env step counts once)
         stale_steps, stale_seconds = self.delivery.drain_staleness()
         return RolloutReport(
             worker=self.worker_index,
@@ -161,11 +211,36 @@ class RolloutWorker:
             staleness_seconds=stale_seconds,
             env_errors=self.env_errors - errors_before,
             curriculum_states=self.curricula.maybe_collect(),
+            policy_steps=None if policy_steps is None else {k: int(v) for k, v in enumerate(policy_steps)},
         )
+
+    def _acting(self) -> np.ndarray | None:
+        """A copy of the row controllers, with what depends on them (inference groups, the ids for the
+        slot, rows per policy), recomputed only after the mapping changed."""
+        if self.controller is None:
+            return None
+        if self.acting_serial != self.mapping.serial or self.acting is None:
+            self.acting_serial = self.mapping.serial
+            self.acting = self.controller.copy()
+            self.acting_groups = self.policies.groups(self.acting)
+            self.acting_ids = torch.from_numpy(self.acting.astype(np.int16))
+            num_policies = self.policies.num_policies
+            trained = self.acting[self.acting < num_policies]
+            self.acting_counts = np.bincount(trained, minlength=num_policies)
+        return self.acting
+
+    def _before_reset(self, env_index: int) -> None:
+        """Right before env ``env_index`` resets: map its agents for the new episode, then deliver."""
+        self.mapping.new_episode(env_index)
+        if self.delivery.enabled:
+            # a new mapping is delivered before the episode's first step, whatever the delivery mode
+            self.delivery.before_reset(env_index, force=not self.mapping.trivial)
 
     # ----- helpers -----
 
-    def _bootstrap_truncations(self, step: StepResult, t: int, rnn_state: torch.Tensor | None) -> np.ndarray:
+    def _bootstrap_truncations(
+        self, step: StepResult, t: int, rnn_state: torch.Tensor | None, acting: np.ndarray | None
+    ) -> np.ndarray:
         """Rewards of this step, with ``gamma * V(final obs)`` added where an episode was truncated.
 
         Same-step batches hand over the final observation now; next-step batches return it as the
@@ -182,7 +257,8 @@ class RolloutWorker:
         final = _stack_single([step.final_obs[int(i)] for i in cut])
         index = torch.as_tensor(cut)
         state = rnn_state.index_select(0, index) if rnn_state is not None else None
-        values = self.model.get_value(final, state, torch.zeros(len(cut), dtype=torch.bool))
+        controller = None if acting is None else acting[cut]
+        values = self.policies.get_value(final, state, torch.zeros(len(cut), dtype=torch.bool), controller)
         rewards[cut] += self.gamma * values.numpy()
         return rewards
 
@@ -205,8 +281,10 @@ class RolloutWorker:
         self.starts = torch.from_numpy(dones) if step.valid is None else self.starts | torch.from_numpy(dones)
         return dones
 
-    def _count_episodes(self, step: StepResult, dones: np.ndarray, episodes: list[EpisodeRecord]) -> None:
-        valid = step.valid
+    def _count_episodes(
+        self, step: StepResult, dones: np.ndarray, episodes: list[EpisodeRecord], acting: np.ndarray | None
+    ) -> None:
+        valid = step.valid if step.valid is not None else self.active
         if valid is None:
             self.episode_return += step.rewards
             self.episode_length += 1
@@ -219,6 +297,9 @@ class RolloutWorker:
                 self.episode_length[i] = 0
                 continue
             episode = EpisodeRecord(float(self.episode_return[i]), int(self.episode_length[i]))
+            if acting is not None:
+                episode.policy_id = int(acting[i])
+                episode.opponent = self.mapping.opponent_of(int(i), acting)
             info = step.episode_infos.get(int(i))
             if info and EXTRA_STATS_KEY in info:
                 skip = functools.partial(self._skip, env_index=int(i))

@@ -1,0 +1,38 @@
+"""CoinDuel against scripted bots, with or without the per-instance opponent curriculum.
+
+    relayrl train --env examples.coin_duel_bots:make_env --experiment duel_curriculum
+    relayrl train --env examples.coin_duel_bots:make_env --env-kwargs '{"curriculum": false}' --experiment duel_flat
+
+``{"curriculum": true}`` (default): each env instance starts against the weakest bot and moves up a
+level when it wins 70% of its last 20 games at that level (down below 20%); ``false``: always the
+strongest bot. ``{"bot_level": k}`` without a curriculum plays bot ``k`` (for evaluation).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from relayrl.envs.coin_duel import BOT_GREEDINESS, CoinDuel, CoinDuelVsBot
+from relayrl.multiagent.opponent_curriculum import OpponentCurriculum
+from relayrl.multiagent.snapshot_curriculum import SnapshotAgeCurriculum
+
+
+def make_env(config: dict | None = None) -> gym.Env:
+    config = dict(config or {})
+    curriculum = bool(config.pop("curriculum", "bot_level" not in config))
+    env = CoinDuelVsBot(config)
+    if not curriculum:
+        return env
+    return OpponentCurriculum(env, "set_bot_level", len(BOT_GREEDINESS), window=20, promote_threshold=0.7)
+
+
+def make_selfplay_curriculum(config: dict | None = None) -> SnapshotAgeCurriculum:
+    """Both players as agents, for ``--self-play``; each env instance plays the snapshot of its own
+    level (0: the oldest in the pool) and moves to newer snapshots as it wins (``levels``: default 5,
+    keep it <= ``--self-play-pool-size``)::
+
+        relayrl train --env examples.coin_duel_bots:make_selfplay_curriculum --self-play
+    """
+    config = dict(config or {})
+    levels = int(config.pop("levels", 5))
+    return SnapshotAgeCurriculum(CoinDuel(config), levels, window=20, promote_threshold=0.7)

@@ -1,0 +1,92 @@
+"""The PBT controller on real learners without processes: the copy round trip, clamping, its saved state."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import gymnasium as gym
+import pytest
+import torch
+
+from relayrl.config import Config, replace
+from relayrl.learning.learner import Learner
+from relayrl.pbt.controller import PopulationController
+from relayrl.trainer.state import PolicyState, TrainState
+
+OBS = gym.spaces.Box(-1.0, 1.0, (3,))
+ACT = gym.spaces.Discrete(2)
+
+
+class FakePublisher:
+    """What the controller calls on the training-info publisher: it keeps the values in the train state."""
+
+    def __init__(self, state: TrainState) -> None:
+        self.state = state
+
+    def set_reward_shaping(self, shaping: dict[str, Any] | None, policy_id: int) -> None:
+        self.state.policies[policy_id].reward_shaping = shaping
+
+    def set_env_params(self, params: dict[str, float] | None, policy_id: int) -> None:
+        self.state.policies[policy_id].env_params = params
+
+
+def population(**pbt: Any) -> tuple[PopulationController, dict[int, Learner], TrainState]:
+    cfg = replace(Config(), multi_agent__num_policies=2, pbt__pbt=True, **{f"pbt__{k}": v for k, v in pbt.items()})
+    learners = {k: Learner(cfg, OBS, ACT, torch.device("cpu")) for k in (0, 1)}
+    state = TrainState(policies={k: PolicyState(reward_shaping={"w": 1.0}) for k in (0, 1)})
+    ctl = PopulationController(cfg.pbt, learners, state, FakePublisher(state), seed=0)  # type: ignore[arg-type]
+    return ctl, learners, state
+
+
+def stats(value: float) -> dict[str, Any]:
+    return {"reward": {"mean": value}}
+
+
+def test_copy_takes_weights_optimizer_and_normalizers_then_mutates() -> None:
+    ctl, learners, state = population(
+        pbt_start_env_steps=0, pbt_period_env_steps=10, pbt_mutation_rate=1.0, pbt_env_params={"d": [0.0, 1.0]}
+    )
+    ctl.start_new()
+    source = learners[1]
+    source.model.update_obs_normalizer(torch.randn(64, 3) * 5 + 2)  # the source's normalizer differs
+    source.optimizer.state_dict()  # built
+    learners[0].policy_version = 7
+    state.policies[0].env_steps = state.policies[1].env_steps = 10
+    changed = ctl.step(20, lambda k: stats(float(k)))  # policy 1 is better
+    assert changed == [0]
+    for (name, a), b in zip(source.model.state_dict().items(), learners[0].model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name  # weights and the observation normalizer
+        assert a.data_ptr() != b.data_ptr()  # copied, not shared
+    assert learners[0].policy_version == 8  # its own version moves on
+    event = ctl.lineage[-1]
+    assert event["policy"] == 0 and event["copied_from"] == 1 and event["mutations"]
+    names = {mu["name"] for mu in event["mutations"]}
+    assert {"lr", "clip_coef", "vf_coef", "reward_shaping/w", "env_params/d"} <= names
+    assert state.policies[0].reward_shaping != state.policies[1].reward_shaping  # copied, then mutated
+    assert ctl.step(30, lambda k: stats(float(k))) == []  # not due again before another period
+
+
+def test_a_proposal_outside_the_bounds_is_clamped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    ctl, learners, state = population(pbt_bounds={"lr": [1e-4, 3e-4]}, pbt_mutation_rate=1.0)
+    with caplog.at_level(logging.WARNING, logger="relayrl.pbt"):
+        for _ in range(20):
+            ctl.start_new()
+            lr = learners[1].hyperparameters(["lr"])["lr"]
+            assert 1e-4 <= lr <= 3e-4
+    assert "clamped" in caplog.text and "lr" in caplog.text
+
+
+def test_saved_state_restores_hyperparameters_and_lineage() -> None:
+    ctl, learners, _ = population(pbt_mutation_rate=1.0, pbt_env_params={"d": [0.0, 1.0]})
+    ctl.start_new()
+    saved = ctl.state_dict()
+    fresh, fresh_learners, fresh_state = population(pbt_env_params={"d": [0.0, 1.0], "e": [2.0, 4.0]})
+    fresh_state.policies[1].env_params = {"d": 0.7, "gone": 1.0}  # as a checkpoint from other declarations left it
+    fresh.load_state_dict(saved)
+    assert fresh_state.policies[1].env_params == {"d": 0.7, "e": 3.0}  # kept, added at its start, dropped
+    assert fresh.lineage == ctl.lineage
+    for k in (0, 1):
+        names = ["lr", "ent_coef", "clip_coef", "vf_coef"]
+        assert fresh_learners[k].hyperparameters(names) == learners[k].hyperparameters(names)
+    assert fresh_learners[1].cfg.algorithm.lr != Config().algorithm.lr

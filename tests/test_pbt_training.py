@@ -1,0 +1,132 @@
+"""Population-based training end to end (serial runs): delivery of env parameters to only the policy's
+envs, hyperparameters in effect, lineage in the progress file and checkpoints, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import relayrl
+from relayrl.cli.main import main as cli_main
+from relayrl.cli.plot import PlotConfig, plot
+from relayrl.config import Config, ConfigError, replace
+from relayrl.trainer.checkpointer import read_checkpoint
+
+
+def small(tmp_path: Path, **changes: object) -> Config:
+    cfg = Config(env="pbt_envs:make_probe", train_dir=str(tmp_path), experiment="e", seed=3, serial=True)
+    base: dict[str, object] = dict(
+        train_for_env_steps=2048,
+        sampling__num_workers=1,
+        sampling__num_envs_per_worker=4,
+        sampling__rollout_length=16,
+        algorithm__lr_schedule="constant",
+        logging__report_interval=0.05,
+        logging__tensorboard=False,
+        logging__progress_bar=False,
+        logging__stats_window=16,
+        training_info__training_info_interval=0.0,
+        multi_agent__num_policies=2,
+        pbt__pbt=True,
+        pbt__pbt_env_params={"difficulty": [0.0, 1.0]},
+    )
+    base.update(changes)
+    return replace(cfg, **base)
+
+
+def rows(summary: relayrl.TrainSummary) -> list[dict]:
+    with open(f"{summary.experiment_dir}/progress.jsonl") as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.mark.parametrize(
+    "processes", [False, pytest.param(True, marks=[pytest.mark.multiprocess, pytest.mark.timeout(60)])]
+)
+def test_env_params_reach_only_the_envs_of_their_policy(tmp_path: Path, processes: bool) -> None:
+    # no ranking in this run: the start mutation alone makes policy 1's difficulty differ from policy 0's
+    workers = {"serial": False, "sampling__num_workers": 2} if processes else {}
+    summary = relayrl.train(small(tmp_path, pbt__pbt_start_env_steps=10**9, **workers))
+    data = read_checkpoint(Path(summary.checkpoint))  # type: ignore[arg-type]
+    own = {k: data["policies"][k]["env_params"]["difficulty"] for k in (0, 1)}
+    assert own[0] == 0.5 and own[1] in (pytest.approx(0.3), pytest.approx(0.7))
+    last = rows(summary)[-1]
+    for k in (0, 1):
+        seen = f"policy_{k}/episode_extra_stats/difficulty"
+        assert last[f"{seen}/min"] == pytest.approx(own[k]) and last[f"{seen}/max"] == pytest.approx(own[k])
+        assert last[f"policy_{k}/episode_extra_stats/told_policy/mean"] == k
+        assert last[f"policy_{k}/episode_extra_stats/mixed/mean"] == 0.0
+        assert last[f"pbt/policy_{k}/env_params/difficulty"] == pytest.approx(own[k])
+    # each learner trains with its own, mutated hyperparameters
+    assert last["policy_1/learner/lr"] == pytest.approx(last["pbt/policy_1/lr"])
+    assert last["policy_0/learner/lr"] == pytest.approx(3e-4) and last["pbt/policy_1/lr"] != pytest.approx(3e-4)
+
+
+def lineage_run(tmp_path: Path, steps: int) -> relayrl.TrainSummary:
+    # the envs report their policy id, so policy 1 always ranks first and policy 0 copies it every period
+    return relayrl.train(
+        small(
+            tmp_path,
+            train_for_env_steps=steps,
+            pbt__pbt_objective="told_policy",
+            pbt__pbt_start_env_steps=256,
+            pbt__pbt_period_env_steps=256,
+            pbt__pbt_replace_threshold_rel=0.0,
+            pbt__pbt_replace_threshold_abs=0.5,
+        )
+    )
+
+
+def test_copies_are_in_the_progress_file_and_the_checkpoint_and_resume_continues(tmp_path: Path) -> None:
+    first = lineage_run(tmp_path, 2048)
+    copies = [r for r in rows(first) if "pbt/policy_0/copied_from" in r]
+    assert copies and all(r["pbt/policy_0/copied_from"] == 1.0 for r in copies)
+    assert all("pbt/policy_1/copied_from" not in r for r in rows(first))  # the best never copies
+    saved = read_checkpoint(Path(first.checkpoint))["pbt"]  # type: ignore[arg-type]
+    copied = [e for e in saved["lineage"] if e["copied_from"] is not None]
+    assert {(e["policy"], e["copied_from"]) for e in copied} == {(0, 1)}
+    assert saved["lineage"][0]["copied_from"] is None and saved["lineage"][0]["policy"] == 1  # the start mutation
+    assert saved["last_ranked"][0] >= 256
+    written = plot(PlotConfig(experiment=("e",), train_dir=str(tmp_path)))
+    assert [p.name for p in written] == ["e.png", "e_pbt_e.png"] and written[1].stat().st_size > 0
+
+    second = lineage_run(tmp_path, 4096)  # same experiment: resumes
+    resumed = read_checkpoint(Path(second.checkpoint))["pbt"]  # type: ignore[arg-type]
+    assert resumed["lineage"][: len(saved["lineage"])] == saved["lineage"]  # continued, not restarted
+    assert len(resumed["lineage"]) > len(saved["lineage"])
+    assert sum(e["copied_from"] is None for e in resumed["lineage"]) == 1  # no second start mutation
+    assert resumed["last_ranked"][0] > saved["last_ranked"][0]
+    after = [r for r in rows(second) if r["env_steps"] > first.env_steps]
+    assert after[0]["pbt/policy_1/lr"] == pytest.approx(saved["hyperparameters"][1]["lr"])  # not the config's
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--pbt"], "--num-policies 2 or more"),
+        (["--pbt", "--num-policies", "2", "--pbt-env-params", '{"difficulty": 0.5}'], "has no range"),
+        (["--pbt", "--num-policies", "2", "--pbt-bounds", '{"lr": [-1.0, 0.1]}'], "would allow invalid values"),
+    ],
+)
+def test_bad_pbt_input_exits_2_before_training(tmp_path: Path, capsys, args, message) -> None:  # type: ignore[no-untyped-def]
+    code = cli_main(["train", "--env", "pbt_envs:make_probe", "--train-dir", str(tmp_path), "--serial", *args])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_unseen_objective_warns_naming_the_key(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    cfg = small(
+        tmp_path, pbt__pbt_objective="no_such_key", pbt__pbt_start_env_steps=0, pbt__pbt_objective_grace_env_steps=256
+    )
+    with caplog.at_level("WARNING", logger="relayrl.pbt"):
+        relayrl.train(replace(cfg, train_for_env_steps=1024))
+    assert "'no_such_key'" in caplog.text
+
+
+def test_pbt_config_round_trips(tmp_path: Path) -> None:
+    cfg = small(tmp_path)
+    assert Config.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    with pytest.raises(ConfigError, match="--pbt-replace-fraction"):
+        relayrl.config.validate(replace(cfg, pbt__pbt_replace_fraction=0.9))
