@@ -330,6 +330,7 @@ def test_signal_during_a_checkpoint_write_lets_the_write_finish(tmp_path, monkey
         saved.append(path)
 
     monkeypatch.setattr(checkpoints, "atomic_save", save_with_signal)
+    before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN when pytest started in the background
     cfg = cfg_for(tmp_path, env="CartPole-v1", serial=True, train_for_env_steps=10**7, logging__stats_window=10)
     if signum == signal.SIGINT:
         with pytest.raises(KeyboardInterrupt):
@@ -341,7 +342,7 @@ def test_signal_during_a_checkpoint_write_lets_the_write_finish(tmp_path, monkey
     assert saved[0].name == "best.pt" and torch_load_ok(saved[0])
     final = checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))
     assert final is not None and 0 < final["env_steps"] < 10**6
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert signal.getsignal(signal.SIGINT) is before  # handlers restored
 
 
 def torch_load_ok(path: Path) -> bool:
