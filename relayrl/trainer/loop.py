@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -25,6 +25,10 @@ from relayrl.trainer.sources.base import RolloutSource, SlotLayout
 from relayrl.trainer.state import DEFAULT_POLICY, TrainState
 from relayrl.utils import startup
 from relayrl.worker.report import RolloutReport
+
+if TYPE_CHECKING:
+    from relayrl.multiagent.pool import SnapshotPool
+    from relayrl.pbt.controller import PopulationController
 
 log = logging.getLogger("relayrl.trainer")
 
@@ -42,21 +46,19 @@ class LoopParts:
     source: RolloutSource
     layout: SlotLayout
     buffers: TrajectoryBuffers
-    weights: SharedWeights
-    learner: Learner
+    learners: Mapping[int, Learner]
+    """Every policy's learner, by policy id (one policy: ``{0: learner}``)."""
+    policy_weights: Mapping[int, SharedWeights]
+    """Every policy's published weights, by policy id."""
     state: TrainState
     reporter: Reporter
     publisher: TrainingInfoPublisher
     checkpointer: Checkpointer
     device: torch.device
     stop_requested: Callable[[], bool]
-    learners: Mapping[int, Learner] | None = None
-    """Every policy's learner (None: ``learner`` is the only one)."""
-    policy_weights: Mapping[int, SharedWeights] | None = None
-    """Every policy's published weights (None: ``weights`` only)."""
-    pool: Any = None
+    pool: SnapshotPool | None = None
     """The self-play ``SnapshotPool``, if any."""
-    population: Any = None
+    population: PopulationController | None = None
     """The ``PopulationController`` of population-based training, if any."""
 
 
@@ -69,8 +71,10 @@ class TrainingLoop:
         """Filled slots waiting for the learner, in arrival order."""
         self.last_report = time.monotonic()
         self.last_health_check = time.monotonic()
-        self.learners = dict(parts.learners or {DEFAULT_POLICY: parts.learner})
-        self.weights = dict(parts.policy_weights or {DEFAULT_POLICY: parts.weights})
+        self.learners = dict(parts.learners)
+        self.weights = dict(parts.policy_weights)
+        self.learner = self.learners[DEFAULT_POLICY]
+        """Policy 0's learner: its version is the run's (progress rows, self-play snapshots)."""
 
     # ----- the sequence -----
 
@@ -124,7 +128,7 @@ class TrainingLoop:
             startup.mark("first rollout")
             log.info("start-up, seconds since the process started: %s", startup.report())
         p.state.env_steps += report.env_steps
-        p.reporter.add_rollout(report, p.learner.policy_version - report.policy_version)
+        p.reporter.add_rollout(report, self.learner.policy_version - report.policy_version)
         if report.curriculum_states:
             p.state.update_curricula(report.curriculum_states)
         if report.policy_steps is not None:
@@ -154,8 +158,8 @@ class TrainingLoop:
             stats = learner.train(own, p.state.env_steps, after_epoch)
             self.publish_weights(k)
             p.reporter.add_learner_stats(stats, k)
-        if p.pool is not None and p.pool.maybe_add(p.learner.model.state_dict(), p.learner.policy_version):
-            log.info("self-play: snapshot of policy version %d added to the pool", p.learner.policy_version)
+        if p.pool is not None and p.pool.maybe_add(self.learner.model.state_dict(), self.learner.policy_version):
+            log.info("self-play: snapshot of policy version %d added to the pool", self.learner.policy_version)
         p.reporter.add_main_time("learner", time.monotonic() - t0)
 
     def housekeeping(self, force_report: bool = False) -> None:
@@ -178,7 +182,7 @@ class TrainingLoop:
                 extra.update(p.population.scalars())
             if extra:
                 p.reporter.set_extra_scalars(extra)
-            p.reporter.report(p.state.env_steps, p.learner.policy_version, p.state.train_seconds, p.source.restarts)
+            p.reporter.report(p.state.env_steps, self.learner.policy_version, p.state.train_seconds, p.source.restarts)
             for k in self.learners:
                 mean, episodes = p.reporter.mean_reward_of(k)
                 p.checkpointer.maybe_save_best(k, mean, episodes, p.cfg.logging.stats_window)

@@ -301,8 +301,6 @@ class Trainer:
                 source=source,
                 layout=layout,
                 buffers=buffers,
-                weights=self.weights,
-                learner=self.learner,
                 learners=self.learners,
                 policy_weights=self.weights_of,
                 pool=self.pool,
