@@ -54,6 +54,8 @@ class PopulationController:
         mutations: [{name, old, new, proposed, clamped}]}`` (``time``: ``time.time()`` of the change)."""
         self.unreported: list[dict[str, Any]] = []
         self.warned_objective = False
+        self.objective_seen = False
+        """Some policy has reported ``--pbt-objective`` (the warning can no longer apply)."""
 
     # ----- start -----
 
@@ -79,8 +81,14 @@ class PopulationController:
             and ps.env_steps >= self.cfg.pbt_start_env_steps
             and ps.env_steps - self.last_ranked[k] >= self.cfg.pbt_period_env_steps
         ]
+        check = (
+            not (self.warned_objective or self.objective_seen) and env_steps >= self.cfg.pbt_objective_grace_env_steps
+        )
+        if not due and not check:
+            return []  # the common case, every pass of the loop: no window summaries computed
         objectives = {k: m.objective_of(stats_of(k), self.cfg.pbt_objective) for k in self.learners}
-        self._check_objective(env_steps, objectives)
+        if check:
+            self._check_objective(env_steps, objectives)
         changed = []
         for k in due:
             self.last_ranked[k] = self.state.policies[k].env_steps
@@ -100,9 +108,11 @@ class PopulationController:
         return changed
 
     def _check_objective(self, env_steps: int, objectives: Mapping[int, float | None]) -> None:
-        if self.warned_objective or env_steps < self.cfg.pbt_objective_grace_env_steps:
-            return
-        if all(v is None for v in objectives.values()):
+        """Warn once when, after the grace period, no policy has reported the objective: the warning is
+        for a key that never appears, so once one policy has reported it there is nothing more to check."""
+        if any(v is not None for v in objectives.values()):
+            self.objective_seen = True
+        else:
             self.warned_objective = True
             log.warning(
                 "--pbt-objective %r: no policy has reported it after %d env steps; policies are not ranked until "
