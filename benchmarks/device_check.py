@@ -62,7 +62,7 @@ def main() -> None:
             d,
             env="CartPole-v1",
             device="cuda",
-            serial=True,
+            sampling__backend="serial",
             train_for_env_steps=20_000,
             sampling__num_workers=2,
             model__use_rnn=True,

@@ -1,7 +1,7 @@
 """A Ray cluster of several nodes on this machine, for benchmarks of ``--backend ray``.
 
     with local_cluster(nodes=2, cpus_per_node=1) as address:
-        relayrl.train(replace(cfg, sampling__backend="ray", ray__ray_address=address))
+        relayrl.train(replace(cfg, sampling__backend="ray", ray__address=address))
 
 A head node without CPUs (where the trainer runs, as on a real cluster's head) and ``nodes`` worker
 nodes, each a raylet with its own object store, all on 127.0.0.1 and without the dashboard

@@ -72,7 +72,7 @@ def run_once(arm: str, index: int, seed: int, args: argparse.Namespace, train_di
         cfg,
         environment__env_kwargs={"log_dir": str(log_dir)},
         sampling__backend=args.backend,
-        ray__ray_address=args.ray_address,
+        ray__address=args.ray_address,
         sampling__num_workers=args.num_workers,
         sampling__num_envs_per_worker=args.num_envs,
         logging__report_interval=1.0,

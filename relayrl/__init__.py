@@ -101,10 +101,10 @@ if TYPE_CHECKING:
         SamplingConfig,
         TrainingInfoConfig,
     )
+    from relayrl.config.pbt import PBTConfig
     from relayrl.curriculum import Curriculum, GlobalPerformanceCurriculum, PerformanceCurriculum, ProgressCurriculum
     from relayrl.envs.faults import EnvError, ObservationError
     from relayrl.envs.info_interface import TrainingInfoInterface, find_training_info_interface
     from relayrl.errors import CheckpointError, ConfigError, TrainingInfoError, WorkerError
-    from relayrl.pbt.config import PBTConfig
     from relayrl.trainer.info_publisher import TrainerView
     from relayrl.trainer.trainer import Trainer, TrainSummary, train

@@ -18,3 +18,9 @@ class TrainingInfoError(RuntimeError):
 
 class CheckpointError(RuntimeError):
     """The final checkpoint could not be written (exit code 1)."""
+
+
+def require(condition: bool, message: str) -> None:
+    """``ConfigError(message)`` unless ``condition``: the one helper of every config check."""
+    if not condition:
+        raise ConfigError(message)

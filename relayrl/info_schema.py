@@ -1,9 +1,10 @@
 """The training-info dict: its key names and the one place it is composed.
 
 Both sides import this module: the trainer's publisher (``trainer/info_publisher.py``) builds the
-*trainer part* with ``trainer_part``; each worker's delivery (``worker/info_delivery.py``) completes it
-with the live step count through ``complete``, right before handing it to an env. The keys are
-documented for users in docs/training-info.md.
+*trainer part* with ``trainer_part``: the run's keys and the ``policies`` table (every policy's own
+progress); each worker's delivery (``worker/info_delivery.py``) completes it with the live step count
+(``complete``) and gives each env the keys of the policy that controls it (``for_policy``), right
+before handing it over. The keys are documented for users in docs/training-info.md.
 """
 
 from __future__ import annotations
@@ -29,9 +30,18 @@ ENV_PARAMS = "env_params"
 """Population-based training's declared env parameters of the policy (``{name: value}``; present only
 with ``--pbt-env-params``)."""
 
+POLICY_ENV_STEPS = "env_steps"
+"""In a policy's entry of ``POLICIES``: the agent steps that policy took."""
 POLICIES = "policies"
-"""Several policies, self-play or a multi-agent env: ``{policy id: {"policy_version", "env_steps",
-"stats", "reward_shaping", "env_params"}}``, every trained policy's own progress (``env_steps``: agent steps it took)."""
+"""``{policy id: {"policy_version", "env_steps", "stats", "reward_shaping", "env_params"}}``: every
+trained policy's own progress (one entry with a single policy). ``reward_shaping`` and ``env_params``
+are present only when set."""
+POLICY_ENTRY_KEYS = (POLICY_VERSION, STATS, REWARD_SHAPING, ENV_PARAMS)
+"""The keys of a policy's entry that an env it controls also finds at the top level."""
+SNAPSHOT_SLOT = "snapshot_slot"
+"""In an agent's entry of ``AGENTS``: the self-play pool slot whose snapshot plays that agent."""
+SNAPSHOT_VERSION = "snapshot_version"
+"""In an agent's entry of ``AGENTS``: the policy version of that snapshot."""
 AGENTS = "agents"
 """Multi-agent envs: ``{agent id: {"policy_id", ...that policy's entry of POLICIES}}`` for the current
 episode (added by the worker, which decides the mapping; see multiagent/agent_info.py)."""
@@ -53,32 +63,37 @@ RESERVED_KEYS = frozenset(
 
 
 def trainer_part(
-    policy_id: int,
-    policy_version: int,
     train_seconds: float,
-    stats: Mapping[str, Any],
-    reward_shaping: Mapping[str, Any] | None,
+    policies: Mapping[int, Mapping[str, Any]],
     user_keys: Mapping[str, Any] | None = None,
-    policies: Mapping[int, Mapping[str, Any]] | None = None,
-    env_params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything but the live step count, as the trainer publishes it (deep copies: the envs may
-    keep what they get). ``user_keys`` must not contain reserved keys (checked by the publisher)."""
+    """Everything but the live step count and the env's own policy keys, as the trainer publishes it
+    (deep copies: the envs may keep what they get). ``user_keys`` must not contain reserved keys
+    (checked by the publisher)."""
     info: dict[str, Any] = {
-        POLICY_ID: policy_id,
-        POLICY_VERSION: policy_version,
         TRAIN_SECONDS: train_seconds,
-        STATS: copy.deepcopy(dict(stats)),
+        POLICIES: copy.deepcopy({int(k): dict(v) for k, v in policies.items()}),
     }
-    if reward_shaping is not None:
-        info[REWARD_SHAPING] = copy.deepcopy(dict(reward_shaping))
-    if env_params is not None:
-        info[ENV_PARAMS] = dict(env_params)
-    if policies is not None:
-        info[POLICIES] = copy.deepcopy({int(k): dict(v) for k, v in policies.items()})
     if user_keys:
         info.update(user_keys)
     return info
+
+
+def policy_entry(info: Mapping[str, Any], policy_id: int) -> dict[str, Any]:
+    """Policy ``policy_id``'s entry of the ``policies`` table with its id (``{}`` before it is published)."""
+    own = (info.get(POLICIES) or {}).get(policy_id)
+    return {} if own is None else {POLICY_ID: policy_id, **own}
+
+
+def for_policy(info: Mapping[str, Any], policy_id: int) -> dict[str, Any]:
+    """``info`` as an env controlled by policy ``policy_id`` receives it: that policy's ``policy_id``,
+    ``policy_version``, ``stats``, ``reward_shaping`` and ``env_params`` at the top level (a new dict)."""
+    out = dict(info)
+    entry = policy_entry(info, policy_id)
+    if entry:
+        out[POLICY_ID] = policy_id
+        out.update({key: entry[key] for key in POLICY_ENTRY_KEYS if key in entry})
+    return out
 
 
 def complete(part: Mapping[str, Any], approx_total_training_steps: int) -> dict[str, Any]:

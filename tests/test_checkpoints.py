@@ -17,7 +17,10 @@ from relayrl.experiment import Experiment
 from relayrl.learning.learner import Learner
 from relayrl.trainer import checkpointer as checkpoints
 from relayrl.trainer.checkpointer import Checkpointer, UnsafeCheckpointError
-from relayrl.trainer.state import TrainState
+from relayrl.trainer.episode_stats import EpisodeStatsWindow
+from relayrl.trainer.policy_set import Policy, PolicySet
+from relayrl.trainer.state import PolicyState, TrainState
+from relayrl.worker.report import EpisodeRecord
 
 DATA = Path(__file__).parent / "data"
 
@@ -30,12 +33,19 @@ class _FakeLearner:
         return {"w": torch.full((3,), float(self.policy_version)), "policy_version": self.policy_version}
 
 
+def _one_policy(learner, state: TrainState, window: int = 100) -> PolicySet:
+    """A set of one policy around ``learner`` (weights unused: checkpoints never publish)."""
+    state.policies[0] = PolicyState()
+    return PolicySet([Policy(0, learner, None, state.policies[0], EpisodeStatsWindow(window))])  # type: ignore[arg-type]
+
+
 def _checkpointer(tmp_path, keep=3, version=0):
     exp = Experiment(tmp_path, "e")
     state = TrainState()
     learner = _FakeLearner(version)
     cfg = replace(Config(), checkpointing__keep_checkpoints=keep)
-    return exp, state, learner, Checkpointer(exp, cfg.checkpointing, {"env": "x"}, state, {0: learner}, dict)
+    ck = Checkpointer(exp, cfg.checkpointing, {"env": "x"}, state, _one_policy(learner, state), dict)
+    return exp, state, learner, ck
 
 
 def test_keep_last_k_and_load_latest(tmp_path):
@@ -72,12 +82,24 @@ def test_best_rule_and_fallback_to_latest(tmp_path):
     learner.policy_version = 3
     ck.save()
     assert checkpoints.load_checkpoint(exp, "best")["policies"][0]["policy_version"] == 3  # no best yet: latest
-    assert not ck.maybe_save_best(0, 10.0, episodes=5, window=100)  # too few episodes
-    assert not ck.maybe_save_best(0, float("nan"), episodes=50, window=100)
+    policy = ck.policies[0]
+
+    def window_of(reward: float, episodes: int) -> EpisodeStatsWindow:
+        window = EpisodeStatsWindow(100)
+        window.add(EpisodeRecord(reward, 10) for _ in range(episodes))
+        return window
+
+    policy.window = window_of(10.0, 5)
+    assert not ck.maybe_save_best(policy, window=100)  # too few episodes
+    policy.window = window_of(float("nan"), 50)
+    assert not ck.maybe_save_best(policy, window=100)
     learner.policy_version = 2
-    assert ck.maybe_save_best(0, 10.0, episodes=50, window=100)
-    assert not ck.maybe_save_best(0, 9.0, episodes=50, window=100)  # not better
-    assert ck.maybe_save_best(0, 3.0, episodes=3, window=3) is False  # not better either, full window
+    policy.window = window_of(10.0, 50)
+    assert ck.maybe_save_best(policy, window=100)
+    policy.window = window_of(9.0, 50)
+    assert not ck.maybe_save_best(policy, window=100)  # not better
+    policy.window = window_of(3.0, 3)
+    assert ck.maybe_save_best(policy, window=3) is False  # not better either, full window
     assert checkpoints.load_checkpoint(exp, "best")["policies"][0]["best_reward"] == 10.0
     assert checkpoints.load_checkpoint(exp, "best")["policies"][0]["policy_version"] == 2
     assert checkpoints.load_checkpoint(exp, "latest")["policies"][0]["policy_version"] == 3
@@ -89,7 +111,7 @@ def test_checkpoints_hold_only_tensors_and_plain_data(tmp_path):
     exp = Experiment.of(cfg)
     learner = Learner(cfg, *_cartpole_spaces(), torch.device("cpu"))
     state = TrainState(curriculum_states={3: {"level": 2, "window": [1.0, 0.0]}})
-    ck = Checkpointer(exp, cfg.checkpointing, cfg.to_dict(), state, {0: learner}, lambda: {"reward_mean": 1.0})
+    ck = Checkpointer(exp, cfg.checkpointing, cfg.to_dict(), state, _one_policy(learner, state), lambda: {"reward_mean": 1.0})
     ck.save()
     data = torch.load(exp.checkpoints()[-1], weights_only=True)
     assert data["curriculum_states"][3]["level"] == 2 and data["policies"][0]["learner"]["optimizer"]["state"] == {}
@@ -179,7 +201,7 @@ def test_the_cli_refuses_a_crafted_checkpoint_with_exit_2_and_runs_nothing(tmp_p
 
     marker = tmp_path / "pwned"
     train_dir = tmp_path / "runs"
-    args = ["--env", "CartPole-v1", "--serial", "--num-workers", "1", "--num-envs-per-worker", "4"]
+    args = ["--env", "CartPole-v1", "--backend", "serial", "--num-workers", "1", "--num-envs-per-worker", "4"]
     args += ["--rollout-length", "16", "--train-for-env-steps", "256", "--train-dir", str(train_dir)]
     args += ["--experiment", "e", "--no-tensorboard", "--no-progress-bar"]
     assert main(["train", *args]) == 0

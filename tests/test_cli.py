@@ -116,7 +116,7 @@ def test_console_script_exit_code() -> None:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     train_dir = tmp_path_factory.mktemp("train")
     code = main(
-        ["train", "--env", "CartPole-v1", "--serial", "--num-workers", "1", "--num-envs-per-worker", "4",
+        ["train", "--env", "CartPole-v1", "--backend", "serial", "--num-workers", "1", "--num-envs-per-worker", "4",
          "--rollout-length", "16", "--train-for-env-steps", "2048", "--train-dir", str(train_dir),
          "--experiment", "e", "--seed", "1", "--no-progress-bar"]
     )  # fmt: skip
@@ -164,7 +164,7 @@ def test_enjoy_env_kwargs_override_and_extra_stats(tmp_path):
             "train",
             "--env",
             "examples.curriculum_factory:make_env",
-            "--serial",
+            "--backend", "serial",
             "--num-workers",
             "1",
             "--num-envs-per-worker",

@@ -97,7 +97,7 @@ def test_default_learner_threads(monkeypatch, cores, workers, serial, large, exp
     from relayrl.config import LARGE_MODEL_MULTIPLY_ADDS
 
     monkeypatch.setattr("os.cpu_count", lambda: cores)
-    cfg = replace(Config(serial=serial), sampling__num_workers=workers)
+    cfg = replace(replace(Config(), sampling__backend=("serial" if serial else "local")), sampling__num_workers=workers)
     cost = LARGE_MODEL_MULTIPLY_ADDS if large else LARGE_MODEL_MULTIPLY_ADDS - 1
     assert cfg.learner_threads(cost) == expected
     assert replace(cfg, algorithm__learner_threads=3).learner_threads(cost) == 3

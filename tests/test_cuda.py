@@ -39,7 +39,7 @@ def _saved_learner(summary) -> dict:
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("serial", [True, False])
 def test_cuda_run_learns_and_saves_cpu_loadable_checkpoint(tmp_path, serial):
-    cfg = small(tmp_path, "cuda", 40_000, serial=serial, sampling__num_envs_per_worker=8, sampling__rollout_length=32)
+    cfg = small(tmp_path, "cuda", 40_000, sampling__backend=("serial" if serial else "local"), sampling__num_envs_per_worker=8, sampling__rollout_length=32)
     summary = relayrl.train(cfg)
     assert summary.env_steps >= 40_000
     assert summary.stats["reward_mean"] > 100, summary.stats  # random play averages about 22
@@ -54,12 +54,12 @@ def test_cuda_run_learns_and_saves_cpu_loadable_checkpoint(tmp_path, serial):
 
 @pytest.mark.timeout(180)
 def test_resume_moves_between_cpu_and_cuda(tmp_path):
-    first = relayrl.train(small(tmp_path, "cpu", 2048, serial=True))
-    second = relayrl.train(small(tmp_path, "cuda", 4096, serial=True))
+    first = relayrl.train(small(tmp_path, "cpu", 2048, sampling__backend="serial"))
+    second = relayrl.train(small(tmp_path, "cuda", 4096, sampling__backend="serial"))
     # evaluation (on the CPU) of the policy the cuda learner saved
     result = enjoy(EnjoyConfig(experiment="e", train_dir=str(tmp_path), num_episodes=2, checkpoint="latest"))
     assert len(result.returns) == 2
-    third = relayrl.train(small(tmp_path, "cpu", 6144, serial=True))
+    third = relayrl.train(small(tmp_path, "cpu", 6144, sampling__backend="serial"))
     assert (first.env_steps, second.env_steps, third.env_steps) == (2048, 4096, 6144)
     assert second.policy_version == 2 * first.policy_version
     assert third.policy_version == 3 * first.policy_version

@@ -344,7 +344,7 @@ def _cfg(tmp_path: Path, steps: int, serial: bool) -> Config:
         experiment="e",
         seed=2,
         train_for_env_steps=steps,
-        serial=serial,
+        sampling__backend=("serial" if serial else "local"),
     )
     return replace(
         cfg,

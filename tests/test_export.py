@@ -288,7 +288,7 @@ def test_onnxscript_too_old_for_torch_is_a_config_error(tmp_path: Path, monkeypa
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     train_dir = tmp_path_factory.mktemp("train")
     code = main(
-        ["train", "--env", "CartPole-v1", "--serial", "--num-workers", "1", "--num-envs-per-worker", "4",
+        ["train", "--env", "CartPole-v1", "--backend", "serial", "--num-workers", "1", "--num-envs-per-worker", "4",
          "--rollout-length", "16", "--train-for-env-steps", "1024", "--train-dir", str(train_dir),
          "--experiment", "e", "--seed", "1", "--no-progress-bar", "--no-tensorboard"]
     )  # fmt: skip

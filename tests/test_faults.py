@@ -45,7 +45,7 @@ def last_progress_row(tmp_path) -> dict:
 @pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.multiprocess)])
 @pytest.mark.timeout(120)
 def test_restart_policy_keeps_training_through_env_exceptions(tmp_path, serial):
-    summary = relayrl.train(cfg_for(tmp_path, env_kwargs={"raise_every": 97}, serial=serial))
+    summary = relayrl.train(cfg_for(tmp_path, env_kwargs={"raise_every": 97}, sampling__backend=("serial" if serial else "local")))
     assert summary.env_steps >= 8192
     assert summary.env_errors > 0
     assert last_progress_row(tmp_path)["env_errors_total"] == summary.env_errors
@@ -58,7 +58,7 @@ def test_restarted_env_drops_its_partial_episode(tmp_path):
     cfg = cfg_for(
         tmp_path,
         env_kwargs={"raise_every": 7, "horizon": 100},
-        serial=True,
+        sampling__backend="serial",
         sampling__num_envs_per_worker=1,
         sampling__rollout_length=10,
     )
@@ -141,20 +141,20 @@ def test_killed_worker_is_restarted_and_the_run_finishes(tmp_path):
 )
 def test_bad_observations_name_the_env_and_field(tmp_path, kwargs, needle):
     with pytest.raises(relayrl.ObservationError, match=needle):
-        relayrl.train(cfg_for(tmp_path, env_kwargs=kwargs, serial=True))
+        relayrl.train(cfg_for(tmp_path, env_kwargs=kwargs, sampling__backend="serial"))
 
 
 def test_observation_checks_can_be_switched_off(tmp_path):
     # the same NaN observations that stop a checked run (above) pass with --no-check-obs
     cfg = cfg_for(
-        tmp_path, env_kwargs={"nan_after": 20}, serial=True, faults__check_obs=False, train_for_env_steps=1024
+        tmp_path, env_kwargs={"nan_after": 20}, sampling__backend="serial", faults__check_obs=False, train_for_env_steps=1024
     )
     summary = relayrl.train(cfg)
     assert summary.env_steps == 1024
 
 
 def test_a_refused_resume_leaves_the_saved_config_untouched(tmp_path):
-    cfg = cfg_for(tmp_path, serial=True, train_for_env_steps=512)
+    cfg = cfg_for(tmp_path, sampling__backend="serial", train_for_env_steps=512)
     relayrl.train(cfg)
     saved = Experiment(tmp_path / "runs", "e").config_path
     before = saved.read_bytes()
@@ -172,13 +172,13 @@ def test_a_refused_resume_leaves_the_saved_config_untouched(tmp_path):
 def test_unwritable_experiment_dir_is_a_config_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    cfg = replace(cfg_for(tmp_path, serial=True), train_dir=str(blocker))
+    cfg = replace(cfg_for(tmp_path, sampling__backend="serial"), train_dir=str(blocker))
     with pytest.raises(relayrl.ConfigError, match="cannot write to the experiment directory"):
         relayrl.train(cfg)
 
 
 def test_full_disk_is_reported_and_the_last_good_checkpoint_kept(tmp_path, monkeypatch, caplog):
-    cfg = cfg_for(tmp_path, serial=True, train_for_env_steps=1024)
+    cfg = cfg_for(tmp_path, sampling__backend="serial", train_for_env_steps=1024)
     first = relayrl.train(cfg)
 
     def no_space(state, path):
@@ -194,7 +194,7 @@ def test_full_disk_is_reported_and_the_last_good_checkpoint_kept(tmp_path, monke
 
 
 def test_corrupt_latest_checkpoint_resumes_from_the_previous(tmp_path, caplog):
-    cfg = cfg_for(tmp_path, serial=True, train_for_env_steps=1024, checkpointing__keep_checkpoints=3)
+    cfg = cfg_for(tmp_path, sampling__backend="serial", train_for_env_steps=1024, checkpointing__keep_checkpoints=3)
     relayrl.train(cfg)
     relayrl.train(replace(cfg, train_for_env_steps=2048))
     latest = Experiment(tmp_path / "runs", "e").checkpoints()[-1]
@@ -331,7 +331,7 @@ def test_signal_during_a_checkpoint_write_lets_the_write_finish(tmp_path, monkey
 
     monkeypatch.setattr(checkpoints, "atomic_save", save_with_signal)
     before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN when pytest started in the background
-    cfg = cfg_for(tmp_path, env="CartPole-v1", serial=True, train_for_env_steps=10**7, logging__stats_window=10)
+    cfg = cfg_for(tmp_path, env="CartPole-v1", sampling__backend="serial", train_for_env_steps=10**7, logging__stats_window=10)
     if signum == signal.SIGINT:
         with pytest.raises(KeyboardInterrupt):
             relayrl.train(cfg)

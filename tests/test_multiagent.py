@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
 from multiagent_envs import LeaveJoinEnv, MismatchEnv
 
 from relayrl import info_schema
-from relayrl.config import Config, ConfigError, MultiAgentConfig, replace
+from relayrl.config import Config, ConfigError, MultiAgentConfig, SelfPlayConfig, replace, validate
 from relayrl.envs.coin_duel import CoinDuelVsBot
 from relayrl.multiagent.agent_info import AgentInfo, PoolTable
 from relayrl.multiagent.contract import agent_spaces, is_multiagent_env
 from relayrl.multiagent.env_batch import MultiAgentEnvBatch
 from relayrl.multiagent.mapping import AgentMapping, MappingError, validate_mapping
 from relayrl.multiagent.opponent_curriculum import OpponentCurriculum
-from relayrl.multiagent.pool import SnapshotPool, sampling_weights
+from relayrl.self_play.pool import SnapshotPool, sampling_weights
 from relayrl.shared.trajectories import TrajectoryBuffers
 from relayrl.worker.report import EpisodeRecord
 
@@ -59,8 +61,12 @@ def test_rows_follow_agents_leaving_and_joining_and_terminal_infos_survive_the_r
 # ----- mapping -----
 
 
-def _cfg(**ma) -> Config:
-    return Config(env="multiagent_envs:make_leave_join", multi_agent=MultiAgentConfig(**ma))
+def _cfg(self_play: bool = False, **ma) -> Config:
+    return Config(
+        env="multiagent_envs:make_leave_join",
+        multi_agent=MultiAgentConfig(**ma),
+        self_play=SelfPlayConfig(enabled=self_play),
+    )
 
 
 def test_mapping_kinds():
@@ -163,9 +169,15 @@ def _state(x: float) -> dict[str, torch.Tensor]:
     return {"w": torch.full((2,), x)}
 
 
+def _learning(state: dict) -> SimpleNamespace:
+    """A stand-in for the learning ``Policy`` of a pool (its id, version and model weights)."""
+    learner = SimpleNamespace(model=SimpleNamespace(state_dict=lambda: state), policy_version=0)
+    return SimpleNamespace(id=0, learner=learner, version=0)
+
+
 def test_pool_snapshots_every_k_versions_replaces_the_oldest_and_round_trips():
-    cfg = MultiAgentConfig(self_play=True, self_play_every=10, self_play_pool_size=2, self_play_opponents="hardest")
-    pool = SnapshotPool(cfg, _state(0.0), num_policies=1, ctx=torch.multiprocessing)
+    cfg = SelfPlayConfig(enabled=True, every=10, pool_size=2, opponents="hardest")
+    pool = SnapshotPool(cfg, _learning(_state(0.0)), num_policies=1, ctx=torch.multiprocessing)
     assert pool.maybe_add(_state(0.0), 0)
     assert not pool.maybe_add(_state(1.0), 5)
     assert pool.maybe_add(_state(1.0), 10) and pool.maybe_add(_state(2.0), 20)
@@ -174,7 +186,7 @@ def test_pool_snapshots_every_k_versions_replaces_the_oldest_and_round_trips():
     pool.record([EpisodeRecord(-1.0, 5, {"win": 0.0}, policy_id=0, opponent=1 + 0)])
     pool.record([EpisodeRecord(1.0, 5, {"win": 1.0}, policy_id=1, opponent=0)])  # the snapshot's own episode
     assert pool.win_rates() == {0: 0.0, 1: 1.0}
-    restored = SnapshotPool(cfg, _state(0.0), num_policies=1, ctx=torch.multiprocessing)
+    restored = SnapshotPool(cfg, _learning(_state(0.0)), num_policies=1, ctx=torch.multiprocessing)
     restored.load_state_dict(pool.state_dict())
     assert restored.versions == pool.versions and restored.win_rates() == pool.win_rates()
     assert restored.weights[0].tensors["w"].tolist() == [2.0, 2.0] and int(restored.weights[0].version[0]) == 20
@@ -226,22 +238,20 @@ def test_opponent_curriculum_promotes_and_demotes_on_this_instances_win_rate():
 
 
 def test_self_play_config_round_trips():
-    cfg = replace(_cfg(), multi_agent__self_play=True, multi_agent__self_play_pool_size=3)
-    assert Config.from_dict(cfg.to_dict()).multi_agent.self_play_pool_size == 3
+    cfg = replace(_cfg(), self_play__enabled=True, self_play__pool_size=3)
+    assert Config.from_dict(cfg.to_dict()).self_play.pool_size == 3
 
 
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
         (dict(multi_agent__num_policies=0), "--num-policies must be >= 1"),
-        (dict(multi_agent__self_play_every=0), "--self-play-every"),
-        (dict(multi_agent__self_play_pool_size=0), "--self-play-pool-size"),
-        (dict(multi_agent__num_policies=2, sampling__backend="ray"), "drop --backend ray"),
+        (dict(self_play__every=0), "--self-play-every"),
+        (dict(self_play__pool_size=0), "--self-play-pool-size"),
+        (dict(multi_agent__policy_mapping="round_robin"), "not one of random, fixed or 'package.module:function'"),
     ],
 )
 def test_bad_multi_agent_values(changes, match):
-    from relayrl.validation import validate
-
     with pytest.raises(ConfigError, match=match):
         validate(replace(_cfg(), **changes))
 

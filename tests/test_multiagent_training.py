@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def small(tmp_path, env="multiagent_envs:make_leave_join", **changes) -> Config:
-    cfg = Config(env=env, train_dir=str(tmp_path), experiment="e", seed=1, train_for_env_steps=1024, serial=True)
+    cfg = Config(env=env, train_dir=str(tmp_path), experiment="e", seed=1, train_for_env_steps=1024, sampling__backend="serial")
     base = dict(
         sampling__num_workers=1,
         sampling__num_envs_per_worker=2,
@@ -103,9 +103,9 @@ def test_self_play_pool_is_checkpointed_and_restored(tmp_path):
         env="examples.coin_duel_bots:make_selfplay_curriculum",  # snapshot ages as opponent levels
         environment__env_kwargs={"levels": 3},
         train_for_env_steps=3000,
-        multi_agent__self_play=True,
-        multi_agent__self_play_every=8,
-        multi_agent__self_play_pool_size=3,
+        self_play__enabled=True,
+        self_play__every=8,
+        self_play__pool_size=3,
     )
     summary = relayrl.train(cfg)
     data = read_checkpoint(Path(summary.checkpoint))
@@ -147,7 +147,7 @@ def test_a_mapping_hook_that_raises_stops_the_run_naming_it_and_leaves_a_loadabl
 
 
 def test_mixed_agent_spaces_exit_2_before_anything_starts(tmp_path, capsys):
-    code = cli_main(["train", "--env", "multiagent_envs:make_mismatch", "--train-dir", str(tmp_path), "--serial"])
+    code = cli_main(["train", "--env", "multiagent_envs:make_mismatch", "--train-dir", str(tmp_path), "--backend", "serial"])
     assert code == 2
     assert "agent 'c' has observation space" in capsys.readouterr().err
     assert not (tmp_path / "multiagent_envs_make_mismatch").exists()

@@ -32,7 +32,7 @@ class FakePublisher:
 
 
 def population(**pbt: Any) -> tuple[PopulationController, dict[int, Learner], TrainState]:
-    cfg = replace(Config(), multi_agent__num_policies=2, pbt__pbt=True, **{f"pbt__{k}": v for k, v in pbt.items()})
+    cfg = replace(Config(), multi_agent__num_policies=2, pbt__enabled=True, **{f"pbt__{k}": v for k, v in pbt.items()})
     learners = {k: Learner(cfg, OBS, ACT, torch.device("cpu")) for k in (0, 1)}
     state = TrainState(policies={k: PolicyState(reward_shaping={"w": 1.0}) for k in (0, 1)})
     ctl = PopulationController(cfg.pbt, learners, state, FakePublisher(state), seed=0)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from relayrl.trainer.checkpointer import read_checkpoint
 
 
 def small(tmp_path: Path, **changes: object) -> Config:
-    cfg = Config(env="pbt_envs:make_probe", train_dir=str(tmp_path), experiment="e", seed=3, serial=True)
+    cfg = Config(env="pbt_envs:make_probe", train_dir=str(tmp_path), experiment="e", seed=3, sampling__backend="serial")
     base: dict[str, object] = dict(
         train_for_env_steps=2048,
         sampling__num_workers=1,
@@ -27,10 +27,10 @@ def small(tmp_path: Path, **changes: object) -> Config:
         logging__tensorboard=False,
         logging__progress_bar=False,
         logging__stats_window=16,
-        training_info__training_info_interval=0.0,
+        training_info__interval=0.0,
         multi_agent__num_policies=2,
-        pbt__pbt=True,
-        pbt__pbt_env_params={"difficulty": [0.0, 1.0]},
+        pbt__enabled=True,
+        pbt__env_params={"difficulty": [0.0, 1.0]},
     )
     base.update(changes)
     return replace(cfg, **base)
@@ -47,7 +47,7 @@ def rows(summary: relayrl.TrainSummary) -> list[dict]:
 def test_env_params_reach_only_the_envs_of_their_policy(tmp_path: Path, processes: bool) -> None:
     # no ranking in this run: the start mutation alone makes policy 1's difficulty differ from policy 0's
     workers = {"serial": False, "sampling__num_workers": 2} if processes else {}
-    summary = relayrl.train(small(tmp_path, pbt__pbt_start_env_steps=10**9, **workers))
+    summary = relayrl.train(small(tmp_path, pbt__start_env_steps=10**9, **workers))
     data = read_checkpoint(Path(summary.checkpoint))  # type: ignore[arg-type]
     own = {k: data["policies"][k]["env_params"]["difficulty"] for k in (0, 1)}
     assert own[0] == 0.5 and own[1] in (pytest.approx(0.3), pytest.approx(0.7))
@@ -69,11 +69,11 @@ def lineage_run(tmp_path: Path, steps: int) -> relayrl.TrainSummary:
         small(
             tmp_path,
             train_for_env_steps=steps,
-            pbt__pbt_objective="told_policy",
-            pbt__pbt_start_env_steps=256,
-            pbt__pbt_period_env_steps=256,
-            pbt__pbt_replace_threshold_rel=0.0,
-            pbt__pbt_replace_threshold_abs=0.5,
+            pbt__objective="told_policy",
+            pbt__start_env_steps=256,
+            pbt__period_env_steps=256,
+            pbt__replace_threshold_rel=0.0,
+            pbt__replace_threshold_abs=0.5,
         )
     )
 
@@ -110,7 +110,7 @@ def test_copies_are_in_the_progress_file_and_the_checkpoint_and_resume_continues
     ],
 )
 def test_bad_pbt_input_exits_2_before_training(tmp_path: Path, capsys, args, message) -> None:  # type: ignore[no-untyped-def]
-    code = cli_main(["train", "--env", "pbt_envs:make_probe", "--train-dir", str(tmp_path), "--serial", *args])
+    code = cli_main(["train", "--env", "pbt_envs:make_probe", "--train-dir", str(tmp_path), "--backend", "serial", *args])
     assert code == 2
     assert message in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
@@ -118,7 +118,7 @@ def test_bad_pbt_input_exits_2_before_training(tmp_path: Path, capsys, args, mes
 
 def test_unseen_objective_warns_naming_the_key(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
     cfg = small(
-        tmp_path, pbt__pbt_objective="no_such_key", pbt__pbt_start_env_steps=0, pbt__pbt_objective_grace_env_steps=256
+        tmp_path, pbt__objective="no_such_key", pbt__start_env_steps=0, pbt__objective_grace_env_steps=256
     )
     with caplog.at_level("WARNING", logger="relayrl.pbt"):
         relayrl.train(replace(cfg, train_for_env_steps=1024))
@@ -129,4 +129,4 @@ def test_pbt_config_round_trips(tmp_path: Path) -> None:
     cfg = small(tmp_path)
     assert Config.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     with pytest.raises(ConfigError, match="--pbt-replace-fraction"):
-        relayrl.config.validate(replace(cfg, pbt__pbt_replace_fraction=0.9))
+        relayrl.config.validate(replace(cfg, pbt__replace_fraction=0.9))

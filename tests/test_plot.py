@@ -237,7 +237,7 @@ def test_help_lists_plot(capsys: pytest.CaptureFixture[str], monkeypatch: pytest
 
 def test_train_then_plot(tmp_path: Path) -> None:
     cfg = relayrl.Config(
-        env="CartPole-v1", experiment="cp", train_dir=str(tmp_path), train_for_env_steps=2048, seed=1, serial=True
+        env="CartPole-v1", experiment="cp", train_dir=str(tmp_path), train_for_env_steps=2048, seed=1, sampling__backend="serial"
     )
     cfg = replace(
         cfg,

@@ -160,7 +160,7 @@ def cfg_for(cluster: Cluster, tmp_path: Path, env: str, **changes) -> Config:
         sampling__num_workers=2,
         sampling__num_envs_per_worker=4,
         sampling__rollout_length=16,
-        ray__ray_address=cluster.address,
+        ray__address=cluster.address,
         algorithm__num_epochs=1,  # the tests are about sampling: a quick learner
         algorithm__num_minibatches=1,
         logging__report_interval=0.5,
@@ -220,7 +220,7 @@ def test_rollouts_come_from_both_nodes_and_training_info_reaches_every_env(clust
         tmp_path,
         "envs_for_tests:make_recorded_env",
         environment__env_kwargs={"log_dir": str(tmp_path / "records"), "horizon": 8},
-        training_info__training_info_fn="envs_for_tests:extra_training_info",
+        training_info__fn="envs_for_tests:extra_training_info",
         training_info__reward_shaping={"bonus": 0.5},
         train_for_env_steps=4096,
     )
@@ -251,8 +251,8 @@ def _curriculum_cfg(cluster: Cluster, tmp_path: Path, steps: int, strategy: str)
         algorithm__num_epochs=4,  # the envs must learn to reach their goals: PPO's defaults
         algorithm__num_minibatches=4,
         environment__env_kwargs={"log_dir": str(tmp_path / "records")},
-        ray__ray_cpus_per_worker=0.5,
-        ray__ray_placement_strategy=strategy,
+        ray__cpus_per_worker=0.5,
+        ray__placement_strategy=strategy,
     )
 
 
@@ -327,8 +327,8 @@ def test_workers_of_a_removed_node_restart_on_the_remaining_one(cluster, tmp_pat
         tmp_path,
         "envs_for_tests:make_counting_env",
         train_for_env_steps=10**8,
-        ray__ray_cpus_per_worker=0.5,  # room for both workers on one node
-        ray__ray_placement_strategy="SPREAD",
+        ray__cpus_per_worker=0.5,  # room for both workers on one node
+        ray__placement_strategy="SPREAD",
     )
     try:
         summary = relayrl.train(cfg)

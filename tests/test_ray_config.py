@@ -24,12 +24,12 @@ def test_ray_flags_parse_and_bad_values_are_rejected():
         ]
     )
     assert cfg.sampling.backend == "ray"
-    assert (cfg.ray.ray_address, cfg.ray.ray_cpus_per_worker, cfg.ray.ray_placement_strategy) == ("auto", 0.5, "SPREAD")
+    assert (cfg.ray.address, cfg.ray.cpus_per_worker, cfg.ray.placement_strategy) == ("auto", 0.5, "SPREAD")
     assert Config.from_dict(cfg.to_dict()) == cfg  # saved with the experiment and read back
     with pytest.raises(relayrl.ConfigError, match="--ray-cpus-per-worker must be > 0"):
-        relayrl.config.validate(replace(cfg, ray__ray_cpus_per_worker=0.0))
+        relayrl.config.validate(replace(cfg, ray__cpus_per_worker=0.0))
     with pytest.raises(relayrl.ConfigError, match="--ray-placement-strategy must be PACK or SPREAD"):
-        relayrl.config.validate(replace(cfg, ray__ray_placement_strategy="STRICT_PACK"))
+        relayrl.config.validate(replace(cfg, ray__placement_strategy="STRICT_PACK"))
     with pytest.raises(relayrl.ConfigError, match="--backend 'dask' is not one of local, ray"):
         relayrl.config.validate(replace(cfg, sampling__backend="dask"))
 

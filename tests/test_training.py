@@ -35,7 +35,7 @@ def progress_rows(summary):
 
 def test_serial_run_learns_cartpole(tmp_path):
     cfg = small(
-        tmp_path, serial=True, train_for_env_steps=40_000, sampling__num_envs_per_worker=8, sampling__rollout_length=32
+        tmp_path, sampling__backend="serial", train_for_env_steps=40_000, sampling__num_envs_per_worker=8, sampling__rollout_length=32
     )
     summary = relayrl.train(cfg)
     assert summary.env_steps >= 40_000
@@ -44,8 +44,8 @@ def test_serial_run_learns_cartpole(tmp_path):
 
 
 def test_serial_runs_are_reproducible(tmp_path):
-    a = relayrl.train(small(tmp_path / "a", serial=True))
-    b = relayrl.train(small(tmp_path / "b", serial=True))
+    a = relayrl.train(small(tmp_path / "a", sampling__backend="serial"))
+    b = relayrl.train(small(tmp_path / "b", sampling__backend="serial"))
     assert a.stats == b.stats
     sa = torch.load(a.checkpoint, weights_only=True)["policies"][0]["learner"]["model"]
     sb = torch.load(b.checkpoint, weights_only=True)["policies"][0]["learner"]["model"]
@@ -53,8 +53,8 @@ def test_serial_runs_are_reproducible(tmp_path):
 
 
 def test_resume_continues_counts(tmp_path):
-    first = relayrl.train(small(tmp_path, serial=True, train_for_env_steps=2048))
-    second = relayrl.train(small(tmp_path, serial=True, train_for_env_steps=4096))
+    first = relayrl.train(small(tmp_path, sampling__backend="serial", train_for_env_steps=2048))
+    second = relayrl.train(small(tmp_path, sampling__backend="serial", train_for_env_steps=4096))
     assert first.env_steps == 2048 and second.env_steps == 4096
     assert second.policy_version == 2 * first.policy_version
     assert second.train_seconds > first.train_seconds
@@ -63,13 +63,13 @@ def test_resume_continues_counts(tmp_path):
 
 
 def test_no_resume_refuses_existing_experiment(tmp_path):
-    relayrl.train(small(tmp_path, serial=True, train_for_env_steps=1024))
+    relayrl.train(small(tmp_path, sampling__backend="serial", train_for_env_steps=1024))
     with pytest.raises(relayrl.ConfigError, match="--no-resume"):
-        relayrl.train(small(tmp_path, serial=True, checkpointing__resume=False))
+        relayrl.train(small(tmp_path, sampling__backend="serial", checkpointing__resume=False))
 
 
 def test_vectorized_env_batch_trains(tmp_path):
-    cfg = small(tmp_path, serial=True, environment__vectorized=True, train_for_env_steps=4096)
+    cfg = small(tmp_path, sampling__backend="serial", environment__vectorized=True, train_for_env_steps=4096)
     summary = relayrl.train(cfg)
     assert summary.env_steps == 4096 and summary.stats["episodes"] > 0
 
@@ -240,7 +240,7 @@ def test_truncation_is_bootstrapped_next_step(tmp_path):
     ],
 )
 def test_serial_run_other_spaces_and_models(tmp_path, env, changes):
-    cfg = small(tmp_path, env=env, serial=True, train_for_env_steps=1024, **changes)
+    cfg = small(tmp_path, env=env, sampling__backend="serial", train_for_env_steps=1024, **changes)
     summary = relayrl.train(cfg)
     assert summary.env_steps == 1024 and summary.policy_version == 16
     state = torch.load(summary.checkpoint, weights_only=True)

@@ -107,7 +107,7 @@ def test_counters_and_blob():
 
 
 def _publisher(fn):
-    cfg = replace(Config(), training_info__training_info_fn=fn)
+    cfg = replace(Config(), training_info__fn=fn)
     view = lambda: relayrl.TrainerView(10, 2, 1.5, {}, {}, cfg)  # noqa: E731
     state = TrainState(policies={0: PolicyState(reward_shaping={"k": 1.0})})
     return TrainingInfoPublisher(cfg, SharedBlob(capacity=1 << 16), state, view)
@@ -138,7 +138,7 @@ def test_publisher_rejects_bad_user_functions(fn, needle):
 
 def test_unimportable_training_info_fn_is_a_config_error():
     with pytest.raises(relayrl.ConfigError, match="--training-info-fn"):
-        relayrl.config.validate(replace(Config(), training_info__training_info_fn="nosuch.module:fn"))
+        relayrl.config.validate(replace(Config(), training_info__fn="nosuch.module:fn"))
 
 
 # ----- end to end -----
@@ -152,8 +152,8 @@ def _cfg(tmp_path, env, **changes):
         sampling__rollout_length=16,
         logging__report_interval=0.5,
         environment__env_kwargs={"log_dir": str(tmp_path / "records"), "horizon": 8},
-        training_info__training_info_fn="envs_for_tests:extra_training_info",
-        training_info__training_info_interval=0.0,
+        training_info__fn="envs_for_tests:extra_training_info",
+        training_info__interval=0.0,
     )
     base.update(changes)
     return replace(cfg, **base)
@@ -175,7 +175,7 @@ def _check_deliveries(records, expect_envs, min_steps=0):
 @pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.multiprocess)])
 @pytest.mark.timeout(120)
 def test_every_env_in_every_worker_gets_training_info(tmp_path, serial):
-    summary = relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", serial=serial))
+    summary = relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", sampling__backend=("serial" if serial else "local")))
     values = _check_deliveries(load_records(tmp_path / "records"), expect_envs=8)
     assert max(values) >= summary.env_steps // 2  # the live count tracks the run
     # Staleness at arrival, as reported: a delivery happens within the batch step it was read for, so
@@ -190,7 +190,7 @@ def test_every_env_in_every_worker_gets_training_info(tmp_path, serial):
 @pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.multiprocess)])
 @pytest.mark.timeout(120)
 def test_vector_env_with_some_subenvs_implementing(tmp_path, serial):
-    cfg = _cfg(tmp_path, "envs_for_tests:make_mixed_vector_env", serial=serial, environment__vectorized=True)
+    cfg = _cfg(tmp_path, "envs_for_tests:make_mixed_vector_env", sampling__backend=("serial" if serial else "local"), environment__vectorized=True)
     summary = relayrl.train(cfg)
     _check_deliveries(load_records(tmp_path / "records"), expect_envs=4)  # 2 of 4 sub-envs x 2 workers
     # the vector info layout (dict of arrays with "_key" masks) carries each episode's own values
@@ -205,7 +205,7 @@ def test_vector_env_with_some_subenvs_implementing(tmp_path, serial):
 @pytest.mark.timeout(120)
 def test_episode_delivery_changes_values_only_at_resets(tmp_path, serial):
     cfg = _cfg(
-        tmp_path, "envs_for_tests:make_recorded_env", serial=serial, training_info__training_info_delivery="episode"
+        tmp_path, "envs_for_tests:make_recorded_env", sampling__backend=("serial" if serial else "local"), training_info__delivery="episode"
     )
     relayrl.train(cfg)
     records = load_records(tmp_path / "records")
@@ -219,10 +219,10 @@ def test_episode_delivery_changes_values_only_at_resets(tmp_path, serial):
 @pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.multiprocess)])
 @pytest.mark.timeout(180)
 def test_resumed_run_never_delivers_below_the_checkpoint(tmp_path, serial):
-    first = relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", serial=serial, train_for_env_steps=4096))
+    first = relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", sampling__backend=("serial" if serial else "local"), train_for_env_steps=4096))
     for p in (tmp_path / "records").glob("*.json"):
         p.unlink()
-    relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", serial=serial, train_for_env_steps=8192))
+    relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", sampling__backend=("serial" if serial else "local"), train_for_env_steps=8192))
     _check_deliveries(load_records(tmp_path / "records"), expect_envs=8, min_steps=first.env_steps)
 
 
@@ -232,7 +232,7 @@ def test_extra_stats_reach_tensorboard_progress_and_derived_metrics(tmp_path, ca
     cfg = _cfg(
         tmp_path,
         "envs_for_tests:make_recorded_env",
-        serial=True,
+        sampling__backend="serial",
         train_for_env_steps=2048,
         logging__metrics_fn="envs_for_tests:success_rate_metric",
     )

@@ -18,7 +18,7 @@ pytest.importorskip("wandb")
 
 from wandb_offline import OfflineRun, read_runs  # noqa: E402
 
-TRAIN = ["train", "--env", "CartPole-v1", "--serial", "--num-workers", "1", "--num-envs-per-worker", "4",
+TRAIN = ["train", "--env", "CartPole-v1", "--backend", "serial", "--num-workers", "1", "--num-envs-per-worker", "4",
          "--rollout-length", "16", "--experiment", "e", "--seed", "3", "--no-progress-bar",
          "--report-interval", "0.2", "--wandb", "--wandb-project", "proj", "--wandb-group", "grp",
          "--wandb-tags", "t1", "t2"]  # fmt: skip

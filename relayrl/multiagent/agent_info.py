@@ -8,9 +8,10 @@ specific to that env's current episode (the mapping is decided per episode in th
 - a multi-agent env gets ``agents``: ``{agent id: {"policy_id": k, "policy_version", "env_steps",
   "stats", "reward_shaping"}}``; an agent played by a self-play snapshot gets ``{"policy_id": None,
   "snapshot_slot": j, "snapshot_version": v}``;
-- a single-agent env controlled by policy ``k`` gets policy ``k``'s values in the top-level keys
-  (``policy_id``, ``policy_version``, ``stats``, ``reward_shaping``, ``env_params``): the keys keep their meaning,
-  "the policy that controls this env".
+- every env gets the values of the policy that controls it in the top-level keys (``policy_id``,
+  ``policy_version``, ``stats``, ``reward_shaping``, ``env_params``; ``info_schema.for_policy``): a
+  single-agent env its controller's, a multi-agent env the lowest-numbered trained policy's among its
+  agents (with one policy, self-play included: that policy's).
 
 The layout is documented in docs/training-info.md.
 """
@@ -69,27 +70,23 @@ class AgentInfo:
         num_policies = self.mapping.num_policies
         if controller >= num_policies:
             slot = controller - num_policies
-            return {"policy_id": None, "snapshot_slot": slot, "snapshot_version": self.pool.version_of(slot)}
-        policies = info.get(info_schema.POLICIES) or {}
-        own = policies.get(controller)
-        if own is None:  # nothing published per policy: the top-level keys are policy 0's
-            own = {key: info[key] for key in (info_schema.POLICY_VERSION, info_schema.STATS) if key in info}
-        return {info_schema.POLICY_ID: controller, **own}
+            return {
+                info_schema.POLICY_ID: None,
+                info_schema.SNAPSHOT_SLOT: slot,
+                info_schema.SNAPSHOT_VERSION: self.pool.version_of(slot),
+            }
+        return info_schema.policy_entry(info, controller)
 
     def decorate(self, env_index: int, info: dict[str, Any]) -> dict[str, Any]:
-        """The dict env ``env_index`` gets: ``info`` plus its agents' part (a new top-level dict)."""
-        out = dict(info)
+        """The dict env ``env_index`` gets: ``info`` with its policy's keys at the top level (a multi-agent
+        env's: the lowest-numbered trained policy among its agents this episode) and, for a multi-agent
+        env, its agents' part (a new top-level dict)."""
         controller = self.mapping.controller
         if self.agents is None:
-            k = int(controller[env_index])
-            if k != 0:
-                out.pop(info_schema.REWARD_SHAPING, None)
-                out.pop(info_schema.ENV_PARAMS, None)
-                out.update(self._entry(k, info))
-                out.pop("env_steps", None)
-            return out
+            return info_schema.for_policy(info, int(controller[env_index]))
         first = env_index * len(self.agents)
-        out[info_schema.AGENTS] = {
-            agent: self._entry(int(controller[first + a]), info) for a, agent in enumerate(self.agents)
-        }
+        rows = [int(controller[first + a]) for a in range(len(self.agents))]
+        trained = [k for k in rows if k < self.mapping.num_policies]
+        out = info_schema.for_policy(info, min(trained)) if trained else dict(info)
+        out[info_schema.AGENTS] = {agent: self._entry(k, info) for agent, k in zip(self.agents, rows, strict=True)}
         return out

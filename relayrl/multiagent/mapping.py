@@ -60,7 +60,7 @@ class AgentMapping:
         snapshot-age curriculum level (``SnapshotAgeCurriculum``), or None to draw the opponent."""
         ma = cfg.multi_agent
         self.num_policies = ma.num_policies
-        self.self_play = ma.self_play
+        self.self_play = cfg.self_play.enabled
         self.spec = ma.policy_mapping
         self.kind = mapping_kind(self.spec)
         self.hook = load_mapping_hook(self.spec) if self.kind == "hook" and not self.self_play else None
@@ -161,7 +161,7 @@ def validate_mapping(cfg: Config, agents: Sequence[Any] | None, num_envs_total: 
     ma = cfg.multi_agent
     num_agents = len(agents) if agents else 1
     kind = mapping_kind(ma.policy_mapping)
-    if ma.self_play:
+    if cfg.self_play.enabled:
         if agents is None:
             raise ConfigError(
                 f"--self-play needs a multi-agent env (several agents to play each other); {cfg.env!r} is a "

@@ -1,6 +1,7 @@
 """Trainer side of population-based training: ranks the policies, copies and mutates, keeps the lineage.
 
-``PopulationController.step`` runs in the training loop's housekeeping. When a policy has taken
+A training extension (relayrl/trainer/extensions.py) built when ``--pbt`` is on: ``housekeeping`` runs
+``step`` on every pass of the training loop, which publishes the weights of the policies it changed. When a policy has taken
 ``--pbt-period-env-steps`` of its own env steps since it was last ranked (and at least
 ``--pbt-start-env-steps`` in all), it is ranked against the others by ``--pbt-objective``; if it is in
 the bottom fraction and a random top policy beats it by both thresholds, it copies that policy's
@@ -19,17 +20,33 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from relayrl.config.pbt import PBTConfig, parse_env_params
 from relayrl.learning.learner import Learner
 from relayrl.pbt import mutation as m
-from relayrl.pbt.config import PBTConfig
+from relayrl.trainer.extensions import ExtensionBase, ExtensionContext
 from relayrl.trainer.info_publisher import TrainingInfoPublisher
 from relayrl.trainer.state import TrainState
 
 log = logging.getLogger("relayrl.pbt")
 
 
-class PopulationController:
+def build(ctx: ExtensionContext) -> PopulationController:
+    """The population-based-training extension of a run (``--pbt``)."""
+    policies = ctx.policies
+    return PopulationController(
+        ctx.cfg.pbt,
+        policies.learners,
+        ctx.state,
+        ctx.publisher,
+        ctx.cfg.seed or 0,
+        lambda k: policies[k].window.summary(),
+    )
+
+
+class PopulationController(ExtensionBase):
     """Owns the PBT state: when each policy was last ranked, the lineage, each policy's hyperparameters."""
+
+    name = "pbt"
 
     def __init__(
         self,
@@ -38,15 +55,19 @@ class PopulationController:
         state: TrainState,
         publisher: TrainingInfoPublisher,
         seed: int,
+        stats_of: Callable[[int], Mapping[str, Any]] | None = None,
     ) -> None:
+        """``stats_of(k)``: policy ``k``'s windowed episode stats (``training_info["stats"]`` layout), what
+        ``housekeeping`` ranks by."""
         self.cfg = cfg
+        self.stats_of = stats_of
         self.learners = learners
         self.state = state
         self.publisher = publisher
         self.rng = random.Random(seed)
-        self.ranges = m.parse_env_params(cfg.pbt_env_params)
+        self.ranges = parse_env_params(cfg.env_params)
         self.names = cfg.mutated_hyperparameters
-        self.bounds = cfg.bounds
+        self.bounds = cfg.clamp_ranges
         self.last_ranked: dict[int, int] = {k: 0 for k in learners}
         """Each policy's own env steps when it was last ranked."""
         self.lineage: list[dict[str, Any]] = []
@@ -56,6 +77,21 @@ class PopulationController:
         self.warned_objective = False
         self.objective_seen = False
         """Some policy has reported ``--pbt-objective`` (the warning can no longer apply)."""
+
+    # ----- extension hooks -----
+
+    def start(self, saved: Mapping[str, Any] | None) -> None:
+        """Continue a saved population, or start a new one (also when PBT is switched on for a run
+        that had none)."""
+        if saved:
+            self.load_state_dict(saved)
+            log.info("resumed the population (%d lineage events)", len(self.lineage))
+        else:
+            self.start_new()
+
+    def housekeeping(self, env_steps: int) -> list[int]:
+        assert self.stats_of is not None, "built without stats_of: call step() directly"
+        return self.step(env_steps, self.stats_of)
 
     # ----- start -----
 
@@ -78,15 +114,13 @@ class PopulationController:
             k
             for k, ps in sorted(self.state.policies.items())
             if k in self.learners
-            and ps.env_steps >= self.cfg.pbt_start_env_steps
-            and ps.env_steps - self.last_ranked[k] >= self.cfg.pbt_period_env_steps
+            and ps.env_steps >= self.cfg.start_env_steps
+            and ps.env_steps - self.last_ranked[k] >= self.cfg.period_env_steps
         ]
-        check = (
-            not (self.warned_objective or self.objective_seen) and env_steps >= self.cfg.pbt_objective_grace_env_steps
-        )
+        check = not (self.warned_objective or self.objective_seen) and env_steps >= self.cfg.objective_grace_env_steps
         if not due and not check:
             return []  # the common case, every pass of the loop: no window summaries computed
-        objectives = {k: m.objective_of(stats_of(k), self.cfg.pbt_objective) for k in self.learners}
+        objectives = {k: m.objective_of(stats_of(k), self.cfg.objective) for k in self.learners}
         if check:
             self._check_objective(env_steps, objectives)
         changed = []
@@ -95,15 +129,15 @@ class PopulationController:
             source = m.choose_copy(
                 k,
                 objectives,
-                self.cfg.pbt_replace_fraction,
-                self.cfg.pbt_replace_threshold_rel,
-                self.cfg.pbt_replace_threshold_abs,
+                self.cfg.replace_fraction,
+                self.cfg.replace_threshold_rel,
+                self.cfg.replace_threshold_abs,
                 self.rng,
             )
             if source is None:
                 continue
             self._copy(k, source)
-            self._mutate(k, source, objectives, rate=self.cfg.pbt_mutation_rate, env_steps=env_steps)
+            self._mutate(k, source, objectives, rate=self.cfg.mutation_rate, env_steps=env_steps)
             changed.append(k)
         return changed
 
@@ -117,7 +151,7 @@ class PopulationController:
             log.warning(
                 "--pbt-objective %r: no policy has reported it after %d env steps; policies are not ranked until "
                 "one does. Is it a key of info['episode_extra_stats'] (or 'reward')?",
-                self.cfg.pbt_objective,
+                self.cfg.objective,
                 env_steps,
             )
 
@@ -142,12 +176,12 @@ class PopulationController:
         env_steps: int | None = None,
     ) -> None:
         cfg, ps = self.cfg, self.state.policies[k]
-        factor = cfg.pbt_perturb_factor
+        factor = cfg.perturb_factor
         hyper, events = m.mutate_hyperparameters(
             self.learners[k].hyperparameters(self.names), self.bounds, rate, factor, self.rng
         )
         self.learners[k].set_hyperparameters(hyper)
-        if cfg.pbt_mutate_reward_shaping and ps.reward_shaping is not None:
+        if cfg.mutate_reward_shaping and ps.reward_shaping is not None:
             shaping, more = m.mutate_shaping(ps.reward_shaping, rate, factor, self.rng)
             self.publisher.set_reward_shaping(shaping, k)
             events += [dataclasses.replace(e, name=f"reward_shaping/{e.name}") for e in more]

@@ -13,7 +13,8 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from relayrl.errors import ConfigError
+from relayrl.config.pbt import EnvParamRange as EnvParamRange
+from relayrl.config.pbt import parse_env_params as parse_env_params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,15 +27,6 @@ class Mutation:
     new: float
     proposed: float
     clamped: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class EnvParamRange:
-    """A declared env-side parameter: its range and start value."""
-
-    low: float
-    high: float
-    start: float
 
 
 def objective_of(stats: Mapping[str, Any], objective: str) -> float | None:
@@ -177,26 +169,3 @@ def mutate_shaping(
         else:
             new[key] = copy.deepcopy(value)
     return new, events
-
-
-def parse_env_params(declared: Mapping[str, Any]) -> dict[str, EnvParamRange]:
-    """``{"name": [low, high]}`` or ``{"name": [low, high, start]}`` -> ranges; ConfigError (exit 2)
-    for a parameter without a valid range."""
-    out = {}
-    for name, spec in declared.items():
-        example = f"--pbt-env-params '{{\"{name}\": [0.0, 1.0]}}'"
-        if not isinstance(spec, list | tuple) or len(spec) not in (2, 3):
-            raise ConfigError(
-                f"--pbt-env-params: parameter {name!r} has no range ({spec!r}); declare it as [low, high] or "
-                f"[low, high, start], e.g. {example}."
-            )
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in spec):
-            raise ConfigError(f"--pbt-env-params: the range of {name!r} must be finite numbers (got {spec!r}).")
-        low, high = float(spec[0]), float(spec[1])
-        if not low < high:
-            raise ConfigError(f"--pbt-env-params: {name!r} needs low < high (got {spec!r}).")
-        start = float(spec[2]) if len(spec) == 3 else (low + high) / 2
-        if not low <= start <= high:
-            raise ConfigError(f"--pbt-env-params: the start value of {name!r} is outside [{low}, {high}].")
-        out[str(name)] = EnvParamRange(low, high, start)
-    return out

@@ -7,18 +7,19 @@ Content (``FORMAT_VERSION`` 2), tensors and plain Python types only, so files lo
     env_steps, train_seconds, curriculum_states {env index: state}, rng {torch, numpy},
     policies {policy id: {learner (model, optimizer, normalizers, policy_version), policy_version,
                           best_reward, reward_shaping, env_steps, env_params}},
-    self_play (only with --self-play) {slots {slot: {version, weights, results}}, last_version}
-    pbt (only with --pbt) {last_ranked, lineage, hyperparameters, warned_objective}
+    <extension name>: each enabled training extension's ``state_dict()`` (relayrl/trainer/extensions.py):
+        self_play (--self-play) {slots {slot: {version, weights, results}}, last_version}
+        pbt (--pbt) {last_ranked, lineage, hyperparameters, warned_objective}
 
-Keys added within format 2 (a policy's ``env_steps`` and ``env_params``, ``self_play``, ``pbt``) are
+Keys added within format 2 (a policy's ``env_steps`` and ``env_params``, the extensions' entries) are
 optional when read.
 
 Format-1 files (written before policies were keyed by id) are converted on load. A file whose pickle
 names anything but tensors and plain types is refused (``UnsafeCheckpointError``) without running it.
 
 Writing: ``<name>.tmp``, fsync, rename; the latest ``keep_checkpoints`` periodic files are kept, plus
-``best.pt`` (the best windowed mean return; ``best_policy_<k>.pt`` for policy k > 0). File names come
-from ``Experiment``.
+each policy's best file (its best windowed mean return: ``best.pt`` for policy 0, ``best_policy_<k>.pt``
+for policy k > 0). File names come from ``Experiment``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import math
 import os
 import pickle
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,8 @@ from relayrl.experiment import Experiment
 from relayrl.trainer.state import plain_numpy_rng
 
 if TYPE_CHECKING:
-    from relayrl.learning.learner import Learner
+    from relayrl.trainer.extensions import Extension
+    from relayrl.trainer.policy_set import Policy, PolicySet
     from relayrl.trainer.state import TrainState
 
 log = logging.getLogger("relayrl.checkpoints")
@@ -204,21 +206,19 @@ class Checkpointer:
         cfg: CheckpointConfig,
         config_dict: Mapping[str, Any],
         state: TrainState,
-        learners: Mapping[int, Learner],
+        policies: PolicySet,
         episode_stats: Callable[[], dict[str, float]],
-        pool: Any = None,
-        population: Any = None,
+        extensions: Sequence[Extension] = (),
     ) -> None:
-        """``pool``: the self-play ``SnapshotPool`` (saved as ``self_play``), if any."""
+        """``extensions``: each one's ``state_dict()`` is saved under its ``name``."""
         from relayrl import __version__
 
-        self.pool = pool
-        self.population = population
+        self.extensions = extensions
         self.experiment = experiment
         self.cfg = cfg
         self.header = {"format_version": FORMAT_VERSION, "relayrl_version": __version__, "config": dict(config_dict)}
         self.state = state
-        self.learners = learners
+        self.policies = policies
         self.episode_stats = episode_stats
         self.last_path: str | None = None
         """The last periodic or final checkpoint written in this session."""
@@ -226,13 +226,11 @@ class Checkpointer:
 
     def content(self) -> dict[str, Any]:
         data: dict[str, Any] = {**self.header, "episode_stats": self.episode_stats(), **self.state.to_dict()}
-        for pid, learner in self.learners.items():
-            data["policies"][pid]["learner"] = learner.state_dict()
-            data["policies"][pid]["policy_version"] = learner.policy_version
-        if self.pool is not None:
-            data["self_play"] = self.pool.state_dict()
-        if self.population is not None:
-            data["pbt"] = self.population.state_dict()
+        for policy in self.policies.all():
+            data["policies"][policy.id]["learner"] = policy.learner.state_dict()
+            data["policies"][policy.id]["policy_version"] = policy.version
+        for ext in self.extensions:
+            data[ext.name] = ext.state_dict()
         return data
 
     def maybe_save(self) -> None:
@@ -244,7 +242,7 @@ class Checkpointer:
         one that fails (disk full, ...) is logged and retried at the next interval; the final one
         raises ``CheckpointError``."""
         self.last_save = time.monotonic()
-        version = max(learner.policy_version for learner in self.learners.values())
+        version = self.policies.latest_version
         path = self.experiment.checkpoint_path(version, self.state.env_steps)
         try:
             atomic_save(self.content(), path)
@@ -261,16 +259,16 @@ class Checkpointer:
             return
         self.last_path = str(path)
 
-    def maybe_save_best(self, policy_id: int, mean_reward: float | None, episodes: int, window: int) -> bool:
-        """Write ``best.pt`` when the windowed mean return beats the best so far (once the window holds
-        ``min(window, 10)`` episodes); returns whether it did."""
-        if mean_reward is None or math.isnan(mean_reward) or episodes < min(window, MIN_EPISODES_FOR_BEST):
+    def maybe_save_best(self, policy: Policy, window: int) -> bool:
+        """Write ``policy``'s best file when its windowed mean return beats its best so far (once its
+        window holds ``min(window, 10)`` episodes); returns whether it did."""
+        mean_reward = policy.window.flat().get("reward_mean")
+        if mean_reward is None or math.isnan(mean_reward) or len(policy.window) < min(window, MIN_EPISODES_FOR_BEST):
             return False
-        policy = self.state.policies[policy_id]
-        if policy.best_reward is not None and mean_reward <= policy.best_reward:
+        if policy.state.best_reward is not None and mean_reward <= policy.state.best_reward:
             return False
-        policy.best_reward = mean_reward
-        path = self.experiment.best_checkpoint_of(policy_id)
+        policy.state.best_reward = mean_reward
+        path = self.experiment.best_checkpoint_of(policy.id)
         try:
             atomic_save(self.content(), path)
         except OSError as exc:

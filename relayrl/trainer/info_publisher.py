@@ -20,7 +20,7 @@ from relayrl.config import Config
 from relayrl.errors import TrainingInfoError
 from relayrl.hooks import resolve_hook
 from relayrl.shared.progress import SharedBlob
-from relayrl.trainer.state import DEFAULT_POLICY, TrainState
+from relayrl.trainer.state import TrainState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,28 +47,27 @@ class TrainingInfoPublisher:
         blob: SharedBlob,
         state: TrainState,
         view: Callable[[], TrainerView],
-        policy_table: Callable[[], dict[int, dict[str, Any]]] | None = None,
+        policy_table: Callable[[], dict[int, dict[str, Any]]],
     ) -> None:
-        """``policy_table()``: every policy's own progress (``info_schema.POLICIES``), published when given
-        (several policies, self-play, multi-agent envs)."""
+        """``policy_table()``: every policy's own progress (``info_schema.POLICIES``, ``PolicySet.table``)."""
         self.cfg = cfg
         self.policy_table = policy_table
         self.blob = blob
         self.state = state
         self.view = view
-        self.user_fn = resolve_hook(cfg.training_info.training_info_fn, "--training-info-fn")
-        self.interval = cfg.training_info.training_info_interval
+        self.user_fn = resolve_hook(cfg.training_info.fn, "--training-info-fn")
+        self.interval = cfg.training_info.interval
         self.last_publish = float("-inf")
         self.dirty = True
 
-    def set_reward_shaping(self, shaping: dict[str, Any] | None, policy_id: int = DEFAULT_POLICY) -> None:
+    def set_reward_shaping(self, shaping: dict[str, Any] | None, policy_id: int) -> None:
         """Change a policy's reward shaping (kept in the train state); published at the next chance."""
         if shaping is not None and not isinstance(shaping, dict):
             raise TypeError(f"reward shaping must be a dict or None, got {type(shaping).__name__}")
         self.state.policies[policy_id].reward_shaping = copy.deepcopy(shaping)
         self.dirty = True
 
-    def set_env_params(self, params: dict[str, float] | None, policy_id: int = DEFAULT_POLICY) -> None:
+    def set_env_params(self, params: dict[str, float] | None, policy_id: int) -> None:
         """Change a policy's declared env parameters (population-based training); published at the next chance."""
         self.state.policies[policy_id].env_params = dict(params) if params is not None else None
         self.dirty = True
@@ -77,19 +76,10 @@ class TrainingInfoPublisher:
         """The trainer part now (``TrainingInfoError`` when the user function misbehaves)."""
         view = self.view()
         user_keys = self._user_keys(view) if self.user_fn is not None else None
-        return info_schema.trainer_part(
-            policy_id=DEFAULT_POLICY,
-            policy_version=view.policy_version,
-            train_seconds=view.train_seconds,
-            stats=view.stats,
-            reward_shaping=self.state.policies[DEFAULT_POLICY].reward_shaping,
-            env_params=self.state.policies[DEFAULT_POLICY].env_params,
-            user_keys=user_keys,
-            policies=self.policy_table() if self.policy_table is not None else None,
-        )
+        return info_schema.trainer_part(view.train_seconds, self.policy_table(), user_keys)
 
     def _user_keys(self, view: TrainerView) -> dict[str, Any]:
-        name = self.cfg.training_info.training_info_fn
+        name = self.cfg.training_info.fn
         try:
             extra = self.user_fn(view)  # type: ignore[misc]
         except Exception as exc:

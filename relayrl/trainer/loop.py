@@ -9,26 +9,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 import torch
 
 from relayrl.config import Config
-from relayrl.learning.learner import Learner
 from relayrl.shared.trajectories import TrajectoryBuffers
-from relayrl.shared.weights import SharedWeights
 from relayrl.trainer.checkpointer import Checkpointer
+from relayrl.trainer.extensions import Extension
 from relayrl.trainer.info_publisher import TrainingInfoPublisher
+from relayrl.trainer.policy_set import PolicySet
 from relayrl.trainer.reporting import Reporter
 from relayrl.trainer.sources.base import RolloutSource, SlotLayout
-from relayrl.trainer.state import DEFAULT_POLICY, TrainState
+from relayrl.trainer.state import TrainState
 from relayrl.utils import startup
 from relayrl.worker.report import RolloutReport
-
-if TYPE_CHECKING:
-    from relayrl.multiagent.pool import SnapshotPool
-    from relayrl.pbt.controller import PopulationController
 
 log = logging.getLogger("relayrl.trainer")
 
@@ -46,20 +41,16 @@ class LoopParts:
     source: RolloutSource
     layout: SlotLayout
     buffers: TrajectoryBuffers
-    learners: Mapping[int, Learner]
-    """Every policy's learner, by policy id (one policy: ``{0: learner}``)."""
-    policy_weights: Mapping[int, SharedWeights]
-    """Every policy's published weights, by policy id."""
+    policies: PolicySet
+    """Every trained policy: learner, published weights, run state, episode window."""
+    extensions: Sequence[Extension]
+    """The enabled features (self-play pool, PBT, ...), called in this order at every hook."""
     state: TrainState
     reporter: Reporter
     publisher: TrainingInfoPublisher
     checkpointer: Checkpointer
     device: torch.device
     stop_requested: Callable[[], bool]
-    pool: SnapshotPool | None = None
-    """The self-play ``SnapshotPool``, if any."""
-    population: PopulationController | None = None
-    """The ``PopulationController`` of population-based training, if any."""
 
 
 class TrainingLoop:
@@ -71,10 +62,6 @@ class TrainingLoop:
         """Filled slots waiting for the learner, in arrival order."""
         self.last_report = time.monotonic()
         self.last_health_check = time.monotonic()
-        self.learners = dict(parts.learners)
-        self.weights = dict(parts.policy_weights)
-        self.learner = self.learners[DEFAULT_POLICY]
-        """Policy 0's learner: its version is the run's (progress rows, self-play snapshots)."""
 
     # ----- the sequence -----
 
@@ -128,21 +115,14 @@ class TrainingLoop:
             startup.mark("first rollout")
             log.info("start-up, seconds since the process started: %s", startup.report())
         p.state.env_steps += report.env_steps
-        p.reporter.add_rollout(report, self.learner.policy_version - report.policy_version)
+        p.reporter.add_rollout(report, p.policies.lag(report.policy_versions))
+        p.policies.add_episodes(report.episodes)
+        p.policies.add_steps(report.policy_steps)
         if report.curriculum_states:
             p.state.update_curricula(report.curriculum_states)
-        if report.policy_steps is not None:
-            for k, steps in report.policy_steps.items():
-                p.state.policies[k].env_steps += steps
-        else:  # one policy, one agent per env: it took every step
-            p.state.policies[DEFAULT_POLICY].env_steps += report.env_steps
-        if p.pool is not None:
-            p.pool.record(report.episodes)
+        for ext in p.extensions:
+            ext.on_rollout(report)
         self.pending.append(report.slot)
-
-    def publish_weights(self, policy_id: int = DEFAULT_POLICY) -> None:
-        learner = self.learners[policy_id]
-        self.weights[policy_id].publish(learner.model.state_dict(), learner.policy_version)
 
     def train_on(self, slots: list[int], publish_every_epoch: bool) -> None:
         """One update of every policy on ``slots`` (each on its own rows when they share slots), then
@@ -150,40 +130,36 @@ class TrainingLoop:
         p = self.p
         t0 = time.monotonic()
         batch = p.buffers.gather(slots, p.device)
-        for k, learner in self.learners.items():
-            own = batch.for_policy(k) if p.cfg.policies_share_rows else batch
+        updated = []
+        for policy in p.policies.all():
+            own = batch.for_policy(policy.id) if p.cfg.policies_share_rows else batch
             if p.cfg.policies_share_rows and not bool(own.valid.any()):
                 continue  # this policy acted nowhere in these slots
-            after_epoch = (lambda k=k: self.publish_weights(k)) if publish_every_epoch else None
-            stats = learner.train(own, p.state.env_steps, after_epoch)
-            self.publish_weights(k)
-            p.reporter.add_learner_stats(stats, k)
-        if p.pool is not None and p.pool.maybe_add(self.learner.model.state_dict(), self.learner.policy_version):
-            log.info("self-play: snapshot of policy version %d added to the pool", self.learner.policy_version)
+            after_epoch = policy.publish if publish_every_epoch else None
+            policy.learner_stats = policy.learner.train(own, p.state.env_steps, after_epoch)
+            policy.publish()
+            updated.append(policy.id)
+        for ext in p.extensions:
+            ext.after_update(updated)
         p.reporter.add_main_time("learner", time.monotonic() - t0)
 
     def housekeeping(self, force_report: bool = False) -> None:
-        """Training info, progress bar, the periodic report with the best checkpoint, periodic saves."""
+        """Extensions, training info, progress bar, the periodic report with the best checkpoints,
+        periodic saves."""
         p = self.p
-        if p.population is not None:
-            # copied weights go out now; the mutated env side with the publication right below
-            for k in p.population.step(p.state.env_steps, p.reporter.training_stats):
-                self.publish_weights(k)
+        for ext in p.extensions:
+            # e.g. weights a policy copied (PBT) go out now; its env side with the publication below
+            for k in ext.housekeeping(p.state.env_steps):
+                p.policies[k].publish()
         p.publisher.maybe_publish()
         p.reporter.update_bar(p.state.env_steps)
         now = time.monotonic()
         if force_report or now - self.last_report >= p.cfg.logging.report_interval:
             self.last_report = now
             extra: dict[str, float] = {}
-            if p.pool is not None:
-                p.pool.publish_table()  # new sampling weights from the latest results
-                extra.update(p.pool.scalars())
-            if p.population is not None:
-                extra.update(p.population.scalars())
-            if extra:
-                p.reporter.set_extra_scalars(extra)
-            p.reporter.report(p.state.env_steps, self.learner.policy_version, p.state.train_seconds, p.source.restarts)
-            for k in self.learners:
-                mean, episodes = p.reporter.mean_reward_of(k)
-                p.checkpointer.maybe_save_best(k, mean, episodes, p.cfg.logging.stats_window)
+            for ext in p.extensions:
+                extra.update(ext.scalars())
+            p.reporter.report(p.state.env_steps, p.state.train_seconds, p.source.restarts, extra)
+            for policy in p.policies.all():
+                p.checkpointer.maybe_save_best(policy, p.cfg.logging.stats_window)
         p.checkpointer.maybe_save()

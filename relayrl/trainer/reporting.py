@@ -22,6 +22,7 @@ from relayrl.config import Config
 from relayrl.experiment import Experiment
 from relayrl.hooks import resolve_hook
 from relayrl.trainer.episode_stats import EpisodeStatsWindow
+from relayrl.trainer.policy_set import PolicySet
 from relayrl.worker.report import RolloutReport
 
 log = logging.getLogger("relayrl.report")
@@ -60,17 +61,13 @@ def _policy_scalar(key: str, value: float) -> dict[str, float]:
 class Reporter:
     """Aggregates what the loop feeds it and writes it out every ``report_interval`` seconds."""
 
-    def __init__(self, cfg: Config, experiment: Experiment, env_steps: int, resumed: bool) -> None:
+    def __init__(self, cfg: Config, experiment: Experiment, policies: PolicySet, env_steps: int, resumed: bool) -> None:
+        """``policies``: the run's policies, whose windows and learner stats give the ``policy_<k>/...``
+        keys (with several policies) and the best-policy line of the console."""
         self.cfg = cfg
-        self.episodes = EpisodeStatsWindow(cfg.logging.stats_window)
-        """Policy 0's episodes (with one policy: all of them); the top-level keys."""
-        num_policies = cfg.multi_agent.num_policies
-        self.policy_windows = (
-            {k: EpisodeStatsWindow(cfg.logging.stats_window) for k in range(num_policies)} if num_policies > 1 else {}
-        )
-        """Several policies: every policy's own window (``policy_<k>/...`` keys)."""
-        self.policy_learner_stats: dict[int, dict[str, float]] = {}
-        self.extra_scalars: dict[str, float] = {}
+        self.policies = policies
+        self.run_window = EpisodeStatsWindow(cfg.logging.stats_window)
+        """The run's episodes (those of every trained policy): the top-level keys."""
         self.metrics_fn = resolve_hook(cfg.logging.metrics_fn, "--metrics-fn")
         self.staleness_steps: list[float] = []
         self.staleness_seconds: list[float] = []
@@ -78,7 +75,6 @@ class Reporter:
         self.env_errors_total = 0
         self.worker_timing: dict[str, float] = collections.defaultdict(float)
         self.main_timing: dict[str, float] = collections.defaultdict(float)
-        self.learner_stats: dict[str, float] = {}
         self.lags: list[float] = []
         self.last_time = time.monotonic()
         self.last_steps = env_steps
@@ -114,12 +110,8 @@ class Reporter:
 
     def add_rollout(self, report: RolloutReport, policy_lag: int) -> None:
         """Take a worker's ``RolloutReport``: episodes, timing, training-info staleness samples."""
-        if report.policy_steps is None:
-            self.episodes.add(report.episodes)
-        else:  # several controllers: each policy's own episodes; snapshots' are not reported
-            self.episodes.add(ep for ep in report.episodes if ep.policy_id == 0)
-            for k, window in self.policy_windows.items():
-                window.add(ep for ep in report.episodes if ep.policy_id == k)
+        # episodes of self-play snapshots (controllers that are not trained policies) are not reported
+        self.run_window.add(ep for ep in report.episodes if ep.policy_id in self.policies)
         for key, value in report.timing.items():
             self.worker_timing[key] += value
         self.lags.append(float(policy_lag))
@@ -131,43 +123,36 @@ class Reporter:
     def add_main_time(self, phase: str, seconds: float) -> None:
         self.main_timing[phase] += seconds
 
-    def add_learner_stats(self, stats: dict[str, float], policy_id: int = 0) -> None:
-        if policy_id == 0:
-            self.learner_stats = stats
-        if self.policy_windows:
-            self.policy_learner_stats[policy_id] = stats
-
-    def set_extra_scalars(self, scalars: dict[str, float]) -> None:
-        """Values reported as they are (e.g. ``self_play/win_rate_vs_pool``) at the next report."""
-        self.extra_scalars = dict(scalars)
-
     # ----- aggregates -----
 
     def episode_stats(self) -> dict[str, float]:
-        """Flat mean/min/max of return, length and every extra stat over the window."""
-        return self.episodes.flat()
+        """Flat mean/min/max of return, length and every extra stat over the run's window."""
+        return self.run_window.flat()
 
-    def training_stats(self, policy_id: int = 0) -> dict[str, Any]:
-        """The nested aggregate delivered to envs as ``training_info["stats"]`` (policy ``policy_id``'s)."""
-        if policy_id in self.policy_windows:
-            return self.policy_windows[policy_id].summary()
-        return self.episodes.summary()
+    def training_stats(self) -> dict[str, Any]:
+        """The run's nested aggregate (``training_info["stats"]`` layout; each env gets its own policy's)."""
+        return self.run_window.summary()
 
-    def mean_reward_of(self, policy_id: int) -> tuple[float | None, int]:
-        """Policy ``policy_id``'s windowed mean return and the episodes in its window."""
-        window = self.policy_windows.get(policy_id, self.episodes)
-        return window.flat().get("reward_mean"), len(window)
+    @property
+    def learner_stats(self) -> dict[str, float]:
+        """The last update's statistics: the policy's with one policy, ``policy_<k>/<key>`` with several."""
+        policies = self.policies.all()
+        if len(policies) == 1:
+            return dict(policies[0].learner_stats)
+        return {f"policy_{p.id}/{key}": v for p in policies for key, v in p.learner_stats.items()}
 
     def _policy_rows(self) -> dict[str, float]:
         """``policy_<k>/...`` progress-file keys of every policy (several policies only)."""
         out: dict[str, float] = {}
-        for k, window in self.policy_windows.items():
-            out.update({f"policy_{k}/{key}": value for key, value in window.flat().items()})
-            out.update({f"policy_{k}/learner/{key}": v for key, v in self.policy_learner_stats.get(k, {}).items()})
+        if len(self.policies) == 1:
+            return out
+        for p in self.policies.all():
+            out.update({f"policy_{p.id}/{key}": value for key, value in p.window.flat().items()})
+            out.update({f"policy_{p.id}/learner/{key}": v for key, v in p.learner_stats.items()})
         return out
 
     def mean_reward(self) -> float | None:
-        return self.episodes.flat().get("reward_mean")
+        return self.run_window.flat().get("reward_mean")
 
     def _derived(self) -> dict[str, float]:
         if self.metrics_fn is None:
@@ -192,10 +177,15 @@ class Reporter:
         if self.bar is not None:
             self.bar.update(max(0, env_steps - self.bar.n))
 
-    def report(self, env_steps: int, policy_version: int, train_seconds: float, worker_restarts: int) -> dict[str, Any]:
+    def report(
+        self, env_steps: int, train_seconds: float, worker_restarts: int, extra: dict[str, float] | None = None
+    ) -> dict[str, Any]:
         """Write one console line, TensorBoard scalars and a progress-file row; reset interval counters.
 
-        ``worker_restarts``: the rollout source's count of restarted workers in this session."""
+        ``worker_restarts``: the rollout source's count of restarted workers in this session; ``extra``:
+        the extensions' values, reported as they are (e.g. ``self_play/win_rate_vs_pool``)."""
+        extra = dict(extra or {})
+        policy_version = self.policies.latest_version
         now = time.monotonic()
         dt = max(now - self.last_time, 1e-9)
         fps = (env_steps - self.last_steps) / dt
@@ -222,7 +212,8 @@ class Reporter:
             "policy_lag_mean": lag_mean,
             "policy_lag_max": lag_max,
             **ep,
-            **{f"learner/{k}": v for k, v in self.learner_stats.items()},
+            # one policy: its learner statistics at the top level; several: under policy_<k>/learner/
+            **({f"learner/{k}": v for k, v in self.learner_stats.items()} if len(self.policies) == 1 else {}),
             **timing,
             **staleness,
             "env_errors": self.env_errors,
@@ -230,11 +221,11 @@ class Reporter:
             "worker_restarts": worker_restarts,
             **{f"derived/{k}": v for k, v in derived.items()},
             **self._policy_rows(),
-            **self.extra_scalars,
+            **extra,
         }
         self._console(row, timing)
         faults = {"env_errors": float(self.env_errors), "worker_restarts": float(worker_restarts)}
-        scalars = self._scalars(row, {**timing, **staleness, **faults}, derived)
+        scalars = self._scalars(row, {**timing, **staleness, **faults}, derived, extra)
         self._tensorboard(scalars, env_steps)
         for sink in list(self.sinks):
             try:
@@ -274,6 +265,10 @@ class Reporter:
         extras = [k for k in row if k.startswith("episode_extra_stats/") and k.endswith("/mean")]
         for key in extras[:4]:
             parts.append(f"{key[len('episode_extra_stats/') : -len('/mean')]} {row[key]:.3g}")
+        parts += self._policy_console(row)
+        for key in ("self_play/win_rate_vs_pool", "pbt/copies_total"):
+            if key in row:
+                parts.append(f"{key.split('/', 1)[1].replace('_', ' ')} {row[key]:.3g}")
         parts.append(f"lag {row['policy_lag_mean']:.2f}/{row['policy_lag_max']:.0f}")
         parts.append(f"v{row['policy_version']}")
         if row["env_errors_total"] or row["worker_restarts"]:
@@ -287,7 +282,19 @@ class Reporter:
         else:
             log.info(line)
 
-    def _scalars(self, row: dict[str, Any], perf: dict[str, float], derived: dict[str, float]) -> dict[str, float]:
+    def _policy_console(self, row: dict[str, Any]) -> list[str]:
+        """With several policies: every policy's windowed mean return, and which is best."""
+        if len(self.policies) == 1:
+            return []
+        means = {k: row.get(f"policy_{k}/reward_mean") for k in self.policies}
+        shown = " ".join(f"p{k} {'-' if m is None else f'{m:.2f}'}" for k, m in means.items())
+        known = {k: m for k, m in means.items() if m is not None}
+        best = f" (best p{max(known, key=lambda k: known[k])})" if known else ""
+        return [f"policies {shown}{best}"]
+
+    def _scalars(
+        self, row: dict[str, Any], perf: dict[str, float], derived: dict[str, float], extra: dict[str, float]
+    ) -> dict[str, float]:
         """``{tag: value}`` of one report, in TensorBoard's tag families."""
         out: dict[str, float] = {}
         for name in ("reward", "length"):
@@ -302,13 +309,14 @@ class Reporter:
                 out[f"{family}/{path}"] = value
         for key, value in derived.items():
             out[f"derived/{key}"] = value
-        for key, value in self.learner_stats.items():
-            family = "losses" if key in LOSS_KEYS else "policy_stats"
-            out[f"{family}/{key}"] = value
+        for key, value in row.items():
+            if key.startswith("learner/"):
+                name = key[len("learner/") :]
+                out[f"{'losses' if name in LOSS_KEYS else 'policy_stats'}/{name}"] = value
         for key, value in row.items():
             if key.startswith("policy_") and "/" in key:
                 out.update(_policy_scalar(key, value))
-        out.update(self.extra_scalars)
+        out.update(extra)
         out["policy_stats/policy_version"] = row["policy_version"]
         out["perf/fps"] = row["fps"]
         out["perf/policy_lag_mean"] = row["policy_lag_mean"]

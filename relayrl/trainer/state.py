@@ -27,8 +27,6 @@ import torch
 
 log = logging.getLogger("relayrl.trainer")
 
-DEFAULT_POLICY = 0
-
 
 @dataclasses.dataclass
 class PolicyState:
@@ -69,7 +67,8 @@ class TrainState:
     env_steps: int = 0
     train_seconds_before: float = 0.0
     curriculum_states: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
-    policies: dict[int, PolicyState] = dataclasses.field(default_factory=lambda: {DEFAULT_POLICY: PolicyState()})
+    policies: dict[int, PolicyState] = dataclasses.field(default_factory=dict)
+    """Per-policy run state by policy id (the trainer adds an entry for every policy it trains)."""
     session_start: float = dataclasses.field(default_factory=time.monotonic)
     """When this session's training began (``start_session``); not saved."""
     session_start_steps: int = 0

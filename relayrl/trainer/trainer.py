@@ -1,10 +1,11 @@
 """The one place that builds the trainer's parts and wires them together.
 
-``Trainer(cfg)`` validates the config, builds the learner, restores a resume (before anything is
-written, so a refused resume changes nothing on disk), then allocates the shared memory and the
-publisher. ``run()`` starts a rollout source (``trainer/sources``), hands everything to the one
-``TrainingLoop`` and, however the loop ends, writes the final checkpoint and report, then stops the
-workers. See docs/architecture.md.
+``Trainer(cfg)`` validates the config, builds the learners, restores a resume (``trainer/resume.py``,
+before anything is written, so a refused resume changes nothing on disk), then builds the set of
+policies, the shared memory, the publisher and the enabled extensions (``trainer/extensions.py``).
+``run()`` starts a rollout source (``trainer/sources``), hands everything to the one ``TrainingLoop``
+and, however the loop ends, writes the final checkpoint and report, then stops the workers. See
+docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -26,23 +27,22 @@ from relayrl.envs.factory import probe_env
 from relayrl.experiment import Experiment
 from relayrl.learning.learner import Learner
 from relayrl.multiagent.mapping import validate_mapping
-from relayrl.multiagent.pool import SnapshotPool
-from relayrl.pbt.controller import PopulationController
 from relayrl.shared.progress import SharedBlob, StepCounters
 from relayrl.shared.trajectories import TrajectoryBuffers
-from relayrl.shared.weights import SharedWeights
 from relayrl.trainer import checkpointer as ckpt
 from relayrl.trainer import sources
+from relayrl.trainer.extensions import ExtensionContext, build_extensions, frozen_controllers
 from relayrl.trainer.info_publisher import TrainerView, TrainingInfoError, TrainingInfoPublisher
 from relayrl.trainer.loop import LoopParts, TrainingLoop
+from relayrl.trainer.policy_set import build_policy_set
 from relayrl.trainer.reporting import Reporter
+from relayrl.trainer.resume import resume
 from relayrl.trainer.signals import StopFlag, exit_now, install_signal_handlers, restore_signal_handlers
 from relayrl.trainer.sources import backend_name, source_class
 from relayrl.trainer.sources.base import SlotLayout
-from relayrl.trainer.state import DEFAULT_POLICY, PolicyState, TrainState
+from relayrl.trainer.state import PolicyState, TrainState
 from relayrl.utils import startup
 from relayrl.utils.logs import setup_logging
-from relayrl.validation import validate
 from relayrl.worker import launcher
 from relayrl.worker.context import WorkerContexts
 from relayrl.worker.process import refuse_in_worker_bootstrap
@@ -63,6 +63,7 @@ class TrainSummary:
     experiment_dir: str
     checkpoint: str | None
     best_reward: float | None
+    """The best windowed mean return of any policy (what its ``best`` file was written at)."""
     interrupted: str | None = None
     """``"SIGTERM"`` when the run was stopped by SIGTERM (it can be resumed)."""
     env_errors: int = 0
@@ -78,50 +79,8 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _resume(experiment: Experiment, cfg: Config, learners: dict[int, Learner]) -> tuple[TrainState, dict] | None:
-    """The train state of the experiment's latest checkpoint, with ``learner`` restored from it; None
-    for a new experiment. Nothing is written: a refused resume leaves the experiment as it was."""
-    if not experiment.checkpoints():
-        return None
-    if not cfg.checkpointing.resume:
-        raise ConfigError(
-            f"experiment directory {experiment.root} already has checkpoints and --no-resume was given; "
-            "choose another --experiment or drop --no-resume to continue it."
-        )
-    saved_preset = experiment.read_config().preset if experiment.config_path.exists() else None
-    if saved_preset != cfg.preset:
-        raise ConfigError(
-            f"experiment {experiment.root} was trained with --preset {saved_preset or '(none)'} "
-            f"({experiment.config_path}), this run has --preset {cfg.preset or '(none)'}; give the same "
-            "--preset to continue it, or choose another --experiment."
-        )
-    data = ckpt.load_latest(experiment)
-    if data is None:
-        raise ConfigError(f"no readable checkpoint in {experiment.checkpoint_dir}; move it away.")
-    if sorted(data["policies"]) != sorted(learners):
-        # fewer policies would drop the others from every later checkpoint; more would start untrained ones
-        raise ConfigError(
-            f"checkpoint {data['path']} has policies {sorted(data['policies'])}, this config {sorted(learners)}; "
-            f"resume with --num-policies {len(data['policies'])} or choose a new --experiment."
-        )
-    for pid, learner in learners.items():
-        try:
-            learner.load_state_dict(data["policies"][pid]["learner"])
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise ConfigError(
-                f"checkpoint {data['path']} does not match this config's model ({exc}); "
-                f"train with the settings in {experiment.config_path} or choose a new --experiment."
-            ) from exc
-    state = TrainState.from_dict(data)
-    learner = learners[DEFAULT_POLICY]
-    log.info("resumed from %s (env steps %d, policy version %d)", data["path"], state.env_steps, learner.policy_version)
-    if state.curriculum_states:
-        log.info("resuming the curriculum state of %d env(s)", len(state.curriculum_states))
-    return state, data
-
-
 class Trainer:
-    """Owns the learner, train state, shared memory, reporter, publisher and checkpointer of a run.
+    """Owns the policies, train state, shared memory, reporter, publisher, extensions and checkpointer.
 
     ``Trainer(cfg).run()`` is what ``relayrl.train(cfg)`` does; keep the object to change reward
     shaping while it runs (``set_reward_shaping`` is safe to call from another thread or a hook).
@@ -129,7 +88,7 @@ class Trainer:
 
     def __init__(self, cfg: Config) -> None:
         refuse_in_worker_bootstrap()
-        validate(cfg)
+        cfg.validate()
         sources.start_early(cfg)  # e.g. the worker forkserver imports torch while this process builds the rest
         if cfg.seed is None:
             cfg = dataclasses.replace(cfg, seed=random.SystemRandom().randrange(2**31))
@@ -139,7 +98,6 @@ class Trainer:
         self.obs_space, self.action_space, self.agents = probe_env(cfg)
         check_spaces(self.obs_space, self.action_space)
         validate_mapping(cfg, self.agents, cfg.sampling.num_workers * cfg.sampling.num_envs_per_worker)
-        num_policies = cfg.multi_agent.num_policies
         self.source_cls = source_class(backend_name(cfg))
         self.experiment = Experiment.of(cfg)
         torch.manual_seed(cfg.seed)
@@ -147,58 +105,39 @@ class Trainer:
         # The weights' orthogonal init runs many small LAPACK calls: one thread does them in microseconds,
         # while several threads wait on each other for tens of ms per call on a busy machine.
         torch.set_num_threads(1)
-        self.learners = {k: Learner(cfg, self.obs_space, self.action_space, self.device) for k in range(num_policies)}
-        self.learner = self.learners[DEFAULT_POLICY]
+        ids = range(cfg.multi_agent.num_policies)
+        learners = {k: Learner(cfg, self.obs_space, self.action_space, self.device) for k in ids}
         if self.device.type == "cpu":
-            torch.set_num_threads(cfg.learner_threads(self.learner.model.multiply_adds_per_sample()))
-        resumed = _resume(self.experiment, cfg, self.learners)
-        self.state = resumed[0] if resumed is not None else TrainState()
-        for k in range(num_policies):
-            if k not in self.state.policies:
-                self.state.policies[k] = PolicyState(reward_shaping=cfg.training_info.reward_shaping)
-        if resumed is None:
-            self.state.policies[DEFAULT_POLICY].reward_shaping = cfg.training_info.reward_shaping
+            torch.set_num_threads(cfg.learner_threads(learners[0].model.multiply_adds_per_sample()))
+        resumed = resume(self.experiment, cfg, learners)
+        self.state = resumed.state if resumed is not None else TrainState()
+        for k in ids:
+            self.state.policies.setdefault(k, PolicyState(reward_shaping=cfg.training_info.reward_shaping))
         self.experiment.write_config(cfg)  # only now: the resume (if any) was accepted
 
-        self.reporter = Reporter(cfg, self.experiment, self.state.env_steps, resumed=resumed is not None)
         ctx = launcher.context()
+        self.policies = build_policy_set(learners, self.state.policies, ctx, cfg.logging.stats_window)
+        self.reporter = Reporter(cfg, self.experiment, self.policies, self.state.env_steps, resumed=resumed is not None)
         self.counters = StepCounters(cfg.sampling.num_workers, base=self.state.env_steps)
         self.blob = SharedBlob(ctx=ctx)
-        self.weights_of = {k: SharedWeights(learner.model.state_dict(), ctx) for k, learner in self.learners.items()}
-        self.pool: SnapshotPool | None = None
-        if cfg.multi_agent.self_play:
-            self.pool = SnapshotPool(cfg.multi_agent, self.learner.model.state_dict(), num_policies, ctx)
-            saved = resumed[1].get("self_play") if resumed is not None else None
-            if saved:
-                self.pool.load_state_dict(saved)
-                log.info("resumed the self-play pool (%d snapshots)", len(self.pool.versions))
-        per_policy = num_policies > 1 or cfg.multi_agent.self_play or self.agents is not None
-        self.publisher = TrainingInfoPublisher(
-            cfg, self.blob, self.state, self.view, self.policy_table if per_policy else None
-        )
+        self.publisher = TrainingInfoPublisher(cfg, self.blob, self.state, self.view, self.policies.table)
         try:  # a broken --training-info-fn is bad input: fail before any process starts
             self.publisher.compose()
         except TrainingInfoError as exc:
             raise ConfigError(str(exc)) from exc
-        self.population: PopulationController | None = None
-        if cfg.pbt.pbt:
-            self.population = PopulationController(cfg.pbt, self.learners, self.state, self.publisher, cfg.seed)
-            saved_pbt = resumed[1].get("pbt") if resumed is not None else None
-            if saved_pbt:
-                self.population.load_state_dict(saved_pbt)
-                log.info("resumed the population (%d lineage events)", len(self.population.lineage))
-            else:  # a new run, or PBT switched on for a run that had none
-                self.population.start_new()
-        self.weights = self.weights_of[DEFAULT_POLICY]
+        self.extensions = build_extensions(
+            ExtensionContext(cfg, self.policies, self.state, self.publisher, self.experiment, ctx, cfg.seed)
+        )
+        for ext in self.extensions:
+            ext.start(resumed.extension_state(ext.name) if resumed is not None else None)
         self.checkpointer = ckpt.Checkpointer(
             self.experiment,
             cfg.checkpointing,
             cfg.to_dict(),
             self.state,
-            self.learners,
+            self.policies,
             self.reporter.episode_stats,
-            pool=self.pool,
-            population=self.population,
+            self.extensions,
         )
         self.stop = StopFlag()
         self.interrupted: str | None = None
@@ -210,32 +149,18 @@ class Trainer:
         """A read-only snapshot of the trainer (what ``--training-info-fn`` receives)."""
         return TrainerView(
             env_steps=self.state.env_steps,
-            policy_version=self.learner.policy_version,
+            policy_version=self.policies.latest_version,
             train_seconds=self.state.train_seconds,
             stats=MappingProxyType(self.reporter.training_stats()),
             learner_stats=MappingProxyType(dict(self.reporter.learner_stats)),
             config=self.cfg,
         )
 
-    def policy_table(self) -> dict[int, dict[str, Any]]:
-        """Every policy's own progress, as published in ``training_info["policies"]``."""
-        out = {}
-        for k, learner in self.learners.items():
-            entry: dict[str, Any] = {
-                "policy_version": learner.policy_version,
-                "env_steps": self.state.policies[k].env_steps,
-                "stats": self.reporter.training_stats(k),
-            }
-            if self.state.policies[k].reward_shaping is not None:
-                entry["reward_shaping"] = self.state.policies[k].reward_shaping
-            if self.state.policies[k].env_params is not None:
-                entry["env_params"] = self.state.policies[k].env_params
-            out[k] = entry
-        return out
-
-    def set_reward_shaping(self, shaping: dict[str, Any] | None, policy_id: int = DEFAULT_POLICY) -> None:
-        """Deliver a new ``reward_shaping`` dict to the envs of policy ``policy_id`` (saved with checkpoints)."""
-        self.publisher.set_reward_shaping(shaping, policy_id)
+    def set_reward_shaping(self, shaping: dict[str, Any] | None, policy_id: int | None = None) -> None:
+        """Deliver a new ``reward_shaping`` dict to the envs of policy ``policy_id`` (None: of every policy);
+        saved with checkpoints."""
+        for k in self.policies if policy_id is None else (policy_id,):
+            self.publisher.set_reward_shaping(shaping, k)
 
     # ----- wiring -----
 
@@ -248,39 +173,46 @@ class Trainer:
             cfg.sampling.num_envs_per_worker * (len(self.agents) if self.agents else 1),  # one row per agent
             self.obs_space,
             self.action_space,
-            self.learner.model.rnn_state_size,
+            self.policies.rnn_state_size,
             shared=self.source_cls.shared_memory,
-            num_policies=len(self.learners),
+            num_policies=len(self.policies),
         )
         n = cfg.sampling.num_envs_per_worker
+        frozen, table = frozen_controllers(self.extensions)
+        weights = tuple(p.weights for p in self.policies.all())
         contexts = WorkerContexts(
             cfg,
             buffers,
-            self.weights,
+            weights[0],
             self.counters,
             self.blob,
             # a resumed run samples new episodes, not a replay of the first run's
             base_seed=cfg.seed + self.state.env_steps,  # type: ignore[operator]
             curriculum_states=lambda w: self.state.curriculum_states_of(w * n, n),
-            policy_weights=tuple(self.weights_of[k] for k in sorted(self.weights_of) if k != DEFAULT_POLICY),
-            snapshot_weights=self.pool.weights if self.pool is not None else (),
-            pool_table=self.pool.table if self.pool is not None else None,
+            policy_weights=weights[1:],
+            snapshot_weights=frozen,
+            pool_table=table,
         )
         return self.source_cls(cfg, layout, contexts), layout, buffers
 
     def _log_start(self) -> None:
         cfg = self.cfg
-        mode = "serial" if cfg.serial else f"{cfg.sampling.num_workers} worker processes ({backend_name(cfg)})"
+        backend = backend_name(cfg)
+        mode = "serial" if backend == "serial" else f"{cfg.sampling.num_workers} worker processes ({backend})"
         threads = f" ({torch.get_num_threads()} threads)" if self.device.type == "cpu" else ""
+        extensions = f", extensions: {', '.join(ext.name for ext in self.extensions)}" if self.extensions else ""
         log.info(
-            "experiment %s: %s, %s x %d envs, %s mode, learner on %s%s",
+            "experiment %s: %s, %s x %d envs, %s mode, %d polic%s, learner on %s%s%s",
             self.experiment.root,
             cfg.env,
             mode,
             cfg.sampling.num_envs_per_worker,
             cfg.sampling.sampling_mode,
+            len(self.policies),
+            "y" if len(self.policies) == 1 else "ies",
             self.device,
             threads,
+            extensions,
         )
 
     # ----- entry -----
@@ -289,10 +221,7 @@ class Trainer:
         wall0 = time.monotonic()
         self._log_start()
         source, layout, buffers = self._source_and_buffers()
-        for k, learner in self.learners.items():
-            self.weights_of[k].publish(learner.model.state_dict(), learner.policy_version)
-        if self.pool is not None and not self.pool.versions:
-            self.pool.add(self.learner.model.state_dict(), self.learner.policy_version)
+        self.policies.publish_all()
         # Published before the workers start, so every env's first episode already has training info.
         self.publisher.maybe_publish(force=True)
         loop = TrainingLoop(
@@ -301,10 +230,8 @@ class Trainer:
                 source=source,
                 layout=layout,
                 buffers=buffers,
-                learners=self.learners,
-                policy_weights=self.weights_of,
-                pool=self.pool,
-                population=self.population,
+                policies=self.policies,
+                extensions=self.extensions,
                 state=self.state,
                 reporter=self.reporter,
                 publisher=self.publisher,
@@ -323,7 +250,8 @@ class Trainer:
         handlers = install_signal_handlers(self.stop)
         try:
             # ~1 s of imports: on a thread, while the workers start and fill their first slots
-            self.learner.prepare_in_background()
+            for policy in self.policies.all():
+                policy.learner.prepare_in_background()
             source.start()
             source.wait_ready(stop=lambda: bool(self.stop))
             startup.mark("workers")
@@ -355,16 +283,17 @@ class Trainer:
         if self.interrupted == "SIGINT":
             raise KeyboardInterrupt  # after the checkpoint: the CLI exits 130
         wall = time.monotonic() - wall0
+        bests = [p.state.best_reward for p in self.policies.all() if p.state.best_reward is not None]
         return TrainSummary(
             env_steps=self.state.env_steps,
-            policy_version=self.learner.policy_version,
+            policy_version=self.policies.latest_version,
             train_seconds=self.state.train_seconds,
             wall_seconds=wall,
             fps=self.state.session_steps / max(wall, 1e-9),
             stats=self.reporter.episode_stats(),
             experiment_dir=str(self.experiment.root),
             checkpoint=self.checkpointer.last_path,
-            best_reward=self.state.policies[DEFAULT_POLICY].best_reward,
+            best_reward=max(bests) if bests else None,
             interrupted=self.interrupted,
             env_errors=self.reporter.env_errors_total,
             worker_restarts=source.restarts,

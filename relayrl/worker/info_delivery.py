@@ -52,8 +52,8 @@ class TrainingInfoDelivery:
         self.agent_info = agent_info
         self.counters = counters
         self.blob = blob
-        self.interval = cfg.training_info.training_info_interval
-        self.episode_mode = cfg.training_info.training_info_delivery == "episode"
+        self.interval = cfg.training_info.interval
+        self.episode_mode = cfg.training_info.delivery == "episode"
         self.num_envs = env_batch.num_envs
         self.whole: Any | None
         self.per_env: list[Any | None]

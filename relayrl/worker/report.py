@@ -28,8 +28,8 @@ class RolloutReport:
 
     worker: int
     slot: int
-    policy_version: int
-    """Version of the weights that collected the slot."""
+    policy_versions: tuple[int, ...]
+    """Every policy's version (index: policy id) of the weights that collected the slot."""
     env_steps: int
     episodes: list[EpisodeRecord]
     timing: dict[str, float]
@@ -42,8 +42,7 @@ class RolloutReport:
     curriculum_states: dict[int, dict[str, Any]] | None = None
     """``get_state()`` of each env's curriculum by global env index: in a worker's first report,
     then at most about once a second; None in between and when no env has a curriculum."""
-    policy_steps: dict[int, int] | None = None
-    """Agent steps taken by each policy in this rollout (None: one policy and one agent per env, so the
-    env steps)."""
+    policy_steps: dict[int, int] = dataclasses.field(default_factory=dict)
+    """Agent steps taken by each policy in this rollout (one policy, one agent per env: the env steps)."""
     node: str | None = None
     """The cluster node the worker ran on (a Ray node id); None for workers on the trainer's machine."""

@@ -1,6 +1,6 @@
 """RolloutWorker: steps a batch of envs with a CPU copy of the policy and fills trajectory slots.
 
-The same object runs inside a worker process (worker/process.py) and, with ``--serial``, inside the
+The same object runs inside a worker process (worker/process.py) and, with ``--backend serial``, inside the
 trainer's process. It never talks to queues itself: ``collect(slot)`` fills one slot and returns a
 small ``RolloutReport`` that the caller forwards.
 """
@@ -61,7 +61,6 @@ class RolloutWorker:
         )
         self.model = self.policies.model
         """Policy 0's copy (the only one with a single policy)."""
-        self.policy_version = -1
         self.pool = PoolTable(ctx.pool_table)
         agents = getattr(self.env_batch, "agents", None)
         self.mapping = AgentMapping(
@@ -87,7 +86,7 @@ class RolloutWorker:
         h = self.policies.rnn_state_size
         self.rnn_state: torch.Tensor | None = torch.zeros((rows, h)) if h > 0 else None
         self.counters = ctx.counters
-        agent_info = None if self.mapping.trivial and agents is None else AgentInfo(self.mapping, agents, self.pool)
+        agent_info = AgentInfo(self.mapping, agents, self.pool)
         self.delivery = TrainingInfoDelivery(cfg, self.env_batch, ctx.counters, ctx.info_blob, agent_info)
         if self.delivery.enabled:
             self.env_batch.training_info_round = self.delivery.round
@@ -118,13 +117,10 @@ class RolloutWorker:
     def collect(self, slot: int) -> RolloutReport:
         """Fill trajectory slot ``slot`` with ``rollout_length`` steps of every env."""
         versions = self.policies.load()
-        self.policy_version = versions[0]
         b = self.buffers
-        b.policy_version[slot] = self.policy_version
+        b.policy_version[slot] = versions[0]
         b.policy_versions[slot] = torch.as_tensor(versions)
-        # agent steps per policy: several controllers, or several agents per env
-        counted = self.controller is not None or self.active is not None
-        policy_steps = np.zeros(self.policies.num_policies, dtype=np.int64) if counted else None
+        policy_steps = np.zeros(self.policies.num_policies, dtype=np.int64)  # agent steps per policy
         # Rows masked out in an earlier rollout into this slot (an env that raised) are valid again.
         b.valid[slot].fill_(True)
         if self.rnn_state is not None:
@@ -146,14 +142,13 @@ class RolloutWorker:
                     b.policy_ids[slot, t] = self.acting_ids
                 if self.active is not None:
                     b.valid[slot, t] = torch.from_numpy(self.active)
-                if policy_steps is not None:
-                    if acting is None:  # one policy: every active row is its
-                        policy_steps[0] += self.num_rows if self.active is None else int(self.active.sum())
-                    elif self.active is None or self.active.all():
-                        policy_steps += self.acting_counts
-                    else:
-                        live = acting[self.active]
-                        policy_steps += np.bincount(live[live < len(policy_steps)], minlength=len(policy_steps))
+                if acting is None:  # one policy: every active row is its
+                    policy_steps[0] += self.num_rows if self.active is None else int(self.active.sum())
+                elif self.active is None or self.active.all():
+                    policy_steps += self.acting_counts
+                else:
+                    live = acting[self.active]
+                    policy_steps += np.bincount(live[live < len(policy_steps)], minlength=len(policy_steps))
                 self._resolve_pending_bootstrap(rewards_rows, res.values)
                 b.actions[slot, t] = res.actions
                 b.log_probs[slot, t] = res.log_probs
@@ -203,7 +198,7 @@ class RolloutWorker:
         return RolloutReport(
             worker=self.worker_index,
             slot=slot,
-            policy_version=self.policy_version,
+            policy_versions=tuple(versions),
             env_steps=steps,
             episodes=episodes,
             timing=timing,
@@ -211,7 +206,7 @@ class RolloutWorker:
             staleness_seconds=stale_seconds,
             env_errors=self.env_errors - errors_before,
             curriculum_states=self.curricula.maybe_collect(),
-            policy_steps=None if policy_steps is None else {k: int(v) for k, v in enumerate(policy_steps)},
+            policy_steps={k: int(v) for k, v in enumerate(policy_steps)},
         )
 
     def _acting(self) -> np.ndarray | None:

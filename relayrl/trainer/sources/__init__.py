@@ -28,8 +28,8 @@ module to import."""
 
 
 def backend_name(cfg: Config) -> str:
-    """The backend a config asks for (``--serial`` is the in-process backend)."""
-    return "serial" if cfg.serial else cfg.sampling.backend
+    """The backend a config asks for (``--backend``)."""
+    return cfg.sampling.backend
 
 
 def start_early(cfg: Config) -> None:
@@ -42,5 +42,5 @@ def start_early(cfg: Config) -> None:
 def source_class(name: str) -> SourceFactory:
     """The source class registered under ``name``; ConfigError listing the known names."""
     if name not in SOURCES:
-        raise ConfigError(f"--backend {name!r} is not one of {', '.join(sorted(set(SOURCES) - {'serial'}))}.")
+        raise ConfigError(f"--backend {name!r} is not one of {', '.join(sorted(SOURCES))}.")
     return import_object(SOURCES[name], f"--backend {name}")  # type: ignore[no-any-return]

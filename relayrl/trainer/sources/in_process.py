@@ -1,4 +1,4 @@
-"""``InProcessSource`` (``--serial``): the rollout workers are objects in the trainer's process.
+"""``InProcessSource`` (``--backend serial``): the rollout workers are objects in the trainer's process.
 
 ``receive`` fills the next granted slot of the next worker in turn, right away; nothing samples while
 the learner trains (like sync mode, lag 0). Same worker and learner code as the other backends, in one

@@ -94,7 +94,7 @@ class RaySource:
         self.prefix = f"relayrl-{cfg.experiment_name}-{secrets.token_hex(3)}-"
         """Names of this run's actors start with this (``ray list actors`` shows them by name)."""
         try:
-            if cfg.ray.ray_address.strip() or not self.connected_here:
+            if cfg.ray.address.strip() or not self.connected_here:
                 ray_connect.check_room(cfg)
             hub_cls = ray.remote(ProgressHub).options(**ray_connect.hub_options(self.prefix + "hub"))
             self.hub = hub_cls.remote(template.counters.total())
@@ -207,7 +207,7 @@ class RaySource:
             if time.monotonic() > deadline:
                 raise WorkerError(
                     f"worker {w} was not placed and started in time (the cluster has {ray_connect.cluster_cpus():g} "
-                    f"CPUs, --ray-cpus-per-worker {self.cfg.ray.ray_cpus_per_worker:g}); see `ray status`"
+                    f"CPUs, --ray-cpus-per-worker {self.cfg.ray.cpus_per_worker:g}); see `ray status`"
                 )
 
     def _check_room_after_node_loss(self, w: int) -> None:
@@ -217,13 +217,13 @@ class RaySource:
         lost = self.predecessor.get(w)
         if lost is None or ray_connect.node_alive(lost.node):
             return
-        need = self.layout.num_workers * self.cfg.ray.ray_cpus_per_worker
+        need = self.layout.num_workers * self.cfg.ray.cpus_per_worker
         have = ray_connect.cluster_cpus()
         if have < need:
             raise WorkerError(
                 f"node {lost.node} ({lost.address}) left the Ray cluster with worker {w}, and the remaining "
                 f"nodes have {have:g} CPUs for the {need:g} that --num-workers {self.layout.num_workers} x "
-                f"--ray-cpus-per-worker {self.cfg.ray.ray_cpus_per_worker:g} reserve; add a node or lower "
+                f"--ray-cpus-per-worker {self.cfg.ray.cpus_per_worker:g} reserve; add a node or lower "
                 "--num-workers, then rerun the same command to resume"
             )
 

@@ -81,9 +81,9 @@ def connect(cfg: Config) -> bool:
     if ray.is_initialized():
         log.info("using this process's Ray connection (--ray-address is not used)")
         return False
-    address = cfg.ray.ray_address.strip()
+    address = cfg.ray.address.strip()
     if not address:
-        needed = math.ceil(cfg.sampling.num_workers * cfg.ray.ray_cpus_per_worker)
+        needed = math.ceil(cfg.sampling.num_workers * cfg.ray.cpus_per_worker)
         # A Ray instance of this run only: loopback, no dashboard, and at least the CPUs the workers
         # reserve (like local worker processes, they may share the cores).
         ray.init(
@@ -107,11 +107,11 @@ def connect(cfg: Config) -> bool:
 
 def check_room(cfg: Config) -> None:
     """ConfigError when the cluster has fewer CPUs than the workers reserve (they would never start)."""
-    need = cfg.sampling.num_workers * cfg.ray.ray_cpus_per_worker
+    need = cfg.sampling.num_workers * cfg.ray.cpus_per_worker
     have = cluster_cpus()
     if have < need:
         raise ConfigError(
-            f"--num-workers {cfg.sampling.num_workers} x --ray-cpus-per-worker {cfg.ray.ray_cpus_per_worker:g} "
+            f"--num-workers {cfg.sampling.num_workers} x --ray-cpus-per-worker {cfg.ray.cpus_per_worker:g} "
             f"reserve {need:g} CPUs, but the Ray cluster has {have:g}; lower one of them or add nodes."
         )
 
@@ -129,19 +129,19 @@ def node_alive(node_id: str) -> bool:
 def placement_group(cfg: Config) -> Any | None:
     """One bundle of ``--ray-cpus-per-worker`` CPUs per worker, placed by ``--ray-placement-strategy``
     (None without one). Ray places lost bundles again when their node leaves, where there is room."""
-    strategy = cfg.ray.ray_placement_strategy
+    strategy = cfg.ray.placement_strategy
     if strategy is None:
         return None
     from ray.util.placement_group import placement_group as make_group
 
-    bundles = [{"CPU": cfg.ray.ray_cpus_per_worker} for _ in range(cfg.sampling.num_workers)]
+    bundles = [{"CPU": cfg.ray.cpus_per_worker} for _ in range(cfg.sampling.num_workers)]
     return make_group(bundles, strategy=strategy)
 
 
 def worker_options(cfg: Config, worker: int, group: Any | None, name: str) -> dict[str, Any]:
     """Ray actor options of rollout worker ``worker``. Ray never restarts it by itself: the source
     does, with a new generation and the latest curriculum states (``max_restarts=0``)."""
-    options: dict[str, Any] = {"num_cpus": cfg.ray.ray_cpus_per_worker, "max_restarts": 0, "name": name}
+    options: dict[str, Any] = {"num_cpus": cfg.ray.cpus_per_worker, "max_restarts": 0, "name": name}
     if group is not None:
         from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 

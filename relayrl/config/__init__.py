@@ -1,9 +1,11 @@
 """Experiment configuration: ``Config``, its derived values, and its round trip through config.json.
 
-``Config`` holds the top-level settings and one frozen dataclass per option group
-(relayrl/config_groups.py; the multi-agent and PBT groups live in their packages). Defaults live
-only there. Derived values are properties, never fields filled in later. ``validate`` rejects bad
-values and combinations before any process starts (relayrl/validation.py).
+``Config`` holds the top-level settings and one frozen dataclass per option group: the core groups in
+``groups.py`` and ``run_groups.py``, the features' groups in ``multiagent.py``, ``self_play.py`` and
+``pbt.py``. Defaults live only there. Derived values are properties, never fields filled in later.
+``Config.validate()`` rejects bad values and combinations before any process starts: the top-level
+fields here, then every group's own ``validate(cfg)``. This package imports no feature package and
+nothing above it (the features import their group from here).
 """
 
 from __future__ import annotations
@@ -13,26 +15,26 @@ import os
 import re
 from typing import Any
 
-from relayrl.config_groups import (
+from relayrl.config import presets
+from relayrl.config.groups import (
+    BACKENDS,
     AlgorithmConfig,
-    CheckpointConfig,
     EnvConfig,
-    FaultConfig,
     HookSpec,
     JsonDict,
-    LoggingConfig,
     ModelConfig,
-    RayConfig,
     SamplingConfig,
-    TrainingInfoConfig,
 )
+from relayrl.config.multiagent import MultiAgentConfig
+from relayrl.config.pbt import PBTConfig
+from relayrl.config.run_groups import CheckpointConfig, FaultConfig, LoggingConfig, RayConfig, TrainingInfoConfig
+from relayrl.config.self_play import SelfPlayConfig
 from relayrl.errors import ConfigError as ConfigError  # re-exported: relayrl.config.ConfigError
+from relayrl.errors import require
 from relayrl.hooks import hook_name
-from relayrl.multiagent.config import MultiAgentConfig
-from relayrl.pbt.config import PBTConfig
-from relayrl.validation import validate as validate  # re-exported: relayrl.config.validate
 
 __all__ = [
+    "BACKENDS",
     "AlgorithmConfig",
     "CheckpointConfig",
     "Config",
@@ -48,6 +50,7 @@ __all__ = [
     "PBTConfig",
     "RayConfig",
     "SamplingConfig",
+    "SelfPlayConfig",
     "TrainingInfoConfig",
     "replace",
     "validate",
@@ -83,9 +86,6 @@ class Config:
     device: str = "cpu"
     """Learner device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``. Workers always infer on the CPU."""
 
-    serial: bool = False
-    """Run workers and learner in one process (for debugging and fast tests)."""
-
     preset: str | None = None
     """A named set of defaults for a family of tasks (``mujoco``: continuous control; see
     relayrl/presets.py). It changes defaults only: flags given explicitly win. Recorded in config.json."""
@@ -100,7 +100,49 @@ class Config:
     checkpointing: CheckpointConfig = CheckpointConfig()
     ray: RayConfig = RayConfig()
     multi_agent: MultiAgentConfig = MultiAgentConfig()
+    self_play: SelfPlayConfig = SelfPlayConfig()
     pbt: PBTConfig = PBTConfig()
+
+    # ----- validation -----
+
+    def validate(self) -> None:
+        """Reject invalid values and combinations with a message that says what to change (ConfigError)."""
+        require(bool(self.env), "--env is empty: give a Gymnasium id or 'package.module:callable'.")
+        self._check_preset_applied()
+        require(self.train_for_env_steps > 0, f"--train-for-env-steps must be > 0 (got {self.train_for_env_steps}).")
+        require(
+            self.train_for_seconds is None or self.train_for_seconds > 0,
+            f"--train-for-seconds must be > 0 (got {self.train_for_seconds}).",
+        )
+        require(
+            re.fullmatch(r"(auto|cpu|cuda(:\d+)?)", self.device) is not None,
+            f"--device {self.device!r} is not one of cpu, cuda, cuda:N, auto.",
+        )
+        require(
+            self.experiment is None
+            or (bool(self.experiment) and "/" not in self.experiment and self.experiment not in (".", "..")),
+            f"--experiment {self.experiment!r} must be a plain folder name (no '/').",
+        )
+        for group in self.groups():
+            group.validate(self)
+
+    def groups(self) -> list[Any]:
+        """The option groups, in field order (each has ``validate(cfg)``)."""
+        return [getattr(self, f.name) for f in dataclasses.fields(self) if dataclasses.is_dataclass(f.default)]
+
+    def _check_preset_applied(self) -> None:
+        """An unknown preset name, or a preset whose values were never applied: every field it sets still
+        has the plain default (``Config(preset="mujoco")`` instead of ``preset_config``)."""
+        if self.preset is None:
+            return
+        preset = presets.changes(self.preset)
+        plain = Config()
+        differs = {key for key, value in preset.items() if _leaf(plain, key) != value}
+        if differs and all(_leaf(self, key) == _leaf(plain, key) for key in differs):
+            raise ConfigError(
+                f"Config(preset={self.preset!r}) only records the preset's name; build the config with "
+                f"relayrl.presets.preset_config({self.preset!r}, ...) so its defaults apply."
+            )
 
     # ----- derived values -----
 
@@ -119,7 +161,7 @@ class Config:
         """Torch threads for the learner process on CPU (``--learner-threads``, else a default).
 
         ``multiply_adds``: the model's per-sample forward cost (``ActorCritic.multiply_adds_per_sample``).
-        Default: the cores the workers leave free, at least 1, at most 8 (``--serial``: 1). A model of at least
+        Default: the cores the workers leave free, at least 1, at most 8 (``--backend serial``: 1). A model of at least
         ``LARGE_MODEL_MULTIPLY_ADDS`` gets all cores (at most 8): its ops are large enough to split
         across threads and it keeps the learner the bottleneck, so it takes a share of the workers'
         cores. Smaller models' ops are too small to split and a second thread only adds contention.
@@ -131,7 +173,7 @@ class Config:
             return self.algorithm.learner_threads
         cores = os.cpu_count() or 1
         large = multiply_adds >= LARGE_MODEL_MULTIPLY_ADDS
-        if self.serial:
+        if self.sampling.backend == "serial":
             # the in-process workers' batch-sized inference and the small model's updates gain nothing
             # from a second thread; on a busy machine its synchronization alone made them many times slower
             return min(8, cores) if large else 1
@@ -172,28 +214,29 @@ class Config:
     def policies_share_rows(self) -> bool:
         """Whether a trajectory slot may hold rows of several controllers (policies or snapshots), so
         each learner trains on its own rows only."""
-        return self.multi_agent.num_policies > 1 or self.multi_agent.self_play
+        return self.multi_agent.num_policies > 1 or self.self_play.enabled
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (hooks given as callables are written as ``"module:qualname"``)."""
         out = dataclasses.asdict(self)
-        out["training_info"]["training_info_fn"] = hook_name(self.training_info.training_info_fn)
+        out["training_info"]["fn"] = hook_name(self.training_info.fn)
         out["logging"]["metrics_fn"] = hook_name(self.logging.metrics_fn)
         return out
 
     def without_hooks(self) -> Config:
         """The config without user hooks, for worker processes (hooks run in the trainer only, and a
         lambda could not be sent to a spawned process)."""
-        return replace(self, training_info__training_info_fn=None, logging__metrics_fn=None)
+        return replace(self, training_info__fn=None, logging__metrics_fn=None)
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Config:
-        """Rebuild a Config from ``to_dict`` output (e.g. a saved config.json)."""
+        """Rebuild a Config from ``to_dict`` output (e.g. a saved config.json; older field names are
+        converted, see ``upgrade_dict``)."""
         groups: dict[str, Any] = {
             f.name: type(f.default) for f in dataclasses.fields(Config) if dataclasses.is_dataclass(f.default)
         }
         kwargs: dict[str, Any] = {}
-        for key, value in data.items():
+        for key, value in upgrade_dict(data).items():
             if key in groups:
                 sub = dict(value)
                 if key == "model" and "hidden_sizes" in sub:
@@ -204,6 +247,58 @@ class Config:
             else:
                 kwargs[key] = value
         return Config(**kwargs)
+
+
+def validate(cfg: Config) -> None:
+    """``cfg.validate()``: reject invalid values and combinations (ConfigError naming what to change)."""
+    cfg.validate()
+
+
+def _leaf(cfg: Config, key: str) -> Any:
+    value: Any = cfg
+    for part in key.split("__"):
+        value = getattr(value, part)
+    return value
+
+
+_RENAMED: dict[str, dict[str, str]] = {
+    "training_info": {
+        "training_info_interval": "interval",
+        "training_info_delivery": "delivery",
+        "training_info_fn": "fn",
+    },
+    "ray": {
+        "ray_address": "address",
+        "ray_cpus_per_worker": "cpus_per_worker",
+        "ray_placement_strategy": "placement_strategy",
+    },
+    "pbt": {"pbt": "enabled"},
+}
+"""Field names of config.json files written before the groups dropped their prefixes (old -> new)."""
+
+
+def upgrade_dict(data: dict[str, Any]) -> dict[str, Any]:
+    """A config dict with older field names (``serial``, ``pbt.pbt_*``, ``ray.ray_*``, the self-play fields
+    in ``multi_agent``) converted to the current ones; current dicts come back unchanged."""
+    out = {key: dict(value) if isinstance(value, dict) else value for key, value in data.items()}
+    if "serial" in out:
+        if out.pop("serial"):
+            out.setdefault("sampling", {})["backend"] = "serial"
+    for group, renames in _RENAMED.items():
+        sub = out.get(group)
+        if isinstance(sub, dict):
+            for old, new in renames.items():
+                if old in sub:
+                    sub[new] = sub.pop(old)
+    pbt = out.get("pbt")
+    if isinstance(pbt, dict):
+        out["pbt"] = {key[4:] if key.startswith("pbt_") else key: value for key, value in pbt.items()}
+    multi = out.get("multi_agent")
+    if isinstance(multi, dict) and any(key.startswith("self_play") for key in multi):
+        sp = out.setdefault("self_play", {})
+        for key in [k for k in multi if k.startswith("self_play")]:
+            sp["enabled" if key == "self_play" else key[len("self_play_") :]] = multi.pop(key)
+    return out
 
 
 def replace(cfg: Config, **changes: Any) -> Config:

@@ -1,9 +1,10 @@
-"""The option groups of ``Config`` (relayrl/config.py): nested frozen dataclasses, one docstring per field.
+"""The core option groups of ``Config`` (relayrl/config/__init__.py): nested frozen dataclasses, one
+docstring per field, each group with its own ``validate(cfg)``.
 
-The docstrings become ``relayrl train --help`` (parsed by tyro). Every leaf field name is unique
-across groups so that the command line stays flat (``--num-workers``, not ``--sampling.num-workers``).
-Groups owned by a feature package live there: ``MultiAgentConfig`` (relayrl/multiagent/config.py),
-``PBTConfig`` (relayrl/pbt/config.py).
+The docstrings become ``relayrl train --help`` (parsed by tyro), one box per group. The command line
+stays flat (``--num-workers``, not ``--sampling.num-workers``); a field whose name would not say its
+group on its own gets its flag with ``flag(...)`` (``ray.address`` is ``--ray-address``). The groups of
+features live beside this module (``multiagent.py``, ``self_play.py``, ``pbt.py``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,25 @@ import dataclasses
 import json
 import os
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import tyro
+
+from relayrl.errors import require
+
+if TYPE_CHECKING:
+    from relayrl.config import Config
+
+
+def flag(name: str) -> Any:
+    """The command-line name of a field (without ``--``), for fields whose own name omits their group."""
+    return tyro.conf.arg(name=name)
+
+
+def check_json_object(value: Any, name: str, example: str) -> None:
+    """ConfigError unless ``value`` (a JSON flag) is a dict."""
+    require(isinstance(value, dict), f"{name} must be a JSON object, e.g. '{example}' (got {value!r}).")
+
 
 JsonDict = Annotated[dict[str, Any], tyro.conf.arg(constructor=json.loads, metavar="JSON")]
 HookSpec = Annotated[str | Callable[..., Any] | None, tyro.conf.arg(constructor=str, metavar="MODULE:FUNCTION")]
@@ -39,6 +56,18 @@ class EnvConfig:
     frame_stack: int = 4
     """Frames stacked for Atari (ALE/...) ids, which get the standard 84x84 grayscale preprocessing."""
 
+    def validate(self, cfg: Config) -> None:
+        check_json_object(self.env_kwargs, "--env-kwargs", '{"size": 9}')
+        require(self.frame_stack >= 1, f"--frame-stack must be >= 1 (got {self.frame_stack}).")
+        require(
+            self.max_episode_steps is None or self.max_episode_steps > 0,
+            f"--max-episode-steps must be > 0 (got {self.max_episode_steps}).",
+        )
+
+
+BACKENDS = ("local", "ray", "serial")
+"""The ``--backend`` names; each is a rollout source registered in relayrl/trainer/sources/__init__.py."""
+
 
 @dataclasses.dataclass(frozen=True)
 class SamplingConfig:
@@ -47,10 +76,11 @@ class SamplingConfig:
     num_workers: int = dataclasses.field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 16)))
     """Rollout worker processes (default: one per CPU core, at most 16)."""
 
-    backend: str = "local"
+    backend: Literal["local", "ray", "serial"] = "local"
     """Where rollout workers run: ``local`` (one process per worker on this machine, trajectories in
-    shared memory) or ``ray`` (one Ray actor per worker on a Ray cluster, see --ray-address;
-    ``pip install 'relayrl[ray]'``). ``--serial`` runs them inside the trainer's process instead."""
+    shared memory), ``ray`` (one Ray actor per worker on a Ray cluster, see --ray-address;
+    ``pip install 'relayrl[ray]'``) or ``serial`` (inside the trainer's process, taking turns with the
+    learner: for debugging, profiling and fast tests)."""
 
     num_envs_per_worker: int = 16
     """Envs stepped by each worker, as one batch for policy inference."""
@@ -72,6 +102,16 @@ class SamplingConfig:
     num_buffers_per_worker: int = 2
     """Async mode: how many batches' worth of trajectory slots each worker owns (2: it fills the next
     batch's slots while the learner trains on the last ones; sync mode uses one batch's worth)."""
+
+    def validate(self, cfg: Config) -> None:
+        require(self.num_workers >= 1, f"--num-workers must be >= 1 (got {self.num_workers}).")
+        require(self.backend in BACKENDS, f"--backend {self.backend!r} is not one of {', '.join(BACKENDS)}.")
+        require(self.num_envs_per_worker >= 1, f"--num-envs-per-worker must be >= 1 (got {self.num_envs_per_worker}).")
+        require(self.rollout_length >= 1, f"--rollout-length must be >= 1 (got {self.rollout_length}).")
+        require(
+            self.num_buffers_per_worker >= 1,
+            f"--num-buffers-per-worker must be >= 1 (got {self.num_buffers_per_worker}).",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +189,50 @@ class AlgorithmConfig:
     """PyTorch threads of a CPU learner (default: the cores the workers leave free, at least 1, at most
     8; for a model of 1M+ multiply-adds per sample, e.g. a Nature CNN, all cores, at most 8)."""
 
+    def validate(self, cfg: Config) -> None:
+        if self.batch_size is not None:
+            require(self.batch_size > 0, f"--batch-size must be > 0 (got {self.batch_size}).")
+            require(
+                self.batch_size % cfg.rollout_steps == 0,
+                f"--batch-size {self.batch_size} is not a multiple of one rollout "
+                f"(num_envs_per_worker * rollout_length = {cfg.rollout_steps}); use e.g. "
+                f"{max(1, self.batch_size // cfg.rollout_steps) * cfg.rollout_steps}.",
+            )
+            if cfg.sampling.sampling_mode == "sync":
+                per_round = cfg.sampling.num_workers * cfg.rollout_steps
+                require(
+                    self.batch_size % per_round == 0,
+                    f"in sync mode --batch-size must be a multiple of num_workers * num_envs_per_worker * "
+                    f"rollout_length = {per_round} (got {self.batch_size}); change it or use --sampling-mode async.",
+                )
+        require(self.num_epochs >= 1, f"--num-epochs must be >= 1 (got {self.num_epochs}).")
+        require(self.num_minibatches >= 1, f"--num-minibatches must be >= 1 (got {self.num_minibatches}).")
+        rnn = cfg.model.use_rnn
+        units = cfg.rollouts_per_batch * cfg.sampling.num_envs_per_worker if rnn else cfg.batch_size
+        what = "env sequences per batch (RNN minibatches hold whole sequences)" if rnn else "env steps per batch"
+        require(
+            self.num_minibatches <= units,
+            f"--num-minibatches {self.num_minibatches} exceeds the {units} {what}; lower it.",
+        )
+        require(self.lr > 0, f"--lr must be > 0 (got {self.lr}).")
+        require(
+            self.advantage_std_floor >= 0,
+            f"--advantage-std-floor must be >= 0 (got {self.advantage_std_floor}); 0 switches the floor off.",
+        )
+        require(self.adam_eps > 0, f"--adam-eps must be > 0 (got {self.adam_eps}).")
+        require(0.0 <= self.gamma <= 1.0, f"--gamma must be in [0, 1] (got {self.gamma}).")
+        require(0.0 <= self.gae_lambda <= 1.0, f"--gae-lambda must be in [0, 1] (got {self.gae_lambda}).")
+        require(self.clip_coef > 0, f"--clip-coef must be > 0 (got {self.clip_coef}).")
+        require(self.ent_coef >= 0, f"--ent-coef must be >= 0 (got {self.ent_coef}).")
+        require(self.vf_coef >= 0, f"--vf-coef must be >= 0 (got {self.vf_coef}).")
+        require(self.max_grad_norm > 0, f"--max-grad-norm must be > 0 (got {self.max_grad_norm}).")
+        require(self.target_kl is None or self.target_kl > 0, f"--target-kl must be > 0 (got {self.target_kl}).")
+        require(
+            self.learner_threads is None or self.learner_threads >= 1,
+            f"--learner-threads must be >= 1 (got {self.learner_threads}).",
+        )
+        require(self.vtrace_rho_bar > 0 and self.vtrace_c_bar > 0, "--vtrace-rho-bar and --vtrace-c-bar must be > 0.")
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -179,114 +263,9 @@ class ModelConfig:
     """Box actions: initial value of the Gaussian policy's state-independent log-std (0: std 1).
     Lower starts with less exploration noise (the ``mujoco`` preset uses a lower one)."""
 
-
-@dataclasses.dataclass(frozen=True)
-class LoggingConfig:
-    """Console, TensorBoard, progress file and Weights & Biases."""
-
-    report_interval: float = 5.0
-    """Seconds between console reports / TensorBoard / progress-file rows."""
-
-    stats_window: int = 100
-    """Recent episodes over which episode statistics are aggregated."""
-
-    progress_bar: bool = True
-    """Show a progress bar with ETA on a terminal (the console report carries the ETA otherwise)."""
-
-    tensorboard: bool = True
-    """Write TensorBoard event files into the experiment directory."""
-
-    metrics_fn: HookSpec = None
-    """Derived metrics: called at every report with the aggregated episode stats (the dict envs get as
-    ``training_info["stats"]``); returns ``{name: number}``, logged as ``derived/<name>``."""
-
-    wandb: bool = False
-    """Also log to Weights & Biases: the TensorBoard scalars (x-axis env steps) and the resolved
-    config. Needs ``pip install 'relayrl[wandb]'`` and ``wandb login`` (or WANDB_MODE=offline
-    to log locally); the run id is kept in ``<experiment_dir>/wandb_run_id``, so a resumed
-    experiment continues its run."""
-
-    wandb_project: str = "relayrl"
-    """W&B project of the run."""
-
-    wandb_entity: str | None = None
-    """W&B entity (user or team) of the run (default: your default entity)."""
-
-    wandb_group: str | None = None
-    """W&B group of the run, e.g. to show the seeds of one setting together."""
-
-    wandb_tags: tuple[str, ...] = ()
-    """W&B tags of the run."""
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingInfoConfig:
-    """What the trainer tells every env instance (see docs/training-info.md)."""
-
-    training_info_interval: float = 0.05
-    """Seconds between deliveries of training info to an env (it gets a fresh value before its next
-    step once this much time has passed; 0 = before every step)."""
-
-    training_info_delivery: Literal["step", "episode"] = "step"
-    """``step``: deliver between any two env steps; ``episode``: only right before a reset, so values
-    never change mid-episode. Either way the first episode already has training info."""
-
-    training_info_fn: HookSpec = None
-    """Adds keys to training info: called in the trainer with a read-only ``TrainerView``, returns a
-    dict of extra keys."""
-
-    reward_shaping: JsonDict | None = None
-    """Initial ``reward_shaping`` dict delivered to envs (change it mid-run with
-    ``Trainer.set_reward_shaping``)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class FaultConfig:
-    """What happens when envs or workers fail (see docs/reliability.md)."""
-
-    env_error_policy: Literal["restart", "raise"] = "restart"
-    """An exception in an env's step, reset or set_training_info: ``restart`` recreates that env and
-    drops its partial episode from the training data; ``raise`` stops the run (checkpoint first)."""
-
-    max_consecutive_env_errors: int = 5
-    """With ``restart``: stop the run when one env fails more than this many times in a row."""
-
-    max_worker_restarts: int = 5
-    """Worker processes that die (killed, segfault, out of memory) are restarted with fresh envs up
-    to this many times in total; the next death stops the run."""
-
-    check_obs: bool = True
-    """Check every observation against its space (shape, dtype) and for NaN/inf, and rewards for
-    NaN/inf; a bad one stops the run with the env and field named."""
-
-
-@dataclasses.dataclass(frozen=True)
-class RayConfig:
-    """Rollout workers on a Ray cluster (``--backend ray``, see docs/scale-out.md)."""
-
-    ray_address: str = ""
-    """The cluster to run the workers on: ``auto`` (the cluster this machine joined with ``ray start``),
-    ``host:port`` of its head node, or empty to start a Ray instance on this machine for this run.
-    A process that already called ``ray.init`` keeps its connection."""
-
-    ray_cpus_per_worker: float = 1.0
-    """CPUs each rollout worker actor reserves on its node (fractions let several share a core)."""
-
-    ray_placement_strategy: Literal["PACK", "SPREAD"] | None = None
-    """Reserve the workers' CPUs up front in one placement group: ``PACK`` them onto as few nodes as
-    possible, or ``SPREAD`` them over the nodes. Default: no reservation, Ray places each worker."""
-
-
-@dataclasses.dataclass(frozen=True)
-class CheckpointConfig:
-    """Checkpoints and resuming."""
-
-    save_every_seconds: float = 120.0
-    """Seconds between periodic checkpoints (one is always written at the end)."""
-
-    keep_checkpoints: int = 3
-    """Latest checkpoints kept (the best one is kept separately)."""
-
-    resume: bool = True
-    """Continue from the experiment's latest checkpoint when it has one. ``--no-resume`` refuses to
-    run in an experiment directory that already has checkpoints."""
+    def validate(self, cfg: Config) -> None:
+        require(
+            len(self.hidden_sizes) >= 1 and all(h > 0 for h in self.hidden_sizes),
+            f"--hidden-sizes must be one or more positive ints (got {self.hidden_sizes}).",
+        )
+        require(self.rnn_size > 0, f"--rnn-size must be > 0 (got {self.rnn_size}).")

@@ -1,34 +1,45 @@
-"""Self-play snapshot pool (trainer side): frozen past versions of the learning policy.
+"""Self-play snapshot pool (trainer side): frozen past versions of the learning policy, as a training
+extension (relayrl/trainer/extensions.py) built when ``--self-play`` is on.
 
-Every ``self_play_every`` policy versions the learner's weights are copied into the pool (up to
-``self_play_pool_size`` slots; when full, the oldest snapshot's slot is reused). Each slot's weights
+Every ``--self-play-every`` policy versions the learner's weights are copied into the pool (up to
+``--self-play-pool-size`` slots; when full, the oldest snapshot's slot is reused). Each slot's weights
 live in their own ``SharedWeights`` (workers load them between rollouts, like a policy's); a small table
 ``{slot: {"version", "weight"}}`` in a ``SharedBlob`` tells the workers which slots are filled and how
 likely each is drawn as an episode's opponent (``multiagent/mapping.py``). Snapshots never train: their
 steps carry controller id ``num_policies + slot``, which no learner selects.
 
-The learner's results against each slot (win = the ``self_play_win_key`` episode stat, else return > 0)
+The learner's results against each slot (win = the ``--self-play-win-key`` episode stat, else return > 0)
 are kept over its last ``RESULTS_WINDOW`` games; ``hardest`` sampling weighs a slot ``1.05 - win rate``.
-The pool (weights, versions, results) is saved in checkpoints (``state_dict``) and restored on resume.
+The pool (weights, versions, results) is saved in checkpoints (``state_dict``, under ``self_play``) and
+restored on resume (``start``). The learning policy is the run's one policy (``--self-play`` needs
+``--num-policies 1``).
 """
 
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
 
-from relayrl.config import MultiAgentConfig
+from relayrl.config import SelfPlayConfig
 from relayrl.shared.progress import SharedBlob
 from relayrl.shared.weights import SharedWeights
-from relayrl.worker.report import EpisodeRecord
+from relayrl.trainer.extensions import ExtensionBase, ExtensionContext
+from relayrl.trainer.policy_set import Policy
+from relayrl.worker.report import EpisodeRecord, RolloutReport
+
+log = logging.getLogger("relayrl.self_play")
 
 RESULTS_WINDOW = 100
 """Games per slot that its win rate is computed over."""
 HARDEST_FLOOR = 0.05
 """``hardest`` sampling: a slot the learner always beats keeps this weight."""
+TABLE_SECONDS = 1.0
+"""How often the sampling weights (from the latest results) are republished to the workers."""
 
 
 def sampling_weights(win_rates: dict[int, float | None], mode: str) -> dict[int, float]:
@@ -45,13 +56,23 @@ def is_win(episode: EpisodeRecord, key: str) -> float:
     return float(episode.reward > 0)
 
 
-class SnapshotPool:
-    """The pool of frozen snapshots of policy 0 (see the module docstring)."""
+def build(ctx: ExtensionContext) -> SnapshotPool:
+    """The self-play extension of a run (``--self-play``)."""
+    (learning,) = ctx.policies.all()  # validated: --self-play trains one policy
+    return SnapshotPool(ctx.cfg.self_play, learning, len(ctx.policies), ctx.mp_context)
 
-    def __init__(self, cfg: MultiAgentConfig, template: dict[str, torch.Tensor], num_policies: int, ctx: Any) -> None:
+
+class SnapshotPool(ExtensionBase):
+    """The pool of frozen snapshots of the learning policy (see the module docstring)."""
+
+    name = "self_play"
+
+    def __init__(self, cfg: SelfPlayConfig, learning: Policy, num_policies: int, ctx: Any) -> None:
         self.cfg = cfg
+        self.learning = learning
         self.num_policies = num_policies
-        self.size = cfg.self_play_pool_size
+        self.size = cfg.pool_size
+        template = learning.learner.model.state_dict()
         self.weights = tuple(SharedWeights(template, ctx) for _ in range(self.size))
         self.table = SharedBlob(ctx=ctx)
         self.versions: dict[int, int] = {}
@@ -59,13 +80,44 @@ class SnapshotPool:
         self.results: dict[int, collections.deque[float]] = {}
         self.states: dict[int, dict[str, torch.Tensor]] = {}
         self.last_version: int | None = None
+        self.last_table = time.monotonic()
+
+    # ----- extension hooks -----
+
+    def start(self, saved: Mapping[str, Any] | None) -> None:
+        """Restore a saved pool; a pool that is still empty gets the learning policy's weights now."""
+        if saved:
+            self.load_state_dict(saved)
+            log.info("resumed the self-play pool (%d snapshots)", len(self.versions))
+        if not self.versions:
+            self.add(self.learning.learner.model.state_dict(), self.learning.version)
+
+    def on_rollout(self, report: RolloutReport) -> None:
+        self.record(report.episodes)
+
+    def after_update(self, updated: Sequence[int]) -> None:
+        if self.learning.id in updated:
+            version = self.learning.version
+            if self.maybe_add(self.learning.learner.model.state_dict(), version):
+                log.info("self-play: snapshot of policy version %d added to the pool", version)
+
+    def housekeeping(self, env_steps: int) -> Sequence[int]:
+        if time.monotonic() - self.last_table >= TABLE_SECONDS:
+            self.publish_table()  # new sampling weights from the latest results
+        return ()
+
+    def frozen_weights(self) -> tuple[SharedWeights, ...]:
+        return self.weights
+
+    def frozen_table(self) -> SharedBlob | None:
+        return self.table
 
     # ----- filling -----
 
     def maybe_add(self, state_dict: dict[str, torch.Tensor], version: int) -> bool:
-        """Snapshot ``state_dict`` (policy ``version``) when the pool is empty or ``self_play_every``
+        """Snapshot ``state_dict`` (policy ``version``) when the pool is empty or ``--self-play-every``
         versions have passed since the last snapshot; returns whether it did."""
-        if self.last_version is not None and version - self.last_version < self.cfg.self_play_every:
+        if self.last_version is not None and version - self.last_version < self.cfg.every:
             return False
         self.add(state_dict, version)
         return True
@@ -86,19 +138,20 @@ class SnapshotPool:
     # ----- results -----
 
     def record(self, episodes: Iterable[EpisodeRecord]) -> None:
-        """Count the learner's games against snapshots (episodes of policy 0 whose opponent is a slot)."""
+        """Count the learner's games against snapshots (its episodes whose opponent is a slot)."""
         for ep in episodes:
-            if ep.policy_id != 0 or ep.opponent is None or ep.opponent < self.num_policies:
+            if ep.policy_id != self.learning.id or ep.opponent is None or ep.opponent < self.num_policies:
                 continue
             slot = ep.opponent - self.num_policies
             if slot in self.results:
-                self.results[slot].append(is_win(ep, self.cfg.self_play_win_key))
+                self.results[slot].append(is_win(ep, self.cfg.win_key))
 
     def win_rates(self) -> dict[int, float | None]:
         return {slot: (sum(r) / len(r) if r else None) for slot, r in self.results.items()}
 
     def publish_table(self) -> None:
-        weights = sampling_weights(self.win_rates(), self.cfg.self_play_opponents)
+        self.last_table = time.monotonic()
+        weights = sampling_weights(self.win_rates(), self.cfg.opponents)
         self.table.publish({slot: {"version": self.versions[slot], "weight": weights[slot]} for slot in self.versions})
 
     def scalars(self) -> dict[str, float]:
@@ -129,7 +182,7 @@ class SnapshotPool:
             "last_version": self.last_version,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         for slot, entry in state.get("slots", {}).items():
             slot = int(slot)
             if slot >= self.size:

@@ -1,0 +1,43 @@
+"""``SelfPlayConfig``: a policy plays frozen snapshots of itself (docs/multi-agent.md, "Self-play")."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from relayrl.config.groups import flag
+from relayrl.errors import require
+
+if TYPE_CHECKING:
+    from relayrl.config import Config
+
+
+@dataclasses.dataclass(frozen=True)
+class SelfPlayConfig:
+    """Self-play against a pool of the learning policy's snapshots (docs/multi-agent.md)."""
+
+    enabled: Annotated[bool, flag("self-play")] = False
+    """Self-play for a multi-agent env: each episode one agent (drawn at random) is the learning
+    policy and the others are played by a frozen snapshot of it from a pool; snapshot agents are
+    not learned from. Needs ``--num-policies 1``."""
+
+    every: Annotated[int, flag("self-play-every")] = 10
+    """Add a snapshot of the learning policy to the pool every this many policy versions."""
+
+    pool_size: Annotated[int, flag("self-play-pool-size")] = 5
+    """Snapshots kept in the pool (the oldest is replaced when it is full)."""
+
+    opponents: Annotated[Literal["uniform", "hardest"], flag("self-play-opponents")] = "uniform"
+    """How an episode's opponent is drawn from the pool: ``uniform``, or ``hardest`` (weighted toward
+    the snapshots the learner has beaten least: weight ``1.05 - win rate``)."""
+
+    win_key: Annotated[str, flag("self-play-win-key")] = "win"
+    """The ``episode_extra_stats`` key (1 = win) of the learning agent's episode that counts as a win
+    against its opponent; episodes without it count as a win when their return is > 0."""
+
+    def validate(self, cfg: Config) -> None:
+        require(self.every >= 1, f"--self-play-every must be >= 1 policy version (got {self.every}).")
+        require(self.pool_size >= 1, f"--self-play-pool-size must be >= 1 (got {self.pool_size}).")
+        if self.enabled:
+            n = cfg.multi_agent.num_policies
+            require(n == 1, f"--self-play trains one policy against its snapshots; use --num-policies 1 (got {n}).")

@@ -1,0 +1,134 @@
+"""The training-extension seam: features that hook into the run without a branch in the loop.
+
+A feature (self-play's snapshot pool, population-based training, and later ones: evaluation,
+leagues, learning-progress curricula) is one ``Extension``. The trainer builds the extensions whose
+config group is enabled (``EXTENSIONS``: config group name -> ``"module:factory"``, one registration
+line per feature; the factory is called with an ``ExtensionContext``) and the loop, the trainer and the
+checkpointer call every one of them, by name, at the same points:
+
+- ``start(saved)``: once, before the workers start, with the state it saved in the checkpoint the run
+  resumes from (``None`` for a new run, or one that did not have the feature);
+- ``on_rollout(report)``: after every rollout report;
+- ``after_update(updated)``: after the learner update of the policies ``updated``;
+- ``housekeeping(env_steps)``: on every pass of the loop (cheap unless something is due); returns the
+  ids of policies whose learner state it changed, whose weights the loop then publishes;
+- ``scalars()``: values for the periodic report (console, TensorBoard, progress file, W&B);
+- ``state_dict()``: its checkpoint entry (plain data and tensors), saved under ``name``;
+- ``frozen_weights()`` / ``frozen_table()``: extra controllers for the workers (frozen snapshots that act
+  but never train) and the table that says which are live.
+
+Each feature's options, their checks and their help text are its config group's (relayrl/config/);
+the core never imports a feature package: the registry names them as strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from relayrl.config import Config
+from relayrl.experiment import Experiment
+from relayrl.hooks import import_object
+from relayrl.shared.progress import SharedBlob
+from relayrl.shared.weights import SharedWeights
+from relayrl.trainer.policy_set import PolicySet
+from relayrl.trainer.state import TrainState
+from relayrl.worker.report import RolloutReport
+
+if TYPE_CHECKING:
+    from relayrl.trainer.info_publisher import TrainingInfoPublisher
+
+EXTENSIONS: dict[str, str] = {
+    "self_play": "relayrl.self_play.pool:build",
+    "pbt": "relayrl.pbt.controller:build",
+}
+"""Config group name -> ``"module:factory"``: the extension is built when ``cfg.<group>.enabled``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtensionContext:
+    """What an extension is built with (by the trainer, once)."""
+
+    cfg: Config
+    policies: PolicySet
+    state: TrainState
+    publisher: TrainingInfoPublisher
+    experiment: Experiment
+    mp_context: Any
+    """The multiprocessing context the workers start from (for shared memory the workers read)."""
+    seed: int
+
+
+class Extension(Protocol):
+    """One feature hooked into the run (see the module docstring for when each hook runs)."""
+
+    name: str
+    """Its key in checkpoints and its name in logs."""
+
+    def start(self, saved: Mapping[str, Any] | None) -> None: ...
+
+    def on_rollout(self, report: RolloutReport) -> None: ...
+
+    def after_update(self, updated: Sequence[int]) -> None: ...
+
+    def housekeeping(self, env_steps: int) -> Sequence[int]: ...
+
+    def scalars(self) -> dict[str, float]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def frozen_weights(self) -> tuple[SharedWeights, ...]: ...
+
+    def frozen_table(self) -> SharedBlob | None: ...
+
+
+class ExtensionBase:
+    """No-op hooks: an extension overrides the ones it needs (inheriting this is optional)."""
+
+    name = "extension"
+
+    def start(self, saved: Mapping[str, Any] | None) -> None:
+        return None
+
+    def on_rollout(self, report: RolloutReport) -> None:
+        return None
+
+    def after_update(self, updated: Sequence[int]) -> None:
+        return None
+
+    def housekeeping(self, env_steps: int) -> Sequence[int]:
+        return ()
+
+    def scalars(self) -> dict[str, float]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def frozen_weights(self) -> tuple[SharedWeights, ...]:
+        return ()
+
+    def frozen_table(self) -> SharedBlob | None:
+        return None
+
+
+def build_extensions(ctx: ExtensionContext, registry: Mapping[str, str] = EXTENSIONS) -> list[Extension]:
+    """The extensions whose config group is enabled, in registry order."""
+    out = []
+    for group, spec in registry.items():
+        if getattr(ctx.cfg, group).enabled:
+            out.append(import_object(spec, f"extension {group!r}")(ctx))
+    return out
+
+
+def frozen_controllers(extensions: Sequence[Extension]) -> tuple[tuple[SharedWeights, ...], SharedBlob | None]:
+    """The workers' frozen controllers of all extensions and the table of the live ones (at most one
+    extension may provide frozen controllers)."""
+    providers = [ext for ext in extensions if ext.frozen_weights()]
+    if len(providers) > 1:
+        names = ", ".join(ext.name for ext in providers)
+        raise ValueError(f"only one extension may provide frozen controllers, got {names}")
+    if not providers:
+        return (), None
+    return providers[0].frozen_weights(), providers[0].frozen_table()
