@@ -44,7 +44,7 @@ def run_seed(seed: int, args: argparse.Namespace, train_dir: str) -> dict:
     if args.num_workers:
         changes["sampling__num_workers"] = args.num_workers
     if args.mode:
-        changes["sampling__sampling_mode"] = args.mode
+        changes["sampling__mode"] = args.mode
     cfg = replace(cfg, **changes)
     t0 = time.monotonic()
     summary = relayrl.train(cfg)

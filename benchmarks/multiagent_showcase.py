@@ -63,7 +63,7 @@ def train_one(arm: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
         algorithm=relayrl.AlgorithmConfig(ent_coef=0.01),
         logging=relayrl.LoggingConfig(progress_bar=False, report_interval=10.0),
         checkpointing=relayrl.CheckpointConfig(save_every_seconds=args.save_every, keep_checkpoints=1000, resume=False),
-        multi_agent=relayrl.MultiAgentConfig(self_play=arm == "selfplay"),
+        self_play=relayrl.SelfPlayConfig(enabled=arm == "selfplay"),
     )
     summary = relayrl.train(cfg)
     experiment = Experiment.of(cfg)

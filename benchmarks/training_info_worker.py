@@ -48,7 +48,7 @@ def time_worker(factory: str, rollouts: int) -> float:
     weights.publish(model.state_dict(), 0)
     counters, blob = StepCounters(1), SharedBlob(capacity=1 << 16)
     view = lambda: TrainerView(0, 0, 0.0, STATS, {}, cfg)  # type: ignore[arg-type]  # noqa: E731
-    publisher = TrainingInfoPublisher(cfg, blob, TrainState(), view)
+    publisher = TrainingInfoPublisher(cfg, blob, TrainState(), view, lambda: {0: {"policy_version": 0, "stats": STATS}})
     publisher.maybe_publish(force=True)
     contexts = WorkerContexts(cfg, buffers, weights, counters, blob, base_seed=0, curriculum_states=lambda w: {})
     worker = RolloutWorker(contexts(0))

@@ -21,7 +21,8 @@ _EXPORTS: dict[str, str] = {
     "ModelConfig": "relayrl.config",
     "RayConfig": "relayrl.config",
     "MultiAgentConfig": "relayrl.config",
-    "PBTConfig": "relayrl.pbt.config",
+    "PBTConfig": "relayrl.config",
+    "SelfPlayConfig": "relayrl.config",
     "SamplingConfig": "relayrl.config",
     "TrainingInfoConfig": "relayrl.config",
     "CheckpointError": "relayrl.errors",
@@ -97,11 +98,12 @@ if TYPE_CHECKING:
         LoggingConfig,
         ModelConfig,
         MultiAgentConfig,
+        PBTConfig,
         RayConfig,
         SamplingConfig,
+        SelfPlayConfig,
         TrainingInfoConfig,
     )
-    from relayrl.config.pbt import PBTConfig
     from relayrl.curriculum import Curriculum, GlobalPerformanceCurriculum, PerformanceCurriculum, ProgressCurriculum
     from relayrl.envs.faults import EnvError, ObservationError
     from relayrl.envs.info_interface import TrainingInfoInterface, find_training_info_interface

@@ -111,7 +111,9 @@ def test_checkpoints_hold_only_tensors_and_plain_data(tmp_path):
     exp = Experiment.of(cfg)
     learner = Learner(cfg, *_cartpole_spaces(), torch.device("cpu"))
     state = TrainState(curriculum_states={3: {"level": 2, "window": [1.0, 0.0]}})
-    ck = Checkpointer(exp, cfg.checkpointing, cfg.to_dict(), state, _one_policy(learner, state), lambda: {"reward_mean": 1.0})
+    ck = Checkpointer(
+        exp, cfg.checkpointing, cfg.to_dict(), state, _one_policy(learner, state), lambda: {"reward_mean": 1.0}
+    )
     ck.save()
     data = torch.load(exp.checkpoints()[-1], weights_only=True)
     assert data["curriculum_states"][3]["level"] == 2 and data["policies"][0]["learner"]["optimizer"]["state"] == {}

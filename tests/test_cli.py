@@ -6,6 +6,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
@@ -16,25 +17,31 @@ from relayrl.cli.train import parse_train_args
 from relayrl.config import Config
 
 
-def _leaf_names(cls: type) -> list[str]:
-    names: list[str] = []
+def _flags(cls: type, group: str = "") -> list[tuple[str, str, str]]:
+    """``(group, field name, flag)`` of every leaf field; the flag is the ``flag(...)`` name when given."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    out: list[tuple[str, str, str]] = []
     for field in dataclasses.fields(cls):
         default = field.default
         if dataclasses.is_dataclass(default):
-            names += _leaf_names(type(default))
-        else:
-            names.append(field.name)
-    return names
+            out += _flags(type(default), field.name)
+            continue
+        names = [m.name for m in getattr(hints[field.name], "__metadata__", ()) if getattr(m, "name", None)]
+        out.append((group, field.name, names[0] if names else field.name.replace("_", "-")))
+    return out
 
 
 def _error_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("relayrl: error:")]
 
 
-def test_leaf_field_names_are_unique() -> None:
-    names = _leaf_names(Config)
-    assert len(names) > 20
-    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+def test_flags_are_unique_and_field_names_do_not_repeat_their_group() -> None:
+    leaves = _flags(Config)
+    flags = [flag for _, _, flag in leaves]
+    assert len(flags) > 20
+    assert len(flags) == len(set(flags)), sorted(f for f in flags if flags.count(f) > 1)
+    repeating = [f"{g}.{name}" for g, name, _ in leaves if g and (name == g or name.startswith(g + "_"))]
+    assert not repeating  # e.g. pbt.objective: the group already says it (the flag keeps --pbt-objective)
 
 
 def test_flat_flags_parse_into_nested_fields() -> None:
@@ -164,7 +171,8 @@ def test_enjoy_env_kwargs_override_and_extra_stats(tmp_path):
             "train",
             "--env",
             "examples.curriculum_factory:make_env",
-            "--backend", "serial",
+            "--backend",
+            "serial",
             "--num-workers",
             "1",
             "--num-envs-per-worker",

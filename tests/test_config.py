@@ -46,10 +46,10 @@ def test_invalid_values_name_the_flag(changes, needle):
 
 
 def test_sync_batch_must_cover_all_workers():
-    cfg = replace(Config(), sampling__num_workers=2, sampling__sampling_mode="sync", algorithm__batch_size=16 * 32)
+    cfg = replace(Config(), sampling__num_workers=2, sampling__mode="sync", algorithm__batch_size=16 * 32)
     with pytest.raises(ConfigError, match="sync mode"):
         validate(cfg)
-    validate(replace(cfg, sampling__sampling_mode="async"))
+    validate(replace(cfg, sampling__mode="async"))
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_slots_per_worker_cover_a_batch(workers, rollouts, mode, buffers, per_wo
         sampling__num_workers=workers,
         sampling__num_envs_per_worker=4,
         sampling__rollout_length=8,
-        sampling__sampling_mode=mode,
+        sampling__mode=mode,
         sampling__num_buffers_per_worker=buffers,
         algorithm__batch_size=rollouts * 32,
     )

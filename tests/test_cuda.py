@@ -39,7 +39,14 @@ def _saved_learner(summary) -> dict:
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("serial", [True, False])
 def test_cuda_run_learns_and_saves_cpu_loadable_checkpoint(tmp_path, serial):
-    cfg = small(tmp_path, "cuda", 40_000, sampling__backend=("serial" if serial else "local"), sampling__num_envs_per_worker=8, sampling__rollout_length=32)
+    cfg = small(
+        tmp_path,
+        "cuda",
+        40_000,
+        sampling__backend=("serial" if serial else "local"),
+        sampling__num_envs_per_worker=8,
+        sampling__rollout_length=32,
+    )
     summary = relayrl.train(cfg)
     assert summary.env_steps >= 40_000
     assert summary.stats["reward_mean"] > 100, summary.stats  # random play averages about 22

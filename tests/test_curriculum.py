@@ -344,10 +344,10 @@ def _cfg(tmp_path: Path, steps: int, serial: bool) -> Config:
         experiment="e",
         seed=2,
         train_for_env_steps=steps,
-        sampling__backend=("serial" if serial else "local"),
     )
     return replace(
         cfg,
+        sampling__backend=("serial" if serial else "local"),
         sampling__num_workers=2,
         sampling__num_envs_per_worker=4,
         sampling__rollout_length=32,

@@ -45,7 +45,9 @@ def last_progress_row(tmp_path) -> dict:
 @pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.multiprocess)])
 @pytest.mark.timeout(120)
 def test_restart_policy_keeps_training_through_env_exceptions(tmp_path, serial):
-    summary = relayrl.train(cfg_for(tmp_path, env_kwargs={"raise_every": 97}, sampling__backend=("serial" if serial else "local")))
+    summary = relayrl.train(
+        cfg_for(tmp_path, env_kwargs={"raise_every": 97}, sampling__backend=("serial" if serial else "local"))
+    )
     assert summary.env_steps >= 8192
     assert summary.env_errors > 0
     assert last_progress_row(tmp_path)["env_errors_total"] == summary.env_errors
@@ -147,7 +149,11 @@ def test_bad_observations_name_the_env_and_field(tmp_path, kwargs, needle):
 def test_observation_checks_can_be_switched_off(tmp_path):
     # the same NaN observations that stop a checked run (above) pass with --no-check-obs
     cfg = cfg_for(
-        tmp_path, env_kwargs={"nan_after": 20}, sampling__backend="serial", faults__check_obs=False, train_for_env_steps=1024
+        tmp_path,
+        env_kwargs={"nan_after": 20},
+        sampling__backend="serial",
+        faults__check_obs=False,
+        train_for_env_steps=1024,
     )
     summary = relayrl.train(cfg)
     assert summary.env_steps == 1024
@@ -331,7 +337,9 @@ def test_signal_during_a_checkpoint_write_lets_the_write_finish(tmp_path, monkey
 
     monkeypatch.setattr(checkpoints, "atomic_save", save_with_signal)
     before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN when pytest started in the background
-    cfg = cfg_for(tmp_path, env="CartPole-v1", sampling__backend="serial", train_for_env_steps=10**7, logging__stats_window=10)
+    cfg = cfg_for(
+        tmp_path, env="CartPole-v1", sampling__backend="serial", train_for_env_steps=10**7, logging__stats_window=10
+    )
     if signum == signal.SIGINT:
         with pytest.raises(KeyboardInterrupt):
             relayrl.train(cfg)

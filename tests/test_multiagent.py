@@ -123,18 +123,15 @@ def test_agent_info_names_each_agents_policy_and_its_progress():
     mapping = AgentMapping(_cfg(num_policies=2, policy_mapping="multiagent_envs:by_agent"), ["a", "b", "c"], 1, 0, 0)
     mapping.new_episode(0)
     part = info_schema.trainer_part(
-        0,
-        5,
         1.0,
-        {"episodes": 1},
-        None,
         policies={
             0: {"policy_version": 5, "env_steps": 10, "stats": {"episodes": 1}},
             1: {"policy_version": 9, "env_steps": 20, "stats": {"episodes": 2}},
         },
     )
     info = AgentInfo(mapping, ["a", "b", "c"], PoolTable(None)).decorate(0, info_schema.complete(part, 100))
-    assert info["policy_version"] == 5 and info["approx_total_training_steps"] == 100  # top level unchanged
+    # the top level: the lowest-numbered policy among the env's agents (a -> 0, b and c -> 1)
+    assert info["policy_id"] == 0 and info["policy_version"] == 5 and info["approx_total_training_steps"] == 100
     assert info["agents"]["a"]["policy_id"] == 0 and info["agents"]["a"]["policy_version"] == 5
     assert info["agents"]["b"] == {"policy_id": 1, "policy_version": 9, "env_steps": 20, "stats": {"episodes": 2}}
     single = AgentMapping(_cfg(num_policies=2, policy_mapping="fixed"), [0], 2, 0, 0)

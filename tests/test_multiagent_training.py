@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def small(tmp_path, env="multiagent_envs:make_leave_join", **changes) -> Config:
-    cfg = Config(env=env, train_dir=str(tmp_path), experiment="e", seed=1, train_for_env_steps=1024, sampling__backend="serial")
+    cfg = Config(env=env, train_dir=str(tmp_path), experiment="e", seed=1, train_for_env_steps=1024)
     base = dict(
+        sampling__backend="serial",
         sampling__num_workers=1,
         sampling__num_envs_per_worker=2,
         sampling__rollout_length=16,
@@ -72,7 +73,7 @@ def test_two_policies_train_on_their_own_agents_and_envs_learn_who_controls_them
     summary = relayrl.train(cfg)
     last = rows(summary)[-1]
     # a -> policy 0, b and c -> policy 1; each env reports the policy its training info named for the agent
-    assert last["episode_extra_stats/told_policy/mean"] == 0.0
+    assert last["policy_0/episode_extra_stats/told_policy/mean"] == 0.0
     assert last["policy_1/episode_extra_stats/told_policy/mean"] == 1.0
     assert last["policy_0/length_mean"] == 3.0 and last["policy_1/length_mean"] == 4.0  # a: 3 steps; b 5, c 3
     assert last["policy_1/learner/policy_lag_mean"] >= 0
@@ -147,7 +148,9 @@ def test_a_mapping_hook_that_raises_stops_the_run_naming_it_and_leaves_a_loadabl
 
 
 def test_mixed_agent_spaces_exit_2_before_anything_starts(tmp_path, capsys):
-    code = cli_main(["train", "--env", "multiagent_envs:make_mismatch", "--train-dir", str(tmp_path), "--backend", "serial"])
+    code = cli_main(
+        ["train", "--env", "multiagent_envs:make_mismatch", "--train-dir", str(tmp_path), "--backend", "serial"]
+    )
     assert code == 2
     assert "agent 'c' has observation space" in capsys.readouterr().err
     assert not (tmp_path / "multiagent_envs_make_mismatch").exists()

@@ -45,7 +45,7 @@ def stats(value: float) -> dict[str, Any]:
 
 def test_copy_takes_weights_optimizer_and_normalizers_then_mutates() -> None:
     ctl, learners, state = population(
-        pbt_start_env_steps=0, pbt_period_env_steps=10, pbt_mutation_rate=1.0, pbt_env_params={"d": [0.0, 1.0]}
+        start_env_steps=0, period_env_steps=10, mutation_rate=1.0, env_params={"d": [0.0, 1.0]}
     )
     ctl.start_new()
     source = learners[1]
@@ -68,7 +68,7 @@ def test_copy_takes_weights_optimizer_and_normalizers_then_mutates() -> None:
 
 
 def test_a_proposal_outside_the_bounds_is_clamped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    ctl, learners, state = population(pbt_bounds={"lr": [1e-4, 3e-4]}, pbt_mutation_rate=1.0)
+    ctl, learners, state = population(bounds={"lr": [1e-4, 3e-4]}, mutation_rate=1.0)
     with caplog.at_level(logging.WARNING, logger="relayrl.pbt"):
         for _ in range(20):
             ctl.start_new()
@@ -78,10 +78,10 @@ def test_a_proposal_outside_the_bounds_is_clamped_and_logged(caplog: pytest.LogC
 
 
 def test_saved_state_restores_hyperparameters_and_lineage() -> None:
-    ctl, learners, _ = population(pbt_mutation_rate=1.0, pbt_env_params={"d": [0.0, 1.0]})
+    ctl, learners, _ = population(mutation_rate=1.0, env_params={"d": [0.0, 1.0]})
     ctl.start_new()
     saved = ctl.state_dict()
-    fresh, fresh_learners, fresh_state = population(pbt_env_params={"d": [0.0, 1.0], "e": [2.0, 4.0]})
+    fresh, fresh_learners, fresh_state = population(env_params={"d": [0.0, 1.0], "e": [2.0, 4.0]})
     fresh_state.policies[1].env_params = {"d": 0.7, "gone": 1.0}  # as a checkpoint from other declarations left it
     fresh.load_state_dict(saved)
     assert fresh_state.policies[1].env_params == {"d": 0.7, "e": 3.0}  # kept, added at its start, dropped

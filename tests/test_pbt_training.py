@@ -16,8 +16,9 @@ from relayrl.trainer.checkpointer import read_checkpoint
 
 
 def small(tmp_path: Path, **changes: object) -> Config:
-    cfg = Config(env="pbt_envs:make_probe", train_dir=str(tmp_path), experiment="e", seed=3, sampling__backend="serial")
+    cfg = Config(env="pbt_envs:make_probe", train_dir=str(tmp_path), experiment="e", seed=3)
     base: dict[str, object] = dict(
+        sampling__backend="serial",
         train_for_env_steps=2048,
         sampling__num_workers=1,
         sampling__num_envs_per_worker=4,
@@ -110,16 +111,16 @@ def test_copies_are_in_the_progress_file_and_the_checkpoint_and_resume_continues
     ],
 )
 def test_bad_pbt_input_exits_2_before_training(tmp_path: Path, capsys, args, message) -> None:  # type: ignore[no-untyped-def]
-    code = cli_main(["train", "--env", "pbt_envs:make_probe", "--train-dir", str(tmp_path), "--backend", "serial", *args])
+    code = cli_main(
+        ["train", "--env", "pbt_envs:make_probe", "--train-dir", str(tmp_path), "--backend", "serial", *args]
+    )
     assert code == 2
     assert message in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
 
 
 def test_unseen_objective_warns_naming_the_key(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
-    cfg = small(
-        tmp_path, pbt__objective="no_such_key", pbt__start_env_steps=0, pbt__objective_grace_env_steps=256
-    )
+    cfg = small(tmp_path, pbt__objective="no_such_key", pbt__start_env_steps=0, pbt__objective_grace_env_steps=256)
     with caplog.at_level("WARNING", logger="relayrl.pbt"):
         relayrl.train(replace(cfg, train_for_env_steps=1024))
     assert "'no_such_key'" in caplog.text

@@ -236,11 +236,10 @@ def test_help_lists_plot(capsys: pytest.CaptureFixture[str], monkeypatch: pytest
 
 
 def test_train_then_plot(tmp_path: Path) -> None:
-    cfg = relayrl.Config(
-        env="CartPole-v1", experiment="cp", train_dir=str(tmp_path), train_for_env_steps=2048, seed=1, sampling__backend="serial"
-    )
+    cfg = relayrl.Config(env="CartPole-v1", experiment="cp", train_dir=str(tmp_path), train_for_env_steps=2048, seed=1)
     cfg = replace(
         cfg,
+        sampling__backend="serial",
         sampling__num_workers=1,
         sampling__num_envs_per_worker=4,
         sampling__rollout_length=16,

@@ -35,7 +35,11 @@ def progress_rows(summary):
 
 def test_serial_run_learns_cartpole(tmp_path):
     cfg = small(
-        tmp_path, sampling__backend="serial", train_for_env_steps=40_000, sampling__num_envs_per_worker=8, sampling__rollout_length=32
+        tmp_path,
+        sampling__backend="serial",
+        train_for_env_steps=40_000,
+        sampling__num_envs_per_worker=8,
+        sampling__rollout_length=32,
     )
     summary = relayrl.train(cfg)
     assert summary.env_steps >= 40_000
@@ -81,7 +85,7 @@ def test_multiprocess_run(tmp_path, mode):
     cfg = small(
         tmp_path,
         sampling__num_workers=2,
-        sampling__sampling_mode=mode,
+        sampling__mode=mode,
         train_for_env_steps=16_384,
         logging__tensorboard=True,
     )
@@ -124,7 +128,7 @@ def test_async_lag_stays_about_one_when_the_learner_is_the_bottleneck(tmp_path):
 def test_batch_of_many_rollouts_per_worker_trains(tmp_path, mode):
     # 8 rollouts per batch from 2 workers: each worker needs 4 slots per batch (8 in async mode to
     # keep sampling during the update); with a fixed 2 slots per worker this run used to hang.
-    cfg = small(tmp_path, sampling__num_workers=2, sampling__sampling_mode=mode, algorithm__batch_size=8 * 64)
+    cfg = small(tmp_path, sampling__num_workers=2, sampling__mode=mode, algorithm__batch_size=8 * 64)
     assert cfg.rollouts_per_worker == 4
     assert cfg.num_slots_per_worker == (4 if mode == "sync" else 8)
     summary = relayrl.train(replace(cfg, train_for_env_steps=4 * 512))

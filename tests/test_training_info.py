@@ -10,7 +10,7 @@ import torch
 from envs_for_tests import EpisodeEnv, Recorder, load_records
 
 import relayrl
-from relayrl import TrainingInfoInterface, find_training_info_interface
+from relayrl import TrainingInfoInterface, find_training_info_interface, info_schema
 from relayrl.config import Config, replace
 from relayrl.envs.episode_stats import flatten_extra_stats
 from relayrl.envs.info_interface import vector_training_info_targets
@@ -110,16 +110,19 @@ def _publisher(fn):
     cfg = replace(Config(), training_info__fn=fn)
     view = lambda: relayrl.TrainerView(10, 2, 1.5, {}, {}, cfg)  # noqa: E731
     state = TrainState(policies={0: PolicyState(reward_shaping={"k": 1.0})})
-    return TrainingInfoPublisher(cfg, SharedBlob(capacity=1 << 16), state, view)
+    table = lambda: {0: {"policy_version": 2, "stats": {}, "reward_shaping": state.policies[0].reward_shaping}}  # noqa: E731
+    return TrainingInfoPublisher(cfg, SharedBlob(capacity=1 << 16), state, view, table)
 
 
 def test_publisher_keys_and_user_function():
     pub = _publisher(lambda view: {"level": view.policy_version * 10})
-    info = pub.compose()
-    assert info["policy_version"] == 2 and info["train_seconds"] == 1.5 and info["level"] == 20
+    part = pub.compose()
+    assert part["train_seconds"] == 1.5 and part["level"] == 20 and part["policies"][0]["policy_version"] == 2
+    info = info_schema.for_policy(part, 0)  # what an env of policy 0 gets
     assert info["reward_shaping"] == {"k": 1.0} and info["policy_id"] == 0 and "stats" in info
-    pub.set_reward_shaping({"k": 2.0})
-    assert pub.maybe_publish() and pub.blob.read()[1]["reward_shaping"] == {"k": 2.0}
+    assert info["policy_version"] == 2
+    pub.set_reward_shaping({"k": 2.0}, 0)
+    assert pub.maybe_publish() and pub.blob.read()[1]["policies"][0]["reward_shaping"] == {"k": 2.0}
     assert pub.state.policies[0].reward_shaping == {"k": 2.0}  # the train state owns it (checkpoints)
 
 
@@ -175,7 +178,9 @@ def _check_deliveries(records, expect_envs, min_steps=0):
 @pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.multiprocess)])
 @pytest.mark.timeout(120)
 def test_every_env_in_every_worker_gets_training_info(tmp_path, serial):
-    summary = relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", sampling__backend=("serial" if serial else "local")))
+    summary = relayrl.train(
+        _cfg(tmp_path, "envs_for_tests:make_recorded_env", sampling__backend=("serial" if serial else "local"))
+    )
     values = _check_deliveries(load_records(tmp_path / "records"), expect_envs=8)
     assert max(values) >= summary.env_steps // 2  # the live count tracks the run
     # Staleness at arrival, as reported: a delivery happens within the batch step it was read for, so
@@ -190,7 +195,12 @@ def test_every_env_in_every_worker_gets_training_info(tmp_path, serial):
 @pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.multiprocess)])
 @pytest.mark.timeout(120)
 def test_vector_env_with_some_subenvs_implementing(tmp_path, serial):
-    cfg = _cfg(tmp_path, "envs_for_tests:make_mixed_vector_env", sampling__backend=("serial" if serial else "local"), environment__vectorized=True)
+    cfg = _cfg(
+        tmp_path,
+        "envs_for_tests:make_mixed_vector_env",
+        sampling__backend=("serial" if serial else "local"),
+        environment__vectorized=True,
+    )
     summary = relayrl.train(cfg)
     _check_deliveries(load_records(tmp_path / "records"), expect_envs=4)  # 2 of 4 sub-envs x 2 workers
     # the vector info layout (dict of arrays with "_key" masks) carries each episode's own values
@@ -205,7 +215,10 @@ def test_vector_env_with_some_subenvs_implementing(tmp_path, serial):
 @pytest.mark.timeout(120)
 def test_episode_delivery_changes_values_only_at_resets(tmp_path, serial):
     cfg = _cfg(
-        tmp_path, "envs_for_tests:make_recorded_env", sampling__backend=("serial" if serial else "local"), training_info__delivery="episode"
+        tmp_path,
+        "envs_for_tests:make_recorded_env",
+        sampling__backend=("serial" if serial else "local"),
+        training_info__delivery="episode",
     )
     relayrl.train(cfg)
     records = load_records(tmp_path / "records")
@@ -219,10 +232,24 @@ def test_episode_delivery_changes_values_only_at_resets(tmp_path, serial):
 @pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.multiprocess)])
 @pytest.mark.timeout(180)
 def test_resumed_run_never_delivers_below_the_checkpoint(tmp_path, serial):
-    first = relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", sampling__backend=("serial" if serial else "local"), train_for_env_steps=4096))
+    first = relayrl.train(
+        _cfg(
+            tmp_path,
+            "envs_for_tests:make_recorded_env",
+            sampling__backend=("serial" if serial else "local"),
+            train_for_env_steps=4096,
+        )
+    )
     for p in (tmp_path / "records").glob("*.json"):
         p.unlink()
-    relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", sampling__backend=("serial" if serial else "local"), train_for_env_steps=8192))
+    relayrl.train(
+        _cfg(
+            tmp_path,
+            "envs_for_tests:make_recorded_env",
+            sampling__backend=("serial" if serial else "local"),
+            train_for_env_steps=8192,
+        )
+    )
     _check_deliveries(load_records(tmp_path / "records"), expect_envs=8, min_steps=first.env_steps)
 
 

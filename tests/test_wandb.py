@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,7 +13,10 @@ import pytest
 from relayrl.cli.main import main
 from relayrl.config import Config, LoggingConfig, replace
 from relayrl.experiment import Experiment
+from relayrl.trainer.episode_stats import EpisodeStatsWindow
+from relayrl.trainer.policy_set import Policy, PolicySet
 from relayrl.trainer.reporting import Reporter
+from relayrl.trainer.state import PolicyState
 
 pytest.importorskip("wandb")
 
@@ -154,12 +158,15 @@ class _Recorder(_Broken):
 
 def test_every_sink_gets_the_reports_scalars_and_a_failing_one_is_dropped(tmp_path: Path) -> None:
     cfg = replace(Config(), logging=LoggingConfig(tensorboard=False, progress_bar=False))
-    reporter = Reporter(cfg, Experiment(tmp_path, "e"), env_steps=0, resumed=False)
+    learner = SimpleNamespace(policy_version=1)
+    policy = Policy(0, learner, None, PolicyState(), EpisodeStatsWindow(10))  # type: ignore[arg-type]
+    reporter = Reporter(cfg, Experiment(tmp_path, "e"), PolicySet([policy]), env_steps=0, resumed=False)
     broken, recorder = _Broken(), _Recorder()
     reporter.sinks += [broken, recorder]
-    reporter.add_learner_stats({"pg_loss": 0.5, "approx_kl": 0.01})
-    reporter.report(100, 1, 1.0, worker_restarts=0)
-    reporter.report(200, 2, 2.0, worker_restarts=0)
+    policy.learner_stats = {"pg_loss": 0.5, "approx_kl": 0.01}
+    reporter.report(100, 1.0, worker_restarts=0)
+    learner.policy_version = 2
+    reporter.report(200, 2.0, worker_restarts=0)
     assert broken.calls == 1 and reporter.sinks == [recorder]
     assert [step for step, _ in recorder.rows] == [100, 200]
     scalars = recorder.rows[-1][1]

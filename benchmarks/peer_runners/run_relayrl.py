@@ -107,7 +107,7 @@ def main() -> None:
     # relayrl-only variants (Framework.extra): sampling mode, off-policy correction, advantage std floor,
     # weight publication
     if "sampling_mode" in p:
-        cfg = replace(cfg, sampling__sampling_mode=p["sampling_mode"])
+        cfg = replace(cfg, sampling__mode=p["sampling_mode"])
     if "off_policy_correction" in p:
         cfg = replace(cfg, algorithm__off_policy_correction=p["off_policy_correction"])
     if "advantage_std_floor" in p:

@@ -206,7 +206,7 @@ class Config:
         """Trajectory slots each worker owns in shared memory: one batch's worth in sync mode,
         ``num_buffers_per_worker`` batches' worth in async mode (so there are always enough slots
         for a batch, whatever the batch size)."""
-        if self.sampling.sampling_mode == "sync":
+        if self.sampling.mode == "sync":
             return self.rollouts_per_worker
         return self.rollouts_per_worker * max(self.sampling.num_buffers_per_worker, 1)
 
@@ -273,6 +273,7 @@ _RENAMED: dict[str, dict[str, str]] = {
         "ray_placement_strategy": "placement_strategy",
     },
     "pbt": {"pbt": "enabled"},
+    "sampling": {"sampling_mode": "mode"},
 }
 """Field names of config.json files written before the groups dropped their prefixes (old -> new)."""
 

@@ -88,7 +88,7 @@ class SamplingConfig:
     rollout_length: int = 32
     """Env steps per env in one trajectory slot (the unit a worker hands to the learner)."""
 
-    sampling_mode: Literal["async", "sync"] = "async"
+    mode: Annotated[Literal["async", "sync"], flag("sampling-mode")] = "async"
     """``async``: workers keep sampling while the learner trains (rollouts about one policy version
     old; see ``off_policy_correction``); ``sync``: workers wait for fresh weights after each rollout
     (no policy lag)."""
@@ -198,7 +198,7 @@ class AlgorithmConfig:
                 f"(num_envs_per_worker * rollout_length = {cfg.rollout_steps}); use e.g. "
                 f"{max(1, self.batch_size // cfg.rollout_steps) * cfg.rollout_steps}.",
             )
-            if cfg.sampling.sampling_mode == "sync":
+            if cfg.sampling.mode == "sync":
                 per_round = cfg.sampling.num_workers * cfg.rollout_steps
                 require(
                     self.batch_size % per_round == 0,

@@ -72,7 +72,7 @@ class TrainingLoop:
         # Weights published after every epoch reach rollouts that start while the learner trains;
         # they are pointless when nothing samples meanwhile (sync mode, in-process workers).
         publish_every_epoch = (
-            p.source.samples_while_training and sampling.sampling_mode == "async" and sampling.publish_every_epoch
+            p.source.samples_while_training and sampling.mode == "async" and sampling.publish_every_epoch
         )
         for slot in range(p.layout.num_slots):
             p.source.grant(slot)

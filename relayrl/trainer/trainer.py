@@ -207,7 +207,7 @@ class Trainer:
             cfg.env,
             mode,
             cfg.sampling.num_envs_per_worker,
-            cfg.sampling.sampling_mode,
+            cfg.sampling.mode,
             len(self.policies),
             "y" if len(self.policies) == 1 else "ies",
             self.device,
