@@ -211,7 +211,7 @@ class Checkpointer:
         extensions: Sequence[Extension] = (),
     ) -> None:
         """``extensions``: each one's ``state_dict()`` is saved under its ``name``."""
-        from relayrl import __version__
+        from relayrl.version import __version__
 
         self.extensions = extensions
         self.experiment = experiment
