@@ -95,7 +95,7 @@ def opponent_refused_hint(env: Any, spec: str) -> str:
     unwrapped = getattr(env, "unwrapped", env)
     if not hasattr(unwrapped, "bot_level"):
         return ""
-    digits = re.search(r"(\d+)$", spec)
+    digits = None if spec.startswith("policy:") else re.search(r"(\d+)$", spec)  # bot_4 -> level 4
     level = int(digits.group(1)) if digits else int(unwrapped.bot_level)
     kwargs = json.dumps({"bot_level": level})
     return f"; this env plays its own opponent, chosen by the env kwarg bot_level: --env-kwargs '{kwargs}'"
