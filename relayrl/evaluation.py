@@ -31,6 +31,10 @@ class EvalResult:
     video_path: str | None
     extra_stats: dict[str, float] = dataclasses.field(default_factory=dict)
     """Mean over episodes of each ``episode_extra_stats`` key the env reported (e.g. ``success``)."""
+    checkpoint: str | None = None
+    """The checkpoint file evaluated (set by ``relayrl enjoy``)."""
+    policy_id: int | None = None
+    """The policy of that checkpoint that was evaluated (set by ``relayrl enjoy``)."""
 
 
 def policy_from_checkpoint(train_cfg: Config, env: gym.Env, data: dict[str, Any], policy_id: int = 0) -> ActorCritic:

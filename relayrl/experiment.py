@@ -5,9 +5,10 @@
     config.json            the resolved Config of the run (written once a resume is known to be accepted)
     progress.jsonl         one JSON row per report
     tensorboard/           TensorBoard event files
-    checkpoints/           checkpoint_<policy version:09d>_<env steps>.pt (the latest K) and best.pt
+    checkpoints/           checkpoint_<policy version:09d>_<env steps>.pt (the latest K), best.pt and
+                           best_policy_<k>.pt (policy k's best, runs with several policies)
     videos/                what ``relayrl enjoy --video`` records
-    policy.onnx            what ``relayrl export`` writes by default
+    policy.onnx            what ``relayrl export`` writes by default (policy_<k>.onnx for --policy k > 0)
     wandb_run_id, wandb/   the experiment's Weights & Biases run id and files (with ``--wandb``)
 
 and ``<train_dir>/plots/`` holds what ``relayrl plot`` draws. Train, enjoy, plot and the checkpointer
@@ -93,6 +94,11 @@ class Experiment:
     @property
     def onnx_path(self) -> Path:
         return self.root / "policy.onnx"
+
+    def onnx_path_of(self, policy_id: int) -> Path:
+        """Where ``relayrl export --policy k`` writes by default: ``policy.onnx`` for policy 0,
+        ``policy_<k>.onnx`` else."""
+        return self.onnx_path if policy_id == 0 else self.root / f"policy_{policy_id}.onnx"
 
     @property
     def wandb_run_id_path(self) -> Path:

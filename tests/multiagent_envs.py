@@ -99,3 +99,13 @@ def raises_later(agent: str, env_index: int, episode: int) -> int:
     if episode >= 3:
         raise RuntimeError("no mapping for late episodes")
     return 0
+
+
+CALLS: list[tuple[Any, int, int]] = []
+"""What ``record_calls`` was called with (in this process: serial runs)."""
+
+
+def record_calls(agent: Any, env_index: int, episode: int) -> int:
+    """Keeps its arguments in ``CALLS``; policy = the episode's parity."""
+    CALLS.append((agent, env_index, episode))
+    return episode % 2

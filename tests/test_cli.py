@@ -13,8 +13,9 @@ import pytest
 
 from relayrl.cli.enjoy import EnjoyConfig, enjoy
 from relayrl.cli.main import main
-from relayrl.cli.train import parse_train_args
+from relayrl.cli.train import format_summary, parse_train_args
 from relayrl.config import Config
+from relayrl.trainer.trainer import TrainSummary, train
 
 
 def _flags(cls: type, group: str = "") -> list[tuple[str, str, str]]:
@@ -202,3 +203,86 @@ def test_enjoy_env_kwargs_override_and_extra_stats(tmp_path):
     )
     assert result.extra_stats["distance"] == 16.0  # the hardest level, no curriculum
     assert 0.0 <= result.extra_stats["success"] <= 1.0
+
+
+# ----- several policies: choosing one, the summary, bad input -----
+
+
+@pytest.fixture(scope="module")
+def two_policies(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, TrainSummary]:
+    """A serial CartPole run of two policies (random mapping) that wrote best.pt and best_policy_1.pt."""
+    train_dir = tmp_path_factory.mktemp("two")
+    cfg = parse_train_args(
+        ["--env", "CartPole-v1", "--backend", "serial", "--num-workers", "1", "--num-envs-per-worker", "8",
+         "--rollout-length", "16", "--train-for-env-steps", "2048", "--num-policies", "2", "--train-dir",
+         str(train_dir), "--experiment", "two", "--seed", "1", "--no-progress-bar", "--no-tensorboard"]
+    )  # fmt: skip
+    summary = train(cfg)
+    checkpoints = train_dir / "two" / "checkpoints"
+    assert (checkpoints / "best.pt").is_file() and (checkpoints / "best_policy_1.pt").is_file()
+    return train_dir, summary
+
+
+def test_enjoy_policy_k_plays_its_own_best_file_and_names_it(
+    two_policies: tuple[Path, TrainSummary], capsys: pytest.CaptureFixture[str]
+) -> None:
+    train_dir, _ = two_policies
+    base = ["enjoy", "--experiment", "two", "--train-dir", str(train_dir), "--num-episodes", "1"]
+    assert main([*base, "--policy", "1"]) == 0
+    best_1 = train_dir / "two" / "checkpoints" / "best_policy_1.pt"
+    assert f"checkpoint:   {best_1} (policy 1)" in capsys.readouterr().out
+    result = enjoy(EnjoyConfig(experiment="two", train_dir=str(train_dir), num_episodes=1, policy=0))
+    assert result.checkpoint == str(best_1.with_name("best.pt")) and result.policy_id == 0
+
+
+@pytest.mark.parametrize(
+    "flags", [[], ["--checkpoint", "latest"], ["--checkpoint", "best_policy_1.pt"], ["--policy", "2"]]
+)
+@pytest.mark.parametrize("command", ["enjoy", "export"])
+def test_several_policies_and_no_policy_is_a_one_line_choice(
+    two_policies: tuple[Path, TrainSummary], command: str, flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    train_dir, _ = two_policies
+    out = train_dir / "none.onnx"
+    args = [command, "--experiment", "two", "--train-dir", str(train_dir), *flags]
+    assert main(args + (["--output", str(out)] if command == "export" else [])) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "holds policies 0, 1; choose one with --policy K" in err
+    assert not out.exists()
+
+
+def test_train_summary_lists_every_policy_and_evaluates_the_best(two_policies: tuple[Path, TrainSummary]) -> None:
+    train_dir, summary = two_policies
+    assert set(summary.policy_rewards) == {0, 1} and all(r is not None for r in summary.policy_rewards.values())
+    cfg = parse_train_args(["--experiment", "two", "--train-dir", str(train_dir), "--num-policies", "2"])
+    rewards = {0: 20.0, 1: 35.5}
+    text = format_summary(cfg, dataclasses.replace(summary, policy_rewards=rewards))
+    assert "per policy   0: 20.000   1: 35.500" in text
+    assert "best policy:     1 (mean reward 35.500)" in text
+    assert text.splitlines()[-1].endswith(f"--train-dir {train_dir} --policy 1")
+    one = format_summary(cfg, dataclasses.replace(summary, policy_rewards={0: 20.0}))
+    assert "--policy" not in one and "best policy" not in one
+
+
+@pytest.mark.parametrize("command", ["train", "enjoy"])
+@pytest.mark.parametrize("value", ["{bad", "[1, 2]"])
+def test_malformed_json_flag_is_one_line(command: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = [command, "--env-kwargs", value] + (["--experiment", "x"] if command == "enjoy" else [])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("relayrl: error: --env-kwargs"), err
+    assert main([command, f"--env-kwargs={value}"]) == 2  # the --flag=value form too
+    assert capsys.readouterr().err.startswith("relayrl: error: --env-kwargs")
+
+
+def test_help_into_a_closed_pipe_exits_quietly() -> None:
+    """``relayrl train --help | head``: the reader is gone before the help is written."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "relayrl.cli.main", "train", "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()[-2000:]

@@ -16,8 +16,11 @@ import torch
 
 from relayrl.cli.main import main
 from relayrl.config import ConfigError, ModelConfig
+from relayrl.evaluation import policy_from_spaces
+from relayrl.experiment import Experiment
 from relayrl.models import ActorCritic, build_actor_critic
 from relayrl.models.normalization import RunningMeanStd
+from relayrl.trainer.checkpointer import read_checkpoint
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -310,16 +313,22 @@ def test_cli_export_writes_a_checked_file(trained: Path, capsys: pytest.CaptureF
 
 
 def test_docs_example_runs_without_torch_or_relayrl(trained: Path, tmp_path: Path) -> None:
-    """The Python block of docs/export.md, run in a process where importing torch or relayrl fails."""
-    path = tmp_path / "policy.onnx"
-    assert main(["export", "--experiment", "e", "--train-dir", str(trained), "--output", str(path)]) == 0
+    """The first export command of docs/export.md, then its Python block as written, in the folder the
+    export wrote to, in a process where importing torch or relayrl fails."""
     doc = (Path(__file__).resolve().parents[1] / "docs" / "export.md").read_text()
+    command = re.search(r"^relayrl export (.*--output (\S+).*)$", doc, re.M)
     block = re.search(r"```python\n(.*?)```", doc, re.S)
-    assert block is not None
-    code = block.group(1).replace('"policy.onnx"', repr(str(path)))
+    assert command is not None and block is not None
+    flags = command.group(1).split()
+    flags[flags.index("--experiment") + 1] = "e"
+    args = ["export", *flags, "--train-dir", str(trained)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)  # the export writes the relative --output path where the snippet reads it
+        assert main(args) == 0
+    assert (tmp_path / command.group(2)).is_file()
     guard = "import sys\nsys.modules['torch'] = None\nsys.modules['relayrl'] = None\n"
     proc = subprocess.run(
-        [sys.executable, "-c", guard + code], capture_output=True, text=True, timeout=120, cwd=tmp_path
+        [sys.executable, "-c", guard + block.group(1)], capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("return ")
@@ -347,3 +356,38 @@ def test_cli_export_help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest
     assert main(["export", "--help"]) == 0
     out = capsys.readouterr().out
     assert "--output" in out and "--check-samples" in out and "policy.onnx" in out
+
+
+@pytest.fixture(scope="module")
+def two_policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    train_dir = tmp_path_factory.mktemp("two")
+    code = main(
+        ["train", "--env", "CartPole-v1", "--backend", "serial", "--num-workers", "1", "--num-envs-per-worker", "8",
+         "--rollout-length", "16", "--train-for-env-steps", "2048", "--num-policies", "2", "--train-dir",
+         str(train_dir), "--experiment", "two", "--seed", "1", "--no-progress-bar", "--no-tensorboard"]
+    )  # fmt: skip
+    assert code == 0
+    return train_dir
+
+
+def test_cli_export_policy_k_writes_that_policys_network(
+    two_policies: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    best_1 = two_policies / "two" / "checkpoints" / "best_policy_1.pt"
+    args = ["export", "--experiment", "two", "--train-dir", str(two_policies), "--check-samples", "0"]
+    assert main([*args, "--checkpoint", str(best_1)]) == 2  # several policies: no silent policy 0
+    assert "choose one with --policy K" in capsys.readouterr().err
+    assert main([*args, "--policy", "1"]) == 0
+    path = two_policies / "two" / "policy_1.onnx"
+    assert f"exported:     policy 1 of {best_1}" in capsys.readouterr().out
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert props["policy"] == "1" and props["checkpoint"] == "best_policy_1.pt"
+    data = read_checkpoint(best_1)
+    cfg = Experiment(two_policies, "two").read_config()
+    obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    session, names = _session(path)
+    got = dict(zip(names, session.run(None, {"obs": obs}), strict=True))
+    for k in (0, 1):
+        model = policy_from_spaces(cfg, CARTPOLE.observation_space, CARTPOLE.action_space, data, k)
+        ref = model.act(torch.from_numpy(obs), None, None, deterministic=True)
+        assert np.allclose(got["value"], ref.values.detach().numpy(), atol=1e-4) == (k == 1), f"policy {k}"

@@ -11,10 +11,11 @@ from multiagent_envs import LeaveJoinEnv, MismatchEnv
 
 from relayrl import info_schema
 from relayrl.config import Config, ConfigError, MultiAgentConfig, SelfPlayConfig, replace, validate
-from relayrl.envs.coin_duel import CoinDuelVsBot
+from relayrl.envs.coin_duel import CELL, CoinDuel, CoinDuelVsBot
 from relayrl.multiagent.agent_info import AgentInfo, PoolTable
 from relayrl.multiagent.contract import agent_spaces, is_multiagent_env
 from relayrl.multiagent.env_batch import MultiAgentEnvBatch
+from relayrl.multiagent.evaluation import opponent_refused_hint, resolve_opponent
 from relayrl.multiagent.mapping import AgentMapping, MappingError, validate_mapping
 from relayrl.multiagent.opponent_curriculum import OpponentCurriculum
 from relayrl.self_play.pool import SnapshotPool, sampling_weights
@@ -96,6 +97,11 @@ def test_a_hook_that_raises_mid_run_names_the_hook():
     ("ma", "agents", "match"),
     [
         (dict(num_policies=2, policy_mapping="multiagent_envs:unknown_id"), ("a", "b"), "returned 7"),
+        (
+            dict(num_policies=2, policy_mapping="round_robin"),
+            ("a", "b"),
+            "'round_robin' is unknown; choose random, fixed, or a hook package.module:function",
+        ),
         (dict(num_policies=4, policy_mapping="fixed"), ("a", "b"), "would never act"),
         (dict(num_policies=9), ("a", "b"), "exceeds the 8 agents"),
         (dict(self_play=True), None, "needs a multi-agent env"),
@@ -294,3 +300,38 @@ def test_a_policys_share_of_a_batch_keeps_the_minibatch_size():
     assert own_minibatches(2048, 2048, 4) == 4
     assert own_minibatches(10, 2048, 4) == 1
     assert own_minibatches(700, 2048, 4) == 1
+
+
+def test_opponent_specs_and_what_a_bare_name_suggests():
+    assert resolve_opponent("policy:1", [0, 1], "relayrl.envs.coin_duel:make_duel") == 1
+    bot = resolve_opponent("relayrl.envs.coin_duel:bot_4", [0], "relayrl.envs.coin_duel:make_duel")
+    assert callable(bot) and bot.__name__ == "bot_4"
+    with pytest.raises(ConfigError, match=r"give policy:J \(J a policy of the checkpoint: 0, 1\).*"
+                       r"--opponent relayrl\.envs\.coin_duel:bot_4\."):  # fmt: skip
+        resolve_opponent("bot_4", [0, 1], "multiagent_envs:make_leave_join")
+    with pytest.raises(ConfigError, match=r"--opponent multiagent_envs:by_agent\."):  # found in the env's module
+        resolve_opponent("by_agent", [0], "multiagent_envs:make_leave_join")
+    with pytest.raises(ConfigError, match=r"policy:J with J a policy of the checkpoint \(0, 1\)"):
+        resolve_opponent("policy:2", [0, 1], "relayrl.envs.coin_duel:make_duel")
+
+
+def test_a_refused_opponent_names_the_envs_bot_level_kwarg():
+    hint = opponent_refused_hint(
+        OpponentCurriculum(CoinDuelVsBot(), "set_bot_level", 5), "relayrl.envs.coin_duel:bot_4"
+    )
+    assert hint.endswith("""--env-kwargs '{"bot_level": 4}'""")
+    assert opponent_refused_hint(CoinDuelVsBot({"bot_level": 2}), "policy:0").endswith("""'{"bot_level": 2}'""")
+    assert opponent_refused_hint(LeaveJoinEnv(), "x:bot_4") == ""
+
+
+def test_coin_duel_renders_rgb_frames_only_when_asked():
+    env = CoinDuel({"size": 5}, render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame is not None and frame.shape == (5 * CELL, 5 * CELL, 3) and frame.dtype == np.uint8
+    (x, y) = env.core.pos[0]
+    assert tuple(frame[y * CELL + CELL // 2, x * CELL + CELL // 2]) == (210, 50, 50)  # player_0 is red
+    assert CoinDuel().render() is None
+    vs_bot = CoinDuelVsBot(render_mode="rgb_array")
+    vs_bot.reset(seed=0)
+    assert vs_bot.render().shape == (7 * CELL, 7 * CELL, 3)

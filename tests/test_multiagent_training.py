@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import imageio.v2 as imageio
 import pytest
 import torch
 
@@ -173,3 +174,65 @@ def test_pettingzoo_simple_spread_trains_from_the_cli(tmp_path):
     assert last["env_steps"] >= 4000
     assert "policy_1/episode_extra_stats/nearest_landmark/mean" in last and "policy_0/reward_mean" in last
     assert torch.load(tmp_path / "spread" / "checkpoints" / "best.pt", weights_only=True)["policies"].keys() == {0, 1}
+
+
+def test_a_mapping_hook_gets_the_agents_name_the_global_env_index_and_episodes_from_0(tmp_path):
+    """What docs/multi-agent.md says of ``function(agent_id, env_index, episode)``."""
+    import multiagent_envs
+
+    multiagent_envs.CALLS.clear()
+    cfg = small(
+        tmp_path,
+        multi_agent__num_policies=2,
+        multi_agent__policy_mapping="multiagent_envs:record_calls",
+        sampling__num_workers=2,
+        train_for_env_steps=256,
+    )
+    relayrl.train(cfg)
+    probes, calls = multiagent_envs.CALLS[:12], multiagent_envs.CALLS[12:]
+    assert probes == [(agent, e, 0) for e in range(4) for agent in ("a", "b", "c")]  # before anything starts
+    assert {agent for agent, _, _ in calls} == {"a", "b", "c"}  # names from possible_agents, not indexes
+    assert {e for _, e, _ in calls} == {0, 1, 2, 3}  # worker w's env e is w * num_envs_per_worker + e
+    for e in range(4):
+        for agent in ("a", "b", "c"):
+            episodes = [ep for ag, env, ep in calls if (ag, env) == (agent, e)]
+            assert episodes == list(range(len(episodes))) and len(episodes) >= 3  # 0, 1, 2, ... per env
+
+
+def test_enjoy_and_export_choose_a_policy_of_a_multiagent_run_and_record_a_video(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    cfg = small(
+        tmp_path,
+        env="relayrl.envs.coin_duel:make_duel",
+        multi_agent__num_policies=2,
+        multi_agent__policy_mapping="fixed",
+        train_for_env_steps=512,
+    )
+    relayrl.train(cfg)
+    base = ["--experiment", "e", "--train-dir", str(tmp_path), "--checkpoint", "latest"]
+    assert cli_main(["enjoy", *base, "--num-episodes", "1"]) == 2  # two policies and no --policy
+    assert "holds policies 0, 1; choose one with --policy K" in capsys.readouterr().err
+    video = tmp_path / "duel.gif"
+    args = ["enjoy", *base, "--policy", "1", "--opponent", "policy:0", "--num-episodes", "2", "--video"]
+    assert cli_main([*args, "--video-path", str(video), "--max-video-episodes", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "(policy 1)" in out and f"video:        {video}" in out
+    frames = imageio.mimread(video)
+    assert frames[0].shape[2] == 3 and len(frames) >= 2  # the reset and the steps of one game
+    assert cli_main(["enjoy", *base, "--policy", "1", "--opponent", "bot_4"]) == 2
+    assert "relayrl.envs.coin_duel:bot_4" in capsys.readouterr().err
+    assert cli_main(["export", *base, "--policy", "1", "--check-samples", "16"]) == 0
+    onnx = pytest.importorskip("onnx")
+    props = {p.key: p.value for p in onnx.load(str(tmp_path / "e" / "policy_1.onnx")).metadata_props}
+    assert props["policy"] == "1"
+
+
+def test_video_of_a_multiagent_env_that_cannot_render_is_refused(tmp_path, capsys):
+    relayrl.train(small(tmp_path, train_for_env_steps=64))
+    capsys.readouterr()  # the training's log lines
+    video = tmp_path / "none.mp4"
+    args = ["enjoy", "--experiment", "e", "--train-dir", str(tmp_path), "--video", "--video-path", str(video)]
+    assert cli_main([*args, "--checkpoint", "latest"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "does not render rgb_array frames" in err
+    assert not video.exists()

@@ -253,3 +253,49 @@ def test_train_then_plot(tmp_path: Path) -> None:
     paths = plot(PlotConfig(experiment=("cp",), train_dir=str(tmp_path)))
     assert paths == [tmp_path / "plots" / "cp.png"]
     assert_png(paths[0])
+
+
+def write_policies_run(train_dir: Path, name: str, self_play: bool = False) -> None:
+    """A progress file of a run with two policies: top-level columns are policy 0's, every policy's
+    under ``policy_<k>/``; policy 1 alone reports ``episode_extra_stats/win``."""
+    exp = train_dir / name
+    exp.mkdir(parents=True)
+    lines = []
+    for i in range(10):
+        row: dict[str, Any] = {"env_steps": 1000 * (i + 1), "fps": 500.0, "reward_mean": float(i)}
+        row.update({"policy_0/reward_mean": float(i), "policy_1/reward_mean": 2.0 * i})
+        row["policy_1/episode_extra_stats/win/mean"] = i / 10
+        if self_play:
+            row["self_play/win_rate_vs_pool"] = i / 10
+        lines.append(json.dumps(row))
+    (exp / "progress.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_every_policy_is_drawn_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_policies_run(tmp_path, "pop")
+    write_run(tmp_path, "single")
+    drawn: list[tuple[str, str]] = []
+    original = plotting.Run.series
+
+    def spy(run: plotting.Run, key: str) -> Any:
+        drawn.append((run.name, key))
+        return original(run, key)
+
+    monkeypatch.setattr(plotting.Run, "series", spy)
+    paths = plot(PlotConfig(experiment=("pop", "single"), train_dir=str(tmp_path), out=str(tmp_path / "p.png")))
+    assert_png(paths[0])
+    assert ("pop", "policy_0/reward_mean") in drawn and ("pop", "policy_1/reward_mean") in drawn
+    assert ("pop", "policy_1/episode_extra_stats/win/mean") in drawn  # found although policy 0 lacks it
+    assert ("single", "reward_mean") in drawn
+    assert ("pop", "reward_mean") not in drawn  # top-level columns are policy 0's: not drawn twice
+    series = plotting.split_policies(group_runs([load_run(str(tmp_path), n) for n in ("pop", "single")]))
+    assert [s.label for s in series] == ["pop policy 0", "pop policy 1", "single"]
+    assert series[0].column("fps") == "fps" and series[1].column("fps") is None  # shared columns drawn once
+
+
+def test_self_play_win_rate_is_a_default_metric(tmp_path: Path) -> None:
+    write_policies_run(tmp_path, "sp", self_play=True)
+    metrics = plotting.default_metrics([load_run(str(tmp_path), "sp")])
+    assert metrics[:2] == ["reward_mean", "self_play/win_rate_vs_pool"]
+    assert "episode_extra_stats/win/mean" in metrics
+    assert plotting.metric_title("self_play/win_rate_vs_pool") == "self-play win rate vs pool"

@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Plot episode return, extra stats and curriculum level vs env steps of experiments into a PNG.",
     ),
     "export": (
-        "relayrl.export.command",
+        "relayrl.cli.export",
         "Export a trained policy to ONNX (deterministic action and value) for inference without relayrl.",
     ),
 }
@@ -50,6 +50,16 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
+def _closed_stdout() -> int:
+    """The reader of stdout went away (``relayrl train --help | head``): stop quietly, as ``cat`` does.
+    Python would flush stdout again at exit and print a second BrokenPipeError, so stdout is pointed
+    at devnull first."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
@@ -62,17 +72,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     # (spawned workers inherit sys.path).
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    if args and args[0] in ("-h", "--help"):
-        print(_help())
-        return 0
-    if not args or args[0] not in COMMANDS:
+    if not args or args[0] not in COMMANDS and args[0] not in ("-h", "--help"):
         what = f"unknown command {args[0]!r}" if args else "no command given"
         print(f"{_usage()}\n{PROG}: error: {what} (choose from {', '.join(COMMANDS)})", file=sys.stderr)
         return 2
     try:
+        if args[0] in ("-h", "--help"):
+            print(_help())
+            return 0
         command = importlib.import_module(COMMANDS[args[0]][0])
         startup.mark("imports")
         return int(command.run(args[1:]))
+    except BrokenPipeError:
+        return _closed_stdout()
     except SystemExit as exc:
         return _exit_code(exc)
     except ConfigError as exc:

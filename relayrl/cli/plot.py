@@ -11,6 +11,10 @@ two of the given names have that base. A group is drawn as the mean across its r
 min-max spread shaded, after interpolating every run on a common env-step grid (the env-step range
 all its runs cover); its legend label is ``<base> (<n> seeds)``. Other names are drawn as they are.
 
+Policies (runs trained with ``--num-policies N``): every policy is drawn by default, one legend entry
+per policy (``<name> policy <k>``), from the ``policy_<k>/...`` columns of the progress file; a
+column no policy has under its own prefix (``fps``, ``self_play/...``) is drawn once.
+
 Every problem with the input (missing experiment dir, missing or empty progress file, a metric no run
 has) is a ``ConfigError`` naming the path or metric; a run that lacks a metric other runs have is left
 out of that subplot with a warning.
@@ -19,7 +23,6 @@ out of that subplot with a warning.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import re
@@ -30,6 +33,16 @@ from typing import Any
 import numpy as np
 
 from relayrl.cli.parsing import parse
+from relayrl.cli.plot_runs import (
+    Run,
+    Series,
+    all_keys,
+    group_runs,
+    load_run,
+    seed_base,
+    seed_curve,
+    split_policies,
+)
 from relayrl.config import ConfigError
 from relayrl.experiment import Experiment
 from relayrl.pbt.plot import plot_lineage
@@ -40,9 +53,8 @@ log = logging.getLogger("relayrl.plot")
 EXTRA = "episode_extra_stats/"
 RETURN_KEY = "reward_mean"
 LEVEL_KEY = EXTRA + "curriculum/level/mean"
-SEED_SUFFIX = re.compile(r"^(?P<base>.+)[_-](?:seed|s)?(?P<seed>\d+)$")
+SELF_PLAY_KEY = "self_play/win_rate_vs_pool"
 ALIASES = {"reward": RETURN_KEY, "return": RETURN_KEY, "episode_return": RETURN_KEY, "length": "length_mean"}
-GRID_POINTS = 200
 LINESTYLES: list[Any] = ["-", "--", ":", "-."]
 
 
@@ -63,118 +75,21 @@ class PlotConfig:
     """Metrics to plot, one subplot each: a progress.jsonl column (``reward_mean``, ``fps``,
     ``episode_extra_stats/success/max``, ``derived/x``) or a short name (``return``, ``length``, an
     episode_extra_stats key such as ``success`` or ``curriculum/level``). Default: episode return, the
-    mean of every episode_extra_stats key found in any run, curriculum level last if present."""
+    self-play win rate against the pool if present, the mean of every episode_extra_stats key found in
+    any run, curriculum level last if present. Runs with several policies: every policy's curve."""
 
     group_seeds: bool = True
     """Draw runs whose names differ only by a seed suffix (``_seed1``, ``_s1``, ``_1``, ``-1``) as one
     mean curve with the min-max spread across seeds; ``--no-group-seeds`` draws every run."""
 
 
-@dataclasses.dataclass
-class Run:
-    """One experiment's progress rows."""
-
-    name: str
-    path: Path
-    rows: list[dict[str, Any]]
-
-    def keys(self) -> set[str]:
-        return {key for row in self.rows for key in row}
-
-    def series(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """(env_steps, values) of ``key``, sorted by env steps, finite values only (None when absent)."""
-        points: dict[float, float] = {}
-        for row in self.rows:
-            x, y = row.get("env_steps"), row.get(key)
-            if (
-                isinstance(x, (int, float))
-                and isinstance(y, (int, float))
-                and not isinstance(y, bool)
-                and math.isfinite(y)
-            ):
-                points[float(x)] = float(y)  # a repeated env-step count (resumed run): the last row wins
-        if not points:
-            return None
-        xs = np.array(sorted(points), dtype=np.float64)
-        return xs, np.array([points[x] for x in xs], dtype=np.float64)
-
-
-@dataclasses.dataclass
-class Series:
-    """One legend entry: a single run, or a seed group drawn as mean and spread."""
-
-    label: str
-    runs: list[Run]
-    group: bool
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def seed_base(name: str) -> str | None:
-    """The name without its seed suffix (``doorkey_seed2`` -> ``doorkey``), None when it has none."""
-    match = SEED_SUFFIX.match(name)
-    return match.group("base") if match else None
-
-
-def group_runs(runs: Sequence[Run], group_seeds: bool = True) -> list[Series]:
-    """Legend entries in the order the names were given; seed groups take the place of their first run."""
-    bases = [seed_base(run.name) if group_seeds else None for run in runs]
-    counts = {base: bases.count(base) for base in bases if base is not None}
-    series: list[Series] = []
-    by_base: dict[str, Series] = {}
-    for run, base in zip(runs, bases, strict=True):
-        if base is None or counts[base] < 2:
-            series.append(Series(run.name, [run], group=False))
-        elif base in by_base:
-            by_base[base].runs.append(run)
-        else:
-            by_base[base] = Series(base, [run], group=True)
-            series.append(by_base[base])
-    for entry in series:
-        if entry.group:
-            entry.label = f"{entry.label} ({len(entry.runs)} seeds)"
-    return series
-
-
-def load_run(train_dir: str, name: str) -> Run:
-    """Read ``<train_dir>/<name>/progress.jsonl``; ConfigError when the directory or rows are missing."""
-    path = Experiment.existing(train_dir, name).progress_path
-    if not path.is_file():
-        raise ConfigError(f"{path} is missing; train {name} until it reports (every --report-interval seconds).")
-    rows: list[dict[str, Any]] = []
-    bad = 0
-    try:
-        with open(path) as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    bad += 1  # e.g. a last line cut off by a killed run
-                    continue
-                if isinstance(row, dict) and _is_number(row.get("env_steps")):
-                    rows.append(row)
-                else:
-                    bad += 1
-    except OSError as exc:
-        raise ConfigError(f"{path} is unreadable ({exc}).") from exc
-    if bad:
-        log.warning("%s: skipped %d unreadable line(s)", path, bad)
-    if not rows:
-        raise ConfigError(
-            f"{path} has no progress rows; train {name} until it reports (every --report-interval seconds)."
-        )
-    return Run(name, path, rows)
-
-
 def default_metrics(runs: Sequence[Run]) -> list[str]:
-    """Episode return, the mean of every episode_extra_stats key in any run, curriculum level last."""
-    keys = set().union(*(run.keys() for run in runs))
+    """Episode return, the self-play win rate against the pool, the mean of every episode_extra_stats
+    key in any run (of any policy), curriculum level last."""
+    keys = all_keys(runs)
     extras = sorted(k for k in keys if k.startswith(EXTRA) and k.endswith("/mean") and k != LEVEL_KEY)
-    metrics = ([RETURN_KEY] if RETURN_KEY in keys else []) + extras + ([LEVEL_KEY] if LEVEL_KEY in keys else [])
+    first = [key for key in (RETURN_KEY, SELF_PLAY_KEY) if key in keys]
+    metrics = first + extras + ([LEVEL_KEY] if LEVEL_KEY in keys else [])
     if not metrics:
         paths = ", ".join(str(run.path) for run in runs)
         raise ConfigError(
@@ -205,6 +120,8 @@ def metric_title(key: str) -> str:
         return "episode length"
     if key == LEVEL_KEY:
         return "curriculum level"
+    if key == SELF_PLAY_KEY:
+        return "self-play win rate vs pool"
     if key.startswith(EXTRA):
         path, stat = key[len(EXTRA) :].rsplit("/", 1)
         return path if stat == "mean" else f"{path} ({stat})"
@@ -218,40 +135,17 @@ def default_out(cfg: PlotConfig, series: Sequence[Series]) -> Path:
     return Experiment(cfg.train_dir, first.runs[0].name).plots_dir / f"{stem}.png"
 
 
-def seed_curve(
-    curves: Sequence[tuple[np.ndarray, np.ndarray]],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(grid, mean, min, max) of several runs' curves interpolated on a common env-step grid.
-
-    The grid spans the env steps every run covers; when the runs do not overlap at all, the union,
-    each point aggregating the runs that cover it."""
-    starts = [float(x[0]) for x, _ in curves]
-    ends = [float(x[-1]) for x, _ in curves]
-    lo, hi = max(starts), min(ends)
-    if lo > hi:
-        lo, hi = min(starts), max(ends)
-    n = min(2000, max(GRID_POINTS, *(len(x) for x, _ in curves)))
-    grid = np.array([lo]) if hi <= lo else np.linspace(lo, hi, n)
-    values = np.full((len(curves), len(grid)), np.nan)
-    for i, (x, y) in enumerate(curves):
-        inside = (grid >= x[0]) & (grid <= x[-1])
-        values[i, inside] = np.interp(grid[inside], x, y)
-    keep = ~np.isnan(values).all(axis=0)
-    grid, values = grid[keep], values[:, keep]
-    return grid, np.nanmean(values, axis=0), np.nanmin(values, axis=0), np.nanmax(values, axis=0)
-
-
 def plot(cfg: PlotConfig) -> list[Path]:
     """Write the PNG(s) for ``cfg`` and return their paths."""
     names = list(dict.fromkeys(cfg.experiment))
     if not names:
         raise ConfigError("give at least one experiment: relayrl plot --experiment NAME [NAME ...].")
     runs = [load_run(cfg.train_dir, name) for name in names]
-    keys = set().union(*(run.keys() for run in runs))
+    keys = all_keys(runs)
     metrics = (
         list(dict.fromkeys(resolve_metric(m, keys) for m in cfg.metrics)) if cfg.metrics else default_metrics(runs)
     )
-    series = group_runs(runs, cfg.group_seeds)
+    series = split_policies(group_runs(runs, cfg.group_seeds))
     out = Path(cfg.out) if cfg.out else default_out(cfg, series)
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out {out} must end in .png (relayrl plot writes PNG images).")
@@ -318,11 +212,15 @@ def plot(cfg: PlotConfig) -> list[Path]:
 
 def _draw(ax: Any, key: str, entry: Series, color: str, linestyle: str) -> list[str]:
     """Draw ``entry``'s curve of ``key`` on ``ax``; returns the names of its runs that lack ``key``."""
-    curves, missing = [], []
+    curves: list[tuple[np.ndarray, np.ndarray]] = []
+    missing: list[str] = []
+    column = entry.column(key)
+    if column is None:
+        return missing
     for run in entry.runs:
-        curve = run.series(key)
+        curve = run.series(column)
         if curve is None:
-            missing.append(run.name)
+            missing.append(run.name if column == key else f"{run.name} policy {entry.policy}")
         else:
             curves.append(curve)
     if not curves:

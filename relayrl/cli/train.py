@@ -24,17 +24,34 @@ def parse_train_args(argv: Sequence[str]) -> Config:
     return parse(Config, argv, "train", default=preset_defaults(preset_name_in(argv)))
 
 
+def best_policy(rewards: dict[int, float | None]) -> int | None:
+    """The policy with the highest windowed mean return (None when no policy finished an episode)."""
+    known = {k: r for k, r in rewards.items() if r is not None}
+    return max(known, key=lambda k: (known[k], -k)) if known else None
+
+
+def _reward_text(reward: float | None) -> str:
+    return "n/a (no finished episode)" if reward is None else f"{reward:.3f}"
+
+
 def format_summary(cfg: Config, summary: TrainSummary) -> str:
-    """The block printed after training: numbers, paths and the commands to look at the result."""
-    reward = summary.stats.get("reward_mean")
-    reward_text = "n/a (no finished episode)" if reward is None else f"{reward:.3f}"
+    """The block printed after training: numbers, paths and the commands to look at the result. With
+    several policies: each policy's mean return, the best one named, and the evaluate command plays it."""
     enjoy_cmd = f"{PROG} enjoy --experiment {shlex.quote(cfg.experiment_name)} --train-dir {shlex.quote(cfg.train_dir)}"
+    reward_lines = [f"mean reward:     {_reward_text(summary.stats.get('reward_mean'))}"]
+    if len(summary.policy_rewards) > 1:
+        best = best_policy(summary.policy_rewards)
+        per_policy = "   ".join(f"{k}: {_reward_text(r)}" for k, r in sorted(summary.policy_rewards.items()))
+        reward_lines = [f"mean reward:     per policy   {per_policy}"]
+        if best is not None:
+            reward_lines.append(f"best policy:     {best} (mean reward {_reward_text(summary.policy_rewards[best])})")
+        enjoy_cmd += f" --policy {0 if best is None else best}"
     return "\n".join(
         [
             f"env steps:       {summary.env_steps}",
             f"wall time:       {summary.wall_seconds:.1f} s",
             f"fps:             {summary.fps:.0f}",
-            f"mean reward:     {reward_text}",
+            *reward_lines,
             f"experiment dir:  {summary.experiment_dir}",
             f"checkpoint:      {summary.checkpoint or 'none written'}",
             f"tensorboard:     tensorboard --logdir {shlex.quote(cfg.train_dir)}",

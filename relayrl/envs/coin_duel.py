@@ -13,6 +13,8 @@ scores, and the coin's offset from it (10 floats, the same layout for both playe
   the coin with probability ``BOT_GREEDINESS[l]`` and at random otherwise.
 
 Every player's last step reports ``episode_extra_stats``: ``win``, ``draw`` (and ``bot_level`` against a bot).
+Both forms render ``rgb_array`` frames (``render_mode="rgb_array"``: player_0 red, player_1 blue, the
+coin yellow), so ``relayrl enjoy --video`` records them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ BOT_GREEDINESS = (0.0, 0.2, 0.4, 0.6, 0.75)
 AGENTS = ("player_0", "player_1")
 MOVES = ((0, 0), (0, -1), (0, 1), (-1, 0), (1, 0))
 OBS_SIZE = 10
+CELL = 24
+"""Pixels per grid cell in rendered frames."""
+COLORS = {"floor": (235, 235, 235), "coin": (240, 190, 30), "player_0": (210, 50, 50), "player_1": (50, 90, 210)}
 
 
 def greedy_action(me: tuple[int, int], coin: tuple[int, int]) -> int:
@@ -106,6 +111,22 @@ class CoinDuelCore:
                 return p, True
         return None, self.steps >= self.max_steps
 
+    def frame(self) -> np.ndarray:
+        """The grid as an RGB image, ``(size * CELL, size * CELL, 3)`` uint8; a player on the coin's
+        cell covers its centre."""
+        img = np.zeros((self.size * CELL, self.size * CELL, 3), dtype=np.uint8)
+        img[:] = COLORS["floor"]
+        img[::CELL] = img[:, ::CELL] = 200  # grid lines
+
+        def fill(cell: tuple[int, int], color: tuple[int, int, int], margin: int) -> None:
+            x, y = cell
+            img[y * CELL + margin : (y + 1) * CELL - margin, x * CELL + margin : (x + 1) * CELL - margin] = color
+
+        fill(self.coin, COLORS["coin"], 4)
+        for p, agent in enumerate(AGENTS):
+            fill(self.pos[p], COLORS[agent], 7)
+        return img
+
 
 def _outcome(winner: int | None, player: int) -> tuple[float, dict[str, float]]:
     if winner is None:
@@ -117,10 +138,11 @@ def _outcome(winner: int | None, player: int) -> tuple[float, dict[str, float]]:
 class CoinDuel:
     """Both players as agents (multi-agent contract of ``relayrl/multiagent/contract.py``)."""
 
-    metadata: dict[str, Any] = {"name": "coin_duel_v0"}
+    metadata: dict[str, Any] = {"name": "coin_duel_v0", "render_modes": ["rgb_array"]}
 
-    def __init__(self, config: dict | None = None) -> None:
+    def __init__(self, config: dict | None = None, render_mode: str | None = None) -> None:
         self.core = CoinDuelCore(**(config or {}))
+        self.render_mode = render_mode
         self.possible_agents = list(AGENTS)
         self.agents: list[str] = []
         self._obs_space = gym.spaces.Box(0.0, 1.0, (OBS_SIZE,), np.float32)
@@ -152,6 +174,10 @@ class CoinDuel:
         truncs = dict.fromkeys(AGENTS, over and winner is None)
         return obs, rewards, terms, truncs, infos
 
+    def render(self) -> np.ndarray | None:
+        """The current frame with ``render_mode="rgb_array"``, else None."""
+        return self.core.frame() if self.render_mode == "rgb_array" else None
+
     def close(self) -> None:
         pass
 
@@ -159,10 +185,11 @@ class CoinDuel:
 class CoinDuelVsBot(gym.Env):
     """The agent is ``player_0``; ``player_1`` is the scripted bot of ``bot_level``."""
 
-    metadata: dict[str, Any] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"]}
 
-    def __init__(self, config: dict | None = None) -> None:
+    def __init__(self, config: dict | None = None, render_mode: str | None = None) -> None:
         config = dict(config or {})
+        self.render_mode = render_mode
         self.bot_level = int(config.pop("bot_level", len(BOT_GREEDINESS) - 1))
         self.core = CoinDuelCore(**config)
         self.observation_space = gym.spaces.Box(0.0, 1.0, (OBS_SIZE,), np.float32)
@@ -188,15 +215,19 @@ class CoinDuelVsBot(gym.Env):
             info["episode_extra_stats"] = {**stats, "bot_level": float(self.bot_level)}
         return self.core.obs(0), reward, over and winner is not None, over and winner is None, info
 
+    def render(self) -> np.ndarray | None:  # type: ignore[override]
+        """The current frame with ``render_mode="rgb_array"``, else None."""
+        return self.core.frame() if self.render_mode == "rgb_array" else None
 
-def make_vs_bot(config: dict | None = None) -> CoinDuelVsBot:
+
+def make_vs_bot(config: dict | None = None, render_mode: str | None = None) -> CoinDuelVsBot:
     """``relayrl train --env relayrl.envs.coin_duel:make_vs_bot --env-kwargs '{"bot_level": 2}'``."""
-    return CoinDuelVsBot(config)
+    return CoinDuelVsBot(config, render_mode)
 
 
-def make_duel(config: dict | None = None) -> CoinDuel:
+def make_duel(config: dict | None = None, render_mode: str | None = None) -> CoinDuel:
     """``relayrl train --env relayrl.envs.coin_duel:make_duel --self-play`` (both players as agents)."""
-    return CoinDuel(config)
+    return CoinDuel(config, render_mode)
 
 
 def _scripted(level: int) -> Any:

@@ -1,18 +1,27 @@
 """Evaluating policies in a multi-agent env: one agent played by the evaluated policy, the others by
-another policy of the checkpoint or by a scripted opponent (``relayrl enjoy --opponent``)."""
+another policy of the checkpoint or by a scripted opponent (``relayrl enjoy --opponent``), optionally
+recorded into a video."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import importlib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from relayrl.envs.episode_stats import EXTRA_STATS_KEY, flatten_extra_stats
-from relayrl.evaluation import EvalResult, env_action
+from relayrl.errors import ConfigError
+from relayrl.evaluation import EvalResult, VideoWriter, env_action
+from relayrl.hooks import import_callable
 from relayrl.models import ActorCritic
 from relayrl.utils.obs_tree import map_obs
+
+EXAMPLE_BOTS = "relayrl.envs.coin_duel"
+"""A module with scripted opponents (``bot_0`` ... ``bot_4``), named in ``--opponent`` hints."""
 
 
 class ModelPlayer:
@@ -49,22 +58,89 @@ class ScriptedPlayer:
         return self.fn(obs)
 
 
-def evaluate_multiagent(env: Any, players: Mapping[Any, Any], focus: Any, num_episodes: int, seed: int) -> EvalResult:
+def _module_with(name: str, env_spec: str) -> str | None:
+    """The module (the env factory's, else the built-in game's) that has an attribute ``name``."""
+    modules = [env_spec.partition(":")[0]] if ":" in env_spec else []
+    for module_name in [*modules, EXAMPLE_BOTS]:
+        try:
+            if hasattr(importlib.import_module(module_name), name):
+                return module_name
+        except Exception:  # noqa: BLE001 - only a hint: a module that does not import suggests nothing
+            continue
+    return None
+
+
+def resolve_opponent(spec: str, policy_ids: Sequence[int], env_spec: str) -> int | Callable[[Any], Any]:
+    """``--opponent``: ``policy:J`` -> J (a policy of the checkpoint), ``package.module:function`` -> the
+    function; ConfigError naming both accepted forms (with a module that has the name, if any) else."""
+    ids = ", ".join(str(k) for k in policy_ids)
+    if spec.startswith("policy:"):
+        value = spec.split(":", 1)[1]
+        if not value.isdigit() or int(value) not in policy_ids:
+            raise ConfigError(f"--opponent {spec}: give policy:J with J a policy of the checkpoint ({ids}).")
+        return int(value)
+    if ":" not in spec:
+        module = _module_with(spec, env_spec)
+        example = f"{module}:{spec}" if module else f"{EXAMPLE_BOTS}:bot_4"
+        raise ConfigError(
+            f"--opponent {spec!r}: give policy:J (J a policy of the checkpoint: {ids}) or a scripted "
+            f"opponent as package.module:function, e.g. --opponent {example}."
+        )
+    return import_callable(spec, f"--opponent {spec!r}")
+
+
+def opponent_refused_hint(env: Any, spec: str) -> str:
+    """For ``--opponent`` given with a single-agent env: how to pick the opponent when the env has its
+    own (a ``bot_level`` attribute, set through ``--env-kwargs``), else an empty string."""
+    unwrapped = getattr(env, "unwrapped", env)
+    if not hasattr(unwrapped, "bot_level"):
+        return ""
+    digits = None if spec.startswith("policy:") else re.search(r"(\d+)$", spec)  # bot_4 -> level 4
+    level = int(digits.group(1)) if digits else int(unwrapped.bot_level)
+    kwargs = json.dumps({"bot_level": level})
+    return f"; this env plays its own opponent, chosen by the env kwarg bot_level: --env-kwargs '{kwargs}'"
+
+
+def check_renders(env: Any, env_spec: str) -> None:
+    """ConfigError when a multi-agent env cannot give ``rgb_array`` frames (``--video``)."""
+    mode = getattr(env, "render_mode", "rgb_array")  # an env without the attribute may still render
+    if not callable(getattr(env, "render", None)) or mode != "rgb_array":
+        raise ConfigError(
+            f"--video: the multi-agent env {env_spec!r} does not render rgb_array frames (its factory needs a "
+            "render_mode parameter and the env a render() that returns a frame); drop --video."
+        )
+
+
+def evaluate_multiagent(
+    env: Any,
+    players: Mapping[Any, Any],
+    focus: Any,
+    num_episodes: int,
+    seed: int,
+    video: VideoWriter | None = None,
+    max_video_episodes: int = 1,
+) -> EvalResult:
     """``num_episodes`` episodes of a multi-agent env (episode i reset with ``seed + i``); ``players``:
-    agent id -> player (``ModelPlayer`` / ``ScriptedPlayer``). Returns the ``focus`` agent's returns,
-    lengths and ``episode_extra_stats`` means."""
+    agent id -> player (``ModelPlayer`` / ``ScriptedPlayer``); the first ``max_video_episodes`` recorded
+    into ``video`` (``env.render()`` after the reset and after every step) when given. Returns the
+    ``focus`` agent's returns, lengths and ``episode_extra_stats`` means."""
     returns: list[float] = []
     lengths: list[int] = []
     extras: dict[str, list[float]] = {}
     for i in range(num_episodes):
+        recording = video if i < max_video_episodes else None
         obs, _ = env.reset(seed=seed + i)
         for player in players.values():
             player.reset()
+        if recording is not None:
+            recording.add(env.render())
         total, length, extra = 0.0, 0, None
         while env.agents:
             acting = list(env.agents)
             actions = {agent: players[agent].act(obs[agent]) for agent in acting}
             obs, rewards, terms, truncs, infos = env.step(actions)
+            if recording is not None:
+                recording.add(env.render())
             if focus in acting:
                 total += float(rewards.get(focus, 0.0))
                 length += 1
@@ -76,4 +152,5 @@ def evaluate_multiagent(env: Any, players: Mapping[Any, Any], focus: Any, num_ep
             extras.setdefault(key, []).append(value)
     arr = np.asarray(returns, dtype=np.float64)
     means = {key: float(np.mean(values)) for key, values in sorted(extras.items())}
-    return EvalResult(returns, lengths, float(arr.mean()), float(arr.std()), None, means)
+    video_path = str(video.path) if video is not None else None
+    return EvalResult(returns, lengths, float(arr.mean()), float(arr.std()), video_path, means)

@@ -30,6 +30,13 @@ def mapping_kind(spec: str) -> str:
 
 
 def load_mapping_hook(spec: str) -> Callable[[Any, int, int], Any]:
+    """The ``package.module:function`` of ``--policy-mapping``; ConfigError listing the accepted values
+    for anything else."""
+    if ":" not in spec:
+        raise ConfigError(
+            f"--policy-mapping {spec!r} is unknown; choose random, fixed, or a hook package.module:function "
+            "called as function(agent_id, env_index, episode) -> policy id."
+        )
     return import_callable(spec, f"--policy-mapping {spec!r}")
 
 

@@ -69,6 +69,8 @@ class TrainSummary:
     env_errors: int = 0
     """Env exceptions handled by restarting the env."""
     worker_restarts: int = 0
+    policy_rewards: dict[int, float | None] = dataclasses.field(default_factory=dict)
+    """Each policy's windowed mean return (None: no finished episode in its window)."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -297,6 +299,7 @@ class Trainer:
             interrupted=self.interrupted,
             env_errors=self.reporter.env_errors_total,
             worker_restarts=source.restarts,
+            policy_rewards={p.id: p.window.flat().get("reward_mean") for p in self.policies.all()},
         )
 
 

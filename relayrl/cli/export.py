@@ -1,6 +1,7 @@
-"""``relayrl export``: load an experiment's policy, write it as ONNX, check the file against torch.
+"""``relayrl export``: load one policy of an experiment, write it as ONNX, check the file against torch.
 
-``load_policy`` is the only place that knows how an experiment and its checkpoints are read.
+The experiment, checkpoint and policy are chosen as in ``relayrl enjoy`` (cli/policy_choice.py); the
+ONNX writing and the onnxruntime check are library code in ``relayrl/export/``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Literal
 
 import gymnasium as gym
 
-from relayrl.cli.enjoy import load_checkpoint
 from relayrl.cli.parsing import parse
+from relayrl.cli.policy_choice import PolicyChoice, load_choice
 from relayrl.config import ConfigError
 from relayrl.envs.factory import probe_env
 from relayrl.evaluation import policy_from_spaces
@@ -30,23 +31,15 @@ log = logging.getLogger("relayrl.export")
 
 
 @dataclasses.dataclass(frozen=True)
-class ExportConfig:
+class ExportConfig(PolicyChoice):
     """Export a trained relayrl policy (deterministic action and value) for inference without relayrl."""
-
-    experiment: str
-    """Experiment name: the folder under train_dir that training wrote."""
-
-    train_dir: str = "train_dir"
-    """Root folder for experiments."""
-
-    checkpoint: str = "best"
-    """Which checkpoint: ``latest``, ``best`` (falls back to latest), or a path to a ``.pt`` file."""
 
     format: Literal["onnx"] = "onnx"
     """File format of the export."""
 
     output: str | None = None
-    """Where to write the file (default: ``<experiment_dir>/policy.onnx``)."""
+    """Where to write the file (default: ``<experiment_dir>/policy.onnx``; ``policy_<k>.onnx`` for
+    ``--policy k`` with k > 0)."""
 
     check_samples: int = 256
     """After writing, run the file with onnxruntime on this many observations sampled from the
@@ -54,7 +47,9 @@ class ExportConfig:
 
     @property
     def output_path(self) -> Path:
-        return Path(self.output) if self.output else Experiment(self.train_dir, self.experiment).onnx_path
+        if self.output:
+            return Path(self.output)
+        return Experiment(self.train_dir, self.experiment).onnx_path_of(self.policy or 0)
 
 
 @dataclasses.dataclass
@@ -65,6 +60,9 @@ class LoadedPolicy:
     obs_space: gym.Space
     action_space: gym.Space
     metadata: dict[str, str]
+    checkpoint: str
+    """The checkpoint file it was read from."""
+    policy_id: int
 
 
 @dataclasses.dataclass
@@ -74,6 +72,9 @@ class ExportResult:
     path: Path
     seconds: float
     parity: ParityReport | None
+    checkpoint: str = ""
+    """The checkpoint file the policy came from."""
+    policy_id: int = 0
 
 
 class ExportCheckError(RuntimeError):
@@ -81,24 +82,24 @@ class ExportCheckError(RuntimeError):
 
 
 def load_policy(cfg: ExportConfig) -> LoadedPolicy:
-    """The experiment's model (from its config.json and the chosen checkpoint) and its env's spaces."""
-    experiment = Experiment.existing(cfg.train_dir, cfg.experiment)
-    train_cfg = experiment.read_config()
-    data = load_checkpoint(experiment, cfg.checkpoint)
+    """The chosen policy's model (from the experiment's config.json and checkpoint) and its env's spaces."""
+    loaded = load_choice(cfg)
+    train_cfg = loaded.train_cfg
     obs_space, action_space, _ = probe_env(train_cfg)  # a multi-agent env: its agents' (common) spaces
-    model = policy_from_spaces(train_cfg, obs_space, action_space, data)
+    model = policy_from_spaces(train_cfg, obs_space, action_space, loaded.data, loaded.policy_id)
     metadata = {
         "experiment": cfg.experiment,
         "env": train_cfg.env,
-        "checkpoint": Path(str(data.get("path", ""))).name,
-        "policy_version": str(data["policies"][0].get("policy_version", "")),
-        "env_steps": str(data.get("env_steps", "")),
+        "checkpoint": Path(loaded.path).name,
+        "policy": str(loaded.policy_id),
+        "policy_version": str(loaded.policy_version if loaded.policy_version is not None else ""),
+        "env_steps": str(loaded.data.get("env_steps", "")),
     }
-    return LoadedPolicy(model, obs_space, action_space, metadata)
+    return LoadedPolicy(model, obs_space, action_space, metadata, loaded.path, loaded.policy_id)
 
 
 def export_experiment(cfg: ExportConfig) -> ExportResult:
-    """Write the experiment's policy to ``cfg.output_path``; raise ``ExportCheckError`` when the
+    """Write the chosen policy to ``cfg.output_path``; raise ``ExportCheckError`` when the
     onnxruntime check finds a difference (ConfigError for bad input or missing packages)."""
     if cfg.check_samples < 0:
         raise ConfigError(f"--check-samples must be >= 0 (got {cfg.check_samples}).")
@@ -113,12 +114,16 @@ def export_experiment(cfg: ExportConfig) -> ExportResult:
         if not parity.ok():
             raise ExportCheckError(f"{path} does not reproduce the torch policy: {parity.describe()}")
         log.info("onnxruntime matches torch on %s", parity.describe())
-    return ExportResult(path, seconds, parity)
+    return ExportResult(path, seconds, parity, policy.checkpoint, policy.policy_id)
 
 
 def format_export(result: ExportResult) -> str:
     """The block the CLI prints."""
-    lines = [f"onnx file:    {result.path}", f"export time:  {result.seconds:.1f} s"]
+    lines = [
+        f"onnx file:    {result.path}",
+        f"exported:     policy {result.policy_id} of {result.checkpoint}",
+        f"export time:  {result.seconds:.1f} s",
+    ]
     if result.parity is not None:
         lines.append(f"check:        {result.parity.describe()}")
     lines.append("run it:       see docs/export.md (onnxruntime only)")
