@@ -62,6 +62,7 @@ __all__ = [
     "RayConfig",
     "MultiAgentConfig",
     "PBTConfig",
+    "SelfPlayConfig",
     "SamplingConfig",
     "TrainSummary",
     "Trainer",
