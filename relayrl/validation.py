@@ -128,10 +128,6 @@ def validate(cfg: Config) -> None:
     _require(ma.num_policies >= 1, f"--num-policies must be >= 1 (got {ma.num_policies}).")
     _require(ma.self_play_every >= 1, f"--self-play-every must be >= 1 policy version (got {ma.self_play_every}).")
     _require(ma.self_play_pool_size >= 1, f"--self-play-pool-size must be >= 1 (got {ma.self_play_pool_size}).")
-    _require(
-        not (s.backend == "ray" and not cfg.serial and (ma.num_policies > 1 or ma.self_play)),
-        "--num-policies > 1 and --self-play run on --backend local (or --serial) only for now; drop --backend ray.",
-    )
     validate_pbt(cfg)
     resolve_hook(ti.training_info_fn, "--training-info-fn")
     resolve_hook(cfg.logging.metrics_fn, "--metrics-fn")

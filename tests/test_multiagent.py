@@ -236,7 +236,6 @@ def test_self_play_config_round_trips():
         (dict(multi_agent__num_policies=0), "--num-policies must be >= 1"),
         (dict(multi_agent__self_play_every=0), "--self-play-every"),
         (dict(multi_agent__self_play_pool_size=0), "--self-play-pool-size"),
-        (dict(multi_agent__num_policies=2, sampling__backend="ray"), "drop --backend ray"),
     ],
 )
 def test_bad_multi_agent_values(changes, match):

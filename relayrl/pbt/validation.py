@@ -60,7 +60,3 @@ def validate_pbt(cfg: Config) -> None:
             f"[{hard_low}, {hard_high}] with low < high.",
         )
     parse_env_params(p.pbt_env_params)  # a parameter without a range: ConfigError
-    _require(
-        cfg.sampling.backend == "local" or cfg.serial,
-        "--pbt runs on --backend local (or --serial) only, as several policies do; drop --backend ray.",
-    )

@@ -256,13 +256,12 @@ class Trainer:
         contexts = WorkerContexts(
             cfg,
             buffers,
-            self.weights,
+            tuple(self.weights_of[k] for k in sorted(self.weights_of)),
             self.counters,
             self.blob,
             # a resumed run samples new episodes, not a replay of the first run's
             base_seed=cfg.seed + self.state.env_steps,  # type: ignore[operator]
             curriculum_states=lambda w: self.state.curriculum_states_of(w * n, n),
-            policy_weights=tuple(self.weights_of[k] for k in sorted(self.weights_of) if k != DEFAULT_POLICY),
             snapshot_weights=self.pool.weights if self.pool is not None else (),
             pool_table=self.pool.table if self.pool is not None else None,
         )
