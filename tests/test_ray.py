@@ -399,6 +399,12 @@ def _progress(tmp_path: Path) -> list[dict]:
     return [json.loads(line) for line in (tmp_path / "runs" / "e" / "progress.jsonl").read_text().splitlines()]
 
 
+def _reads_per_channel(stderr: str) -> dict[str, int]:
+    """``{"policy 0": n, "snapshot 1": m, ...}``: publications the actors read, from the run's traffic log."""
+    line = stderr.split("publications read by the actors per channel: ")[1].splitlines()[0]
+    return {name: int(n) for name, n in (part.split(": ") for part in line.split(", "))}
+
+
 def _duel_records(tmp_path: Path) -> list[dict]:
     """The records of the envs that trained (not the trainer's probe env)."""
     records = [
@@ -416,12 +422,14 @@ def _duel_records(tmp_path: Path) -> list[dict]:
 @pytest.mark.timeout(180)
 def test_two_policies_train_across_nodes_and_every_agent_is_told_its_policy(cluster, tmp_path):
     log_dir = tmp_path / "records"
-    _train_cli(
+    err = _train_cli(
         cluster,
         tmp_path,
         *("--env", "ray_envs:make_recorded_duel", "--env-kwargs", json.dumps({"log_dir": str(log_dir)})),
         *("--num-policies", "2", "--policy-mapping", "fixed"),
     )
+    reads = _reads_per_channel(err)
+    assert set(reads) == {"policy 0", "policy 1"} and reads["policy 1"] >= 2  # each policy's own weights
     for rec in _duel_records(tmp_path):
         for d in rec["deliveries"]:  # fixed mapping: player k is policy k's agent, in every delivery
             assert [d["agents"][a]["policy_id"] for a in ("player_0", "player_1")] == [0, 1]
@@ -452,9 +460,7 @@ def test_self_play_snapshots_reach_the_actors_through_the_object_store(cluster, 
     assert {slot for slot, _ in seen} == {0, 1, 2}  # the pool table reached the actors as it filled
     assert max(version for _, version in seen) >= 4  # later snapshots too
     # every snapshot slot's weights were read from the object store by the actors
-    reads = err.split("publications read by the actors per channel: ")[1].splitlines()[0]
-    for slot in range(3):
-        assert f"snapshot {slot}: " in reads, reads
+    assert {f"snapshot {slot}" for slot in range(3)} <= set(_reads_per_channel(err))
     assert _progress(tmp_path)[-1]["self_play/pool_size"] == 3.0
     assert_no_actors_left()
 

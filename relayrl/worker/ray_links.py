@@ -90,6 +90,13 @@ class HubLink:
         assert self.in_flight is None, "a HubLink is sent to its actor before it is used"
         return self.__dict__.copy()
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        # Ray hands numpy arrays over read-only (views of the object store): the counts need their own.
+        for name, value in state.items():
+            if isinstance(value, np.ndarray):
+                setattr(self, name, value.copy())
+
     # ----- exchanges -----
 
     def _send(self) -> Any:
