@@ -3,8 +3,8 @@
 ``RecordedDuel`` is the built-in CoinDuel (both players as agents) that records every training-info
 delivery: when (``time.monotonic()``, one clock for every process of this machine), whether it came
 inside ``step()`` (it must not), the total step count, and each agent's entry (``policy_id``,
-``policy_version``, ``snapshot_slot``, ``snapshot_version``); and per episode whether training info had
-arrived before its first step. It writes them to ``<log_dir>/<uuid>.json`` when closed.
+``policy_version``, ``env_params``, ``snapshot_slot``, ``snapshot_version``); and per episode whether
+training info had arrived before its first step. It writes them to ``<log_dir>/<uuid>.json`` when closed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from relayrl.envs.coin_duel import CoinDuel
 
-AGENT_KEYS = ("policy_id", "policy_version", "snapshot_slot", "snapshot_version")
+AGENT_KEYS = ("policy_id", "policy_version", "env_params", "snapshot_slot", "snapshot_version")
 
 
 class RecordedDuel:
