@@ -20,6 +20,9 @@ benchmarks/training_info.py:
 * stale frames: steps taken under policy 0 after ``t_m`` (and before the next mutation) with a value
   other than ``v``.
 
+It also reports the staleness of ``approx_total_training_steps`` at delivery, as
+benchmarks/training_info.py measures it.
+
 ``--backend ray``: the run is ``relayrl train --backend ray`` from the command line, on a Ray cluster
 this script starts on this machine (``benchmarks/local_cluster.py``: a head without CPUs, where the
 trainer runs, and ``--ray-nodes`` worker nodes of 1 CPU, each with its own object store): the envs of
@@ -45,6 +48,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from benchmarks.training_info import freshness
 from relayrl.envs.info_interface import TrainingInfoInterface
 
 _ids = itertools.count()
@@ -60,11 +64,14 @@ class Logged(gym.Wrapper, TrainingInfoInterface):
         self.now = (-1.0, -1.0)
         self.steps: list[tuple[float, float, float]] = []
         self.deliveries: list[tuple[float, float, float]] = []
+        self.totals: list[tuple[float, float]] = []
+        """``(time, approx_total_training_steps)`` of every delivery (freshness, as in training_info.py)."""
 
     def set_training_info(self, training_info: dict[str, Any]) -> None:
         self.training_info = training_info
         self.now = (float(training_info["policy_id"]), float(training_info["env_params"]["difficulty"]))
         self.deliveries.append((time.time(), *self.now))
+        self.totals.append((self.deliveries[-1][0], float(training_info["approx_total_training_steps"])))
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         obs, reward, terminated, truncated, info = self.env.step(action)
@@ -77,6 +84,9 @@ class Logged(gym.Wrapper, TrainingInfoInterface):
         if self.log_dir is not None and self.steps:
             path = os.path.join(self.log_dir, f"env_{os.getpid()}_{next(_ids)}.npz")
             np.savez(path, steps=np.asarray(self.steps).reshape(-1, 3), deliveries=np.asarray(self.deliveries))
+            fresh = os.path.join(self.log_dir, "fresh", os.path.basename(path))
+            steps = np.asarray(self.steps).reshape(-1, 3)[:, 0]
+            np.savez(fresh, steps=steps, deliveries=np.asarray(self.totals).reshape(-1, 2))
             self.steps = []
         super().close()
 
@@ -170,7 +180,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         log_dir = os.path.join(tmp, "logs")
-        os.makedirs(log_dir)
+        os.makedirs(os.path.join(log_dir, "fresh"))
         env, kwargs = "benchmarks.pbt_delivery:make_env", {"log_dir": log_dir}
         t0 = time.monotonic()
         if args.backend == "ray":
@@ -189,6 +199,7 @@ def main() -> None:
         wall = time.monotonic() - t0
         lineage = read_checkpoint(Path(checkpoint))["pbt"]["lineage"]
         logs = [dict(np.load(p)) for p in sorted(glob.glob(os.path.join(log_dir, "*.npz")))]
+        fresh = freshness(Path(log_dir, "fresh"))
     rows = measure(lineage, logs)
     if not rows:
         raise SystemExit("no mutation of policy 0 reached the envs; run longer (--steps) or lower --period")
@@ -203,6 +214,11 @@ def main() -> None:
         f"max {everyone[-1]:.4f}"
     )
     print(f"stale frames per mutation: median {statistics.median(stale):.0f}  max {max(stale):.0f}")
+    print(
+        f"approx_total_training_steps staleness at delivery ({fresh['deliveries']} deliveries): median "
+        f"{fresh['seconds']['median'] * 1e3:.1f} ms, p90 {fresh['seconds']['p90'] * 1e3:.1f} ms, max "
+        f"{fresh['seconds']['max'] * 1e3:.1f} ms; p90 {fresh['steps']['p90']:.0f} steps"
+    )
     print("Sample Factory 2.1.1: pushed every 5 s, applied at the next episode end (up to 5 s + one episode)")
 
 
