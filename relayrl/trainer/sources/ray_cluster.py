@@ -4,7 +4,7 @@ The workers are ``worker/ray_actor.py``'s ``RolloutActor``s, running the same ``
 local process. What crosses the network, per rollout and per publication:
 
 - ``grant(slot)`` is one actor call, ``collect(slot, weights)``, carrying only the slot number and a
-  reference to the latest published weights. Its result (``CollectResult``) holds the small report and
+  reference to the latest publication of each weights channel (below). Its result (``CollectResult``) holds the small report and
   the slot as numpy arrays, which ``receive`` copies into the trainer's own buffers at that slot
   before it returns the report: the trainer's buffers are then as a local worker would have left them.
 - Each publication of weights (``SharedWeights.publish``, which this source subscribes to: every
