@@ -383,7 +383,7 @@ def test_sigterm_checkpoints_and_leaves_no_actors(cluster, tmp_path):
 # ----- several policies, self-play and PBT across nodes, from the CLI -----
 
 
-def _train_cli(cluster: Cluster, tmp_path: Path, *flags: str, steps: int = 4096) -> str:
+def _train_cli(cluster: Cluster, tmp_path: Path, *flags: str, steps: int = 2048) -> str:
     """``relayrl train --backend ray`` on the test cluster; its stderr. It runs in tests/, so that the
     actors import the test envs (Ray puts the driver's working directory on its workers' path)."""
     cmd = [sys.executable, "-m", "relayrl.cli.main", "train", "--backend", "ray", "--ray-address", cluster.address]
