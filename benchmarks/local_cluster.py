@@ -7,7 +7,8 @@ A head node without CPUs (where the trainer runs, as on a real cluster's head) a
 nodes, each a raylet with its own object store, all on 127.0.0.1 and without the dashboard
 (``ray.cluster_utils.Cluster``). Objects between nodes go through their object stores as between
 machines, only over loopback. This process connects as the driver, so runs in it reuse the
-connection; everything is shut down on exit.
+connection; everything is shut down on exit. ``train_cli`` runs ``relayrl train`` on it from the
+command line, as a user would (a second driver process).
 """
 
 from __future__ import annotations
@@ -38,3 +39,24 @@ def local_cluster(nodes: int = 2, cpus_per_node: float = 1.0) -> Iterator[str]:
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def train_cli(address: str, flags: list[str], timeout: float = 3600.0) -> dict[str, str]:
+    """``relayrl train --backend ray --ray-address ADDRESS FLAGS`` in a new process (run from the
+    repository root, which Ray puts on the actors' path, so ``benchmarks.*`` envs import); its summary
+    block as ``{"fps": "1234", "env steps": ..., "experiment dir": ...}``. Raises with its stderr on failure."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cmd = [sys.executable, "-m", "relayrl.cli.main", "train", "--backend", "ray", "--ray-address", address, *flags]
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"relayrl train exited {proc.returncode}:\n{proc.stderr[-4000:]}")
+    summary = {}
+    for line in proc.stdout.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            summary[key.strip()] = value.strip()
+    return summary

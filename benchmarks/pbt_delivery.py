@@ -2,6 +2,7 @@
 and how many frames are still collected under the old value after the mutation.
 
     python -m benchmarks.pbt_delivery --steps 100000
+    python -m benchmarks.pbt_delivery --backend ray --steps 100000   # Ray actors on a local cluster
 
 Workload: CartPole-v1, 2 worker processes x 8 envs, ``--num-policies 2`` (random mapping: each episode
 an env is drawn a policy), ``--pbt`` with a declared env parameter ``difficulty`` in [0, 1]. The envs
@@ -19,6 +20,14 @@ benchmarks/training_info.py:
 * stale frames: steps taken under policy 0 after ``t_m`` (and before the next mutation) with a value
   other than ``v``.
 
+It also reports the staleness of ``approx_total_training_steps`` at delivery, as
+benchmarks/training_info.py measures it.
+
+``--backend ray``: the run is ``relayrl train --backend ray`` from the command line, on a Ray cluster
+this script starts on this machine (``benchmarks/local_cluster.py``: a head without CPUs, where the
+trainer runs, and ``--ray-nodes`` worker nodes of 1 CPU, each with its own object store): the envs of
+each policy run on other nodes than the trainer.
+
 Sample Factory pushes training info on a 5 s timer and envs apply reward shaping at their next episode
 end, so its delay is up to 5 s plus an episode.
 """
@@ -28,6 +37,7 @@ from __future__ import annotations
 import argparse
 import glob
 import itertools
+import json
 import os
 import statistics
 import tempfile
@@ -38,6 +48,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from benchmarks.training_info import freshness
+from relayrl.config import cli_flag
 from relayrl.envs.info_interface import TrainingInfoInterface
 
 _ids = itertools.count()
@@ -53,11 +65,14 @@ class Logged(gym.Wrapper, TrainingInfoInterface):
         self.now = (-1.0, -1.0)
         self.steps: list[tuple[float, float, float]] = []
         self.deliveries: list[tuple[float, float, float]] = []
+        self.totals: list[tuple[float, float]] = []
+        """``(time, approx_total_training_steps)`` of every delivery (freshness, as in training_info.py)."""
 
     def set_training_info(self, training_info: dict[str, Any]) -> None:
         self.training_info = training_info
         self.now = (float(training_info["policy_id"]), float(training_info["env_params"]["difficulty"]))
         self.deliveries.append((time.time(), *self.now))
+        self.totals.append((self.deliveries[-1][0], float(training_info["approx_total_training_steps"])))
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         obs, reward, terminated, truncated, info = self.env.step(action)
@@ -70,6 +85,9 @@ class Logged(gym.Wrapper, TrainingInfoInterface):
         if self.log_dir is not None and self.steps:
             path = os.path.join(self.log_dir, f"env_{os.getpid()}_{next(_ids)}.npz")
             np.savez(path, steps=np.asarray(self.steps).reshape(-1, 3), deliveries=np.asarray(self.deliveries))
+            fresh = os.path.join(self.log_dir, "fresh", os.path.basename(path))
+            steps = np.asarray(self.steps).reshape(-1, 3)[:, 0]
+            np.savez(fresh, steps=steps, deliveries=np.asarray(self.totals).reshape(-1, 2))
             self.steps = []
         super().close()
 
@@ -109,45 +127,80 @@ def measure(lineage: list[dict[str, Any]], logs: list[dict[str, np.ndarray]]) ->
     return out
 
 
+SETTINGS = {
+    "train_for_env_steps": None,  # from --steps
+    "sampling__num_workers": 2,
+    "sampling__num_envs_per_worker": 8,
+    "logging__tensorboard": False,
+    "logging__progress_bar": False,
+    "training_info__interval": None,  # from --interval
+    "training_info__reward_shaping": {"w": 1.0},
+    "multi_agent__num_policies": 2,
+    "pbt__enabled": True,
+    "pbt__objective": "told_policy",
+    "pbt__start_env_steps": 0,
+    "pbt__period_env_steps": None,  # from --period
+    "pbt__mutation_rate": 1.0,
+    "pbt__replace_threshold_rel": 0.0,
+    "pbt__replace_threshold_abs": 0.5,
+    "pbt__env_params": {"difficulty": [0.0, 1.0]},
+}
+"""The run's settings (``Config`` fields), the same with either backend."""
+
+
+def as_flags(settings: dict[str, Any]) -> list[str]:
+    """``SETTINGS`` as ``relayrl train`` flags (each field's own flag)."""
+    flags = []
+    for field, value in settings.items():
+        name = cli_flag(field)
+        if isinstance(value, bool):
+            flags.append(name if value else "--no-" + name[2:])
+        else:
+            flags += [name, json.dumps(value) if isinstance(value, dict) else str(value)]
+    return flags
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--period", type=int, default=2048, help="--pbt-period-env-steps")
     parser.add_argument("--interval", type=float, default=0.05, help="--training-info-interval")
+    parser.add_argument("--backend", choices=["local", "ray"], default="local", help="where the workers run")
+    parser.add_argument("--ray-nodes", type=int, default=2, help="--backend ray: worker nodes of the local cluster")
     args = parser.parse_args()
 
     import relayrl
     from relayrl.config import replace
     from relayrl.trainer.checkpointer import read_checkpoint
 
+    settings = dict(SETTINGS)
+    settings.update(
+        train_for_env_steps=args.steps,
+        training_info__interval=args.interval,
+        pbt__period_env_steps=args.period,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         log_dir = os.path.join(tmp, "logs")
-        os.makedirs(log_dir)
-        cfg = replace(
-            relayrl.Config(env="benchmarks.pbt_delivery:make_env", train_dir=tmp, experiment="pbt", seed=1),
-            train_for_env_steps=args.steps,
-            environment__env_kwargs={"log_dir": log_dir},
-            sampling__num_workers=2,
-            sampling__num_envs_per_worker=8,
-            logging__tensorboard=False,
-            logging__progress_bar=False,
-            training_info__interval=args.interval,
-            training_info__reward_shaping={"w": 1.0},
-            multi_agent__num_policies=2,
-            pbt__enabled=True,
-            pbt__objective="told_policy",
-            pbt__start_env_steps=0,
-            pbt__period_env_steps=args.period,
-            pbt__mutation_rate=1.0,
-            pbt__replace_threshold_rel=0.0,
-            pbt__replace_threshold_abs=0.5,
-            pbt__env_params={"difficulty": [0.0, 1.0]},
-        )
+        os.makedirs(os.path.join(log_dir, "fresh"))
+        env, kwargs = "benchmarks.pbt_delivery:make_env", {"log_dir": log_dir}
         t0 = time.monotonic()
-        summary = relayrl.train(cfg)
+        if args.backend == "ray":
+            from benchmarks.local_cluster import local_cluster, train_cli
+
+            with local_cluster(args.ray_nodes, 1.0) as address:
+                t0 = time.monotonic()
+                flags = ["--env", env, "--env-kwargs", json.dumps(kwargs), "--train-dir", tmp, "--experiment", "pbt"]
+                done = train_cli(address, [*flags, "--seed", "1", *as_flags(settings)])
+            steps, fps, checkpoint = int(done["env steps"]), float(done["fps"]), done["checkpoint"]
+        else:
+            cfg = replace(relayrl.Config(env=env, train_dir=tmp, experiment="pbt", seed=1), **settings)
+            cfg = replace(cfg, environment__env_kwargs=kwargs)
+            summary = relayrl.train(cfg)
+            steps, fps, checkpoint = summary.env_steps, summary.fps, str(summary.checkpoint)
         wall = time.monotonic() - t0
-        lineage = read_checkpoint(Path(summary.checkpoint))["pbt"]["lineage"]  # type: ignore[arg-type]
+        lineage = read_checkpoint(Path(checkpoint))["pbt"]["lineage"]
         logs = [dict(np.load(p)) for p in sorted(glob.glob(os.path.join(log_dir, "*.npz")))]
+        fresh = freshness(Path(log_dir, "fresh"))
     rows = measure(lineage, logs)
     if not rows:
         raise SystemExit("no mutation of policy 0 reached the envs; run longer (--steps) or lower --period")
@@ -155,13 +208,18 @@ def main() -> None:
     everyone = sorted(r["all"] for r in rows)
     stale = [r["stale_frames"] for r in rows]
     p90 = lambda xs: xs[min(len(xs) - 1, int(0.9 * len(xs)))]  # noqa: E731
-    print(f"{summary.env_steps} env steps in {wall:.1f} s ({summary.fps:.0f} fps), {len(rows)} mutations measured")
+    print(f"{steps} env steps in {wall:.1f} s ({fps:.0f} fps), {len(rows)} mutations measured")
     print(f"delay to first env (s):   median {statistics.median(first):.4f}  p90 {p90(first):.4f}  max {first[-1]:.4f}")
     print(
         f"delay to all its envs (s): median {statistics.median(everyone):.4f}  p90 {p90(everyone):.4f}  "
         f"max {everyone[-1]:.4f}"
     )
     print(f"stale frames per mutation: median {statistics.median(stale):.0f}  max {max(stale):.0f}")
+    print(
+        f"approx_total_training_steps staleness at delivery ({fresh['deliveries']} deliveries): median "
+        f"{fresh['seconds']['median'] * 1e3:.1f} ms, p90 {fresh['seconds']['p90'] * 1e3:.1f} ms, max "
+        f"{fresh['seconds']['max'] * 1e3:.1f} ms; p90 {fresh['steps']['p90']:.0f} steps"
+    )
     print("Sample Factory 2.1.1: pushed every 5 s, applied at the next episode end (up to 5 s + one episode)")
 
 

@@ -74,7 +74,8 @@ def make_without_interface(env_kwargs: dict[str, Any]) -> gym.Env:
 
 class LoggedDuel:
     """The two-player CoinDuel (multi-agent) with the same step-time and delivery logs; it also
-    counts the deliveries that named a policy for each of its agents (``training_info["agents"]``)."""
+    counts the deliveries that named a controller (a policy or a snapshot) for each of its agents
+    (``training_info["agents"]``)."""
 
     def __init__(self, log_dir: str | None) -> None:
         from relayrl.envs.coin_duel import CoinDuel
@@ -101,7 +102,10 @@ class LoggedDuel:
     def set_training_info(self, training_info: dict[str, Any]) -> None:
         self.logger.deliveries.append((time.monotonic(), training_info["approx_total_training_steps"]))
         agents = training_info.get("agents", {})
-        self.with_agents += all(agents.get(a, {}).get("policy_id") is not None for a in self.possible_agents)
+        self.with_agents += all(
+            agents.get(a, {}).get("policy_id") is not None or agents.get(a, {}).get("snapshot_slot") is not None
+            for a in self.possible_agents
+        )
 
     def close(self) -> None:
         if self.logger.log_dir is not None and self.logger.deliveries:

@@ -378,3 +378,98 @@ def test_sigterm_checkpoints_and_leaves_no_actors(cluster, tmp_path):
     assert time.monotonic() - t0 < 20
     assert checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))["env_steps"] > 0
     assert_no_actors_left()
+
+
+# ----- several policies, self-play and PBT across nodes, from the CLI -----
+
+
+def _train_cli(cluster: Cluster, tmp_path: Path, *flags: str, steps: int = 2048) -> str:
+    """``relayrl train --backend ray`` on the test cluster; its stderr. It runs in tests/, so that the
+    actors import the test envs (Ray puts the driver's working directory on its workers' path)."""
+    cmd = [sys.executable, "-m", "relayrl.cli.main", "train", "--backend", "ray", "--ray-address", cluster.address]
+    cmd += ["--train-dir", str(tmp_path / "runs"), "--experiment", "e", "--seed", "2", "--report-interval", "0.5"]
+    cmd += ["--num-workers", "2", "--num-envs-per-worker", "4", "--rollout-length", "16", "--num-epochs", "1"]
+    cmd += ["--num-minibatches", "1", "--train-for-env-steps", str(steps), *flags]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=TESTS, timeout=150)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stderr
+
+
+def _progress(tmp_path: Path) -> list[dict]:
+    return [json.loads(line) for line in (tmp_path / "runs" / "e" / "progress.jsonl").read_text().splitlines()]
+
+
+def _reads_per_channel(stderr: str) -> dict[str, int]:
+    """``{"policy 0": n, "snapshot 1": m, ...}``: publications the actors read, from the run's traffic log."""
+    line = stderr.split("publications read by the actors per channel: ")[1].splitlines()[0]
+    return {name: int(n) for name, n in (part.split(": ") for part in line.split(", "))}
+
+
+def _duel_records(tmp_path: Path) -> list[dict]:
+    """The records of the envs that trained (not the trainer's probe env)."""
+    records = [
+        r for r in load_records(tmp_path / "records") if r["deliveries"] and sum(e["steps"] for e in r["episodes"])
+    ]
+    assert len(records) == 8  # 2 workers x 4 envs, on two nodes
+    for rec in records:
+        assert rec["episodes"][0]["info_at_reset"], "the first episode had no training info"
+        assert not any(d["in_step"] for d in rec["deliveries"]), "training info delivered in the middle of a step"
+        steps = [d["steps"] for d in rec["deliveries"]]
+        assert steps == sorted(steps), "approx_total_training_steps went backwards"
+    return records
+
+
+@pytest.mark.timeout(180)
+def test_two_policies_with_pbt_tell_every_agent_its_own_policy_and_env_params_on_other_nodes(cluster, tmp_path):
+    log_dir = tmp_path / "records"
+    err = _train_cli(
+        cluster,
+        tmp_path,
+        *("--env", "ray_envs:make_recorded_duel", "--env-kwargs", json.dumps({"log_dir": str(log_dir)})),
+        *("--num-policies", "2", "--policy-mapping", "random", "--training-info-interval", "0"),
+        *("--pbt", "--pbt-env-params", json.dumps({"difficulty": [0.0, 1.0]})),
+        # no ranking: the start mutation alone makes policy 1's difficulty differ from policy 0's
+        *("--pbt-start-env-steps", str(10**9)),
+    )
+    data = checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))
+    own = {k: data["policies"][k]["env_params"]["difficulty"] for k in (0, 1)}
+    assert own[0] == 0.5 and own[1] != 0.5
+    told = set()
+    for rec in _duel_records(tmp_path):
+        versions: dict[int, list[int]] = {0: [], 1: []}
+        for d in rec["deliveries"]:
+            for entry in d["agents"].values():  # each agent: its episode's policy, and only that policy's values
+                k = entry["policy_id"]
+                assert entry["env_params"] == {"difficulty": own[k]}
+                versions[k].append(entry["policy_version"])
+                told.add(k)
+        for k, seen in versions.items():
+            assert seen == sorted(seen), f"policy {k}'s version went backwards"
+        assert max(versions[0] + versions[1]) >= 1  # later versions arrive too
+    assert told == {0, 1}
+    reads = _reads_per_channel(err)
+    assert set(reads) == {"policy 0", "policy 1"} and reads["policy 1"] >= 2  # each policy's own weights
+    assert_no_actors_left()
+
+
+@pytest.mark.timeout(180)
+def test_self_play_snapshots_reach_the_actors_through_the_object_store(cluster, tmp_path):
+    log_dir = tmp_path / "records"
+    err = _train_cli(
+        cluster,
+        tmp_path,
+        *("--env", "ray_envs:make_recorded_duel", "--env-kwargs", json.dumps({"log_dir": str(log_dir)})),
+        *("--self-play", "--self-play-every", "2", "--self-play-pool-size", "3"),
+    )
+    seen: set[tuple[int, int]] = set()  # (slot, version) of the snapshots the envs were told they play
+    for rec in _duel_records(tmp_path):
+        for d in rec["deliveries"]:
+            for entry in d["agents"].values():
+                if entry["policy_id"] is None:
+                    seen.add((entry["snapshot_slot"], entry["snapshot_version"]))
+    assert {slot for slot, _ in seen} == {0, 1, 2}  # the pool table reached the actors as it filled
+    assert max(version for _, version in seen) >= 4  # later snapshots too
+    # every snapshot slot's weights were read from the object store by the actors
+    assert {f"snapshot {slot}" for slot in range(3)} <= set(_reads_per_channel(err))
+    assert _progress(tmp_path)[-1]["self_play/pool_size"] == 3.0
+    assert_no_actors_left()

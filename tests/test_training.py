@@ -189,7 +189,7 @@ def _one_worker(cfg):
     weights = SharedWeights(model.state_dict())
     weights.publish(model.state_dict(), 0)
     counters, blob = StepCounters(1), SharedBlob(capacity=1 << 16)
-    contexts = WorkerContexts(cfg, buffers, weights, counters, blob, base_seed=0, curriculum_states=lambda w: {})
+    contexts = WorkerContexts(cfg, buffers, (weights,), counters, blob, base_seed=0, curriculum_states=lambda w: {})
     return RolloutWorker(contexts(0)), buffers
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import typing
 from typing import Any
 
 from relayrl.config import presets
@@ -300,6 +301,20 @@ def upgrade_dict(data: dict[str, Any]) -> dict[str, Any]:
         for key in [k for k in multi if k.startswith("self_play")]:
             sp["enabled" if key == "self_play" else key[len("self_play_") :]] = multi.pop(key)
     return out
+
+
+def cli_flag(key: str) -> str:
+    """The ``relayrl train`` flag of a ``replace`` key: ``pbt__period_env_steps`` -> ``--pbt-period-env-steps``,
+    ``train_for_env_steps`` -> ``--train-for-env-steps``."""
+    owner: Any = Config
+    *groups, name = key.split("__")
+    for group in groups:
+        owner = type(getattr(Config(), group)) if owner is Config else owner
+    hints = typing.get_type_hints(owner, include_extras=True)
+    if name not in hints:
+        raise KeyError(f"{key!r} is not a config field")
+    named = [m.name for m in getattr(hints[name], "__metadata__", ()) if getattr(m, "name", None)]
+    return "--" + (named[0] if named else name.replace("_", "-"))
 
 
 def replace(cfg: Config, **changes: Any) -> Config:

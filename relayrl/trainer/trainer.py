@@ -185,13 +185,12 @@ class Trainer:
         contexts = WorkerContexts(
             cfg,
             buffers,
-            weights[0],
+            weights,
             self.counters,
             self.blob,
             # a resumed run samples new episodes, not a replay of the first run's
             base_seed=cfg.seed + self.state.env_steps,  # type: ignore[operator]
             curriculum_states=lambda w: self.state.curriculum_states_of(w * n, n),
-            policy_weights=weights[1:],
             snapshot_weights=frozen,
             pool_table=table,
         )

@@ -2,8 +2,9 @@
 
 It runs the same ``RolloutWorker`` as a local worker process and keeps its envs between rollouts. Its
 ``WorkerContext`` differs in what the worker reads through: trajectory buffers of one slot of its own
-(``TrajectoryBuffers.like(1)``), and ``worker/ray_links.py``'s step counters, training-info reader and
-weights reader over the trainer's ``ProgressHub``.
+(``TrajectoryBuffers.like(1)``), and ``worker/ray_links.py``'s step counters, blob readers (training
+info, self-play pool table) and weights readers (one per policy and per snapshot slot) over the
+trainer's ``ProgressHub``.
 
 ``collect(slot, weights)`` fills the one local slot and returns a ``CollectResult``: the report (naming
 the trainer's slot and this node) and the slot as numpy arrays, which Ray places in the object store
@@ -56,6 +57,8 @@ class CollectResult:
     failure: str | None = None
     weights_bytes: int = 0
     """Weights this actor has read from the object store so far (cumulative)."""
+    weights_reads: dict[int, int] = dataclasses.field(default_factory=dict)
+    """Publications this actor has read from the object store so far, per weights channel (cumulative)."""
     info_bytes: int = 0
     """Training info this actor has received so far, pickled (cumulative)."""
     exchanges: int = 0
@@ -74,9 +77,8 @@ class RolloutActor:
         self.log = logging.getLogger("relayrl.worker")
         self.index = ctx.worker_index
         self.buffers = ctx.buffers
-        assert isinstance(ctx.weights, LinkedWeights), "a RolloutActor reads weights through the hub"
-        self.weights = ctx.weights
-        self.link = ctx.weights.link
+        assert isinstance(ctx.weights[0], LinkedWeights), "a RolloutActor reads weights through the hub"
+        self.link = ctx.weights[0].link
         context = ray.get_runtime_context()
         self.info = ActorInfo(node=context.get_node_id(), address=ray.util.get_node_ip_address(), pid=os.getpid())
         self.worker: Any = None
@@ -92,19 +94,22 @@ class RolloutActor:
         """Where this actor runs (answered once its worker is built)."""
         return self.info
 
-    def collect(self, slot: int, weights: PublishedWeights) -> CollectResult:
-        """Fill trajectory slot ``slot`` of the trainer, starting from ``weights`` or a newer publication."""
+    def collect(self, slot: int, weights: tuple[PublishedWeights, ...]) -> CollectResult:
+        """Fill trajectory slot ``slot`` of the trainer, starting from ``weights`` (the latest publication
+        of each channel at the grant) or newer publications."""
         if self.worker is None:
             return CollectResult(None, None, failure=self.info.failure or "the worker was not built")
         try:
-            self.link.offer(weights)
+            for published in weights:
+                self.link.offer(published)
             report = self.worker.collect(0)
         except Exception:  # noqa: BLE001 - reported to the trainer, which stops the run
             return CollectResult(None, None, failure=traceback.format_exc())
         return CollectResult(
             report=dataclasses.replace(report, slot=slot, node=self.info.node),
             slot=self.buffers.slot_arrays(0),
-            weights_bytes=self.weights.fetched_bytes,
+            weights_bytes=self.link.fetched_bytes,
+            weights_reads=dict(self.link.fetched),
             info_bytes=self.link.info_bytes,
             exchanges=self.link.exchanges,
         )

@@ -1,20 +1,22 @@
-"""A Ray actor's stand-ins for shared memory: step counters, training-info blob and published weights.
+"""A Ray actor's stand-ins for shared memory: step counters, blob readers and weights readers.
 
-``RolloutWorker`` only needs three small interfaces from its ``WorkerContext``: ``counters``
-(``add(worker, n)``, ``total()``), ``info_blob`` (``version()``, ``read()``) and ``weights``
-(``load_into(model, held)``). On one machine they are shared memory. In a Ray actor they are the
-three classes here, over one ``HubLink`` to the trainer's ``ProgressHub`` (``shared/ray_hub.py``):
+``RolloutWorker`` only needs small interfaces from its ``WorkerContext``: ``counters`` (``add(worker,
+env_steps, policy_steps)``, ``total()``, ``policy_totals()``), the blob readers ``info_blob`` and
+``pool_table`` (``version()``, ``read()``), and one weights reader per controller in ``weights`` and
+``snapshot_weights`` (``load_into(model, held)``). On one machine they are shared memory. In a Ray
+actor they are the classes here, over one ``HubLink`` to the trainer's ``ProgressHub``
+(``shared/ray_hub.py``): one ``LinkedWeights`` per weights channel, one ``LinkedInfo`` per blob.
 
 - ``add`` only counts locally; at most every ``period`` seconds the link sends the steps taken since
-  its last call to the hub *without waiting*, and takes the reply (the total of all workers, and the
-  training info and weights if they changed) when it has arrived, a few milliseconds later. So an
-  env step never waits for the network.
-- ``total()`` is the hub's last total plus this worker's steps since the call that total answered:
-  live for this worker's own steps, and at most one exchange period (plus a round trip) behind for the
-  others'. It never decreases: the hub's total only grows, and this worker's own steps are counted
-  once, either in the hub's total or in the local part.
-- ``load_into`` reads the newest publication the actor knows of (from a grant or from the hub) out
-  of the object store, only when it is not the one the model holds.
+  its last call to the hub *without waiting*, and takes the reply (the totals of all workers, and the
+  blobs and weights that changed) when it has arrived, a few milliseconds later. So an env step never
+  waits for the network.
+- ``total()`` (and each entry of ``policy_totals()``) is the hub's last total plus this worker's steps
+  since the call that total answered: live for this worker's own steps, and at most one exchange period
+  (plus a round trip) behind for the others'. It never decreases: the hub's totals only grow, and this
+  worker's own steps are counted once, either in the hub's total or in the local part.
+- ``load_into`` reads the newest publication of its channel the actor knows of (from a grant or from
+  the hub) out of the object store, only when it is not the one the model holds.
 
 All of it runs in the actor's one thread: the reply is a ``concurrent.futures.Future`` that this
 thread only polls (``done()``), never waits on, except once at start (``sync``).
@@ -27,6 +29,7 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
+import numpy as np
 import ray
 import torch
 
@@ -45,8 +48,12 @@ def exchange_period(num_workers: int) -> float:
     return max(MIN_EXCHANGE_SECONDS, num_workers / HUB_CALLS_PER_SECOND)
 
 
+def _padded(a: np.ndarray, n: int) -> np.ndarray:
+    return a if len(a) >= n else np.concatenate([a, np.zeros(n - len(a), dtype=np.int64)])
+
+
 class HubLink:
-    """One actor's connection to the hub: its step count out, the total, info and weights back."""
+    """One actor's connection to the hub: its step counts out; the totals, blobs and weights back."""
 
     def __init__(self, hub: Any, period: float) -> None:
         self.hub = hub
@@ -58,38 +65,63 @@ class HubLink:
         self.hub_total = 0
         self.sent_at_reply = 0
         """``sent`` as of the call that ``hub_total`` answered (those steps are in it)."""
-        self.info: tuple[int, Any] = (0, None)
-        self.weights: PublishedWeights | None = None
+        self.own_policy = np.zeros(1, dtype=np.int64)
+        """Agent steps this actor took, per policy (and likewise below, per policy)."""
+        self.sent_policy = np.zeros(1, dtype=np.int64)
+        self.hub_policy = np.zeros(1, dtype=np.int64)
+        self.sent_policy_at_reply = np.zeros(1, dtype=np.int64)
+        self.blobs: dict[str, tuple[int, Any]] = {}
+        self.weights: dict[int, PublishedWeights] = {}
+        """The newest publication known, per channel."""
         self.in_flight: Future[HubReply] | None = None
         self.in_flight_sent = 0
+        self.in_flight_sent_policy = self.sent_policy
         self.next_exchange = 0.0
         self.exchanges = 0
         self.info_bytes = 0
-        """Pickled size of the training info received (what crossed the network for it)."""
+        """Pickled size of the blobs received (what crossed the network for them)."""
+        self.fetched_bytes = 0
+        """Bytes of weights read from the object store (each publication at most once per actor)."""
+        self.fetched: dict[int, int] = {}
+        """Publications read from the object store, per channel."""
 
     def __getstate__(self) -> dict[str, Any]:
         # Built by the trainer and sent to the actor before its first exchange.
         assert self.in_flight is None, "a HubLink is sent to its actor before it is used"
         return self.__dict__.copy()
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        # Ray hands numpy arrays over read-only (views of the object store): the counts need their own.
+        for name, value in state.items():
+            if isinstance(value, np.ndarray):
+                setattr(self, name, value.copy())
+
     # ----- exchanges -----
 
     def _send(self) -> Any:
         steps = self.own - self.sent
+        policy_steps = self.own_policy - _padded(self.sent_policy, len(self.own_policy))
         self.sent = self.own
+        self.sent_policy = self.own_policy.copy()
         self.in_flight_sent = self.sent
+        self.in_flight_sent_policy = self.sent_policy
         self.exchanges += 1
-        serial = self.weights.serial if self.weights is not None else -1
-        return self.hub.exchange.remote(steps, self.info[0], serial)
+        versions = {name: blob[0] for name, blob in self.blobs.items()}
+        serials = {c: w.serial for c, w in self.weights.items()}
+        return self.hub.exchange.remote(steps, policy_steps.tolist(), versions, serials)
 
     def _absorb(self, reply: HubReply) -> None:
         self.hub_total = reply.total
         self.sent_at_reply = self.in_flight_sent
-        if reply.info is not None and reply.info[0] > self.info[0]:
-            self.info = reply.info
-            self.info_bytes += len(pickle.dumps(reply.info[1], protocol=pickle.HIGHEST_PROTOCOL))
-        if reply.weights is not None:
-            self.offer(reply.weights)
+        self.hub_policy = np.asarray(reply.policy_totals, dtype=np.int64)
+        self.sent_policy_at_reply = self.in_flight_sent_policy
+        for name, blob in reply.blobs.items():
+            if blob[0] > self.blobs.get(name, (0, None))[0]:
+                self.blobs[name] = blob
+                self.info_bytes += len(pickle.dumps(blob[1], protocol=pickle.HIGHEST_PROTOCOL))
+        for weights in reply.weights:
+            self.offer(weights)
 
     def sync(self, timeout: float) -> None:
         """One exchange, waited for (an actor's start: its envs' first episodes need training info
@@ -112,8 +144,14 @@ class HubLink:
 
     # ----- what the worker reads -----
 
-    def add_steps(self, steps: int) -> None:
-        self.own += steps
+    def add_steps(self, env_steps: int, policy_steps: np.ndarray | None) -> None:
+        self.own += env_steps
+        if policy_steps is None:
+            self.own_policy[0] += env_steps
+        else:
+            if len(policy_steps) > len(self.own_policy):
+                self.own_policy = _padded(self.own_policy, len(policy_steps))
+            self.own_policy[: len(policy_steps)] += policy_steps
         self.poll()
 
     def total(self) -> int:
@@ -121,10 +159,18 @@ class HubLink:
         self.poll()
         return self.hub_total + self.own - self.sent_at_reply
 
+    def policy_totals(self) -> list[int]:
+        """Live estimate of each policy's agent steps over all workers (see the module docstring)."""
+        self.poll()
+        n = max(len(self.hub_policy), len(self.own_policy))
+        live = _padded(self.hub_policy, n) + _padded(self.own_policy, n) - _padded(self.sent_policy_at_reply, n)
+        return [int(x) for x in live]
+
     def offer(self, weights: PublishedWeights) -> None:
-        """A publication learnt of (with a grant, or from the hub); the newest one is kept."""
-        if self.weights is None or weights.serial > self.weights.serial:
-            self.weights = weights
+        """A publication learnt of (with a grant, or from the hub); the newest one per channel is kept."""
+        held = self.weights.get(weights.channel)
+        if held is None or weights.serial > held.serial:
+            self.weights[weights.channel] = weights
 
 
 class LinkedCounters:
@@ -133,44 +179,49 @@ class LinkedCounters:
     def __init__(self, link: HubLink) -> None:
         self.link = link
 
-    def add(self, worker: int, steps: int) -> None:
-        self.link.add_steps(steps)
+    def add(self, worker: int, env_steps: int, policy_steps: np.ndarray | None = None) -> None:
+        self.link.add_steps(env_steps, policy_steps)
 
     def total(self) -> int:
         return self.link.total()
 
+    def policy_totals(self) -> list[int]:
+        return self.link.policy_totals()
+
 
 class LinkedInfo:
-    """``SharedBlob``'s reading interface over a ``HubLink``."""
+    """``SharedBlob``'s reading interface over a ``HubLink``, for blob ``name`` (``ray_hub.INFO``, ...)."""
 
-    def __init__(self, link: HubLink) -> None:
+    def __init__(self, link: HubLink, name: str) -> None:
         self.link = link
+        self.name = name
 
     def version(self) -> int:
-        """Version of the latest trainer part received (0: none yet)."""
+        """Version of the latest value received (0: none yet)."""
         self.link.poll()
-        return self.link.info[0]
+        return self.link.blobs.get(self.name, (0, None))[0]
 
     def read(self) -> tuple[int, Any]:
-        return self.link.info
+        return self.link.blobs.get(self.name, (0, None))
 
 
 class LinkedWeights:
-    """``SharedWeights``' reading interface over a ``HubLink``: weights come out of the object store."""
+    """``SharedWeights``' reading interface over a ``HubLink``, for one weights channel: the weights
+    come out of the object store."""
 
-    def __init__(self, link: HubLink) -> None:
+    def __init__(self, link: HubLink, channel: int) -> None:
         self.link = link
-        self.fetched_bytes = 0
-        """Bytes of weights read from the object store (each publication at most once per actor)."""
+        self.channel = channel
 
     def load_into(self, model: torch.nn.Module, held: tuple[int, int]) -> tuple[int, int]:
-        """Load the newest publication known into ``model`` unless ``held`` (its ``(serial, version)``) is
-        that one; return what ``model`` holds now."""
-        latest = self.link.weights
+        """Load the newest publication of this channel known into ``model`` unless ``held`` (its
+        ``(serial, version)``) is that one; return what ``model`` holds now."""
+        latest = self.link.weights.get(self.channel)
         if latest is None or latest.serial == held[0]:
             return held
         arrays = ray.get(latest.ref)
         # torch.tensor copies: the arrays are read-only views of the object store.
         model.load_state_dict({name: torch.tensor(value) for name, value in arrays.items()})
-        self.fetched_bytes += latest.nbytes
+        self.link.fetched_bytes += latest.nbytes
+        self.link.fetched[self.channel] = self.link.fetched.get(self.channel, 0) + 1
         return latest.serial, latest.version

@@ -46,7 +46,6 @@ class RolloutWorker:
         self.cfg = cfg
         self.worker_index = worker_index
         self.buffers = ctx.buffers
-        self.weights = ctx.weights
         self.gamma = cfg.algorithm.gamma
         n = cfg.sampling.num_envs_per_worker
         self.num_envs = n
@@ -56,9 +55,7 @@ class RolloutWorker:
         self.num_rows = rows
         obs_space = self.env_batch.single_observation_space
         action_space = self.env_batch.single_action_space
-        self.policies = WorkerPolicies(
-            cfg, obs_space, action_space, [ctx.weights, *ctx.policy_weights], ctx.snapshot_weights
-        )
+        self.policies = WorkerPolicies(cfg, obs_space, action_space, ctx.weights, ctx.snapshot_weights)
         self.model = self.policies.model
         """Policy 0's copy (the only one with a single policy)."""
         self.pool = PoolTable(ctx.pool_table)

@@ -4,13 +4,15 @@ The workers are ``worker/ray_actor.py``'s ``RolloutActor``s, running the same ``
 local process. What crosses the network, per rollout and per publication:
 
 - ``grant(slot)`` is one actor call, ``collect(slot, weights)``, carrying only the slot number and a
-  reference to the latest published weights. Its result (``CollectResult``) holds the small report and
+  reference to the latest publication of each weights channel (below). Its result (``CollectResult``) holds the small report and
   the slot as numpy arrays, which ``receive`` copies into the trainer's own buffers at that slot
   before it returns the report: the trainer's buffers are then as a local worker would have left them.
-- Each publication of weights (``SharedWeights.publish``, which this source subscribes to) is
-  ``ray.put`` once; every actor reads that one object, only when it starts a rollout and does not hold
-  it yet. Training info (``SharedBlob.publish``) and every worker's step count go through one small
-  ``ProgressHub`` actor on the trainer's node (``shared/ray_hub.py``, ``worker/ray_links.py``).
+- Each publication of weights (``SharedWeights.publish``, which this source subscribes to: every
+  policy's, and every self-play snapshot slot's) is ``ray.put`` once; every actor reads that one
+  object (the object store fetches it at most once per node), only when it starts a rollout and does
+  not hold it yet. The blobs (``SharedBlob.publish``: training info, the self-play pool table) and
+  every worker's step counts go through one small ``ProgressHub`` actor on the trainer's node
+  (``shared/ray_hub.py``, ``worker/ray_links.py``), which also tells actors of new publications.
 
 Faults, as with local processes (``processes.py``): a dead actor (killed, out of memory, its node gone)
 is replaced by a new one with fresh envs, a new generation and the trainer's latest curriculum states,
@@ -23,6 +25,7 @@ error. ``stop`` closes the envs, kills every actor of the run, and disconnects i
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import secrets
 import time
@@ -34,7 +37,7 @@ import torch
 from relayrl.config import Config
 from relayrl.errors import WorkerError
 from relayrl.shared.progress import SharedBlob, StepCounters
-from relayrl.shared.ray_hub import ProgressHub, PublishedWeights
+from relayrl.shared.ray_hub import INFO, POOL_TABLE, ProgressHub, PublishedWeights
 from relayrl.shared.weights import SharedWeights
 from relayrl.trainer.sources import ray_connect
 from relayrl.trainer.sources.base import ContextFactory, SlotLayout
@@ -81,15 +84,18 @@ class RaySource:
         self.contexts = contexts
         self.max_restarts = cfg.faults.max_worker_restarts
         template = contexts(0, 0)
-        if not (
-            isinstance(template.weights, SharedWeights)
-            and isinstance(template.info_blob, SharedBlob)
-            and isinstance(template.counters, StepCounters)
+        blobs = {INFO: template.info_blob, POOL_TABLE: template.pool_table}
+        self.num_policies = len(template.weights)
+        self.channels = [w for w in (*template.weights, *template.snapshot_weights) if isinstance(w, SharedWeights)]
+        """Weights by channel (controller id): policies ``0 .. P-1``, then snapshot slots ``P + j``."""
+        self.blobs = {name: b for name, b in blobs.items() if isinstance(b, SharedBlob)}
+        if (
+            len(self.channels) != self.num_policies + len(template.snapshot_weights)
+            or len(self.blobs) != sum(b is not None for b in blobs.values())
+            or not isinstance(template.counters, StepCounters)
         ):
-            raise TypeError("RaySource forwards the trainer's SharedWeights, SharedBlob and StepCounters")
+            raise TypeError("RaySource forwards the trainer's SharedWeights, SharedBlobs and StepCounters")
         self.buffers = template.buffers
-        self.weights = template.weights
-        self.blob = template.info_blob
         self.connected_here = ray_connect.connect(cfg)
         self.prefix = f"relayrl-{cfg.experiment_name}-{secrets.token_hex(3)}-"
         """Names of this run's actors start with this (``ray list actors`` shows them by name)."""
@@ -97,15 +103,16 @@ class RaySource:
             if cfg.ray.address.strip() or not self.connected_here:
                 ray_connect.check_room(cfg)
             hub_cls = ray.remote(ProgressHub).options(**ray_connect.hub_options(self.prefix + "hub"))
-            self.hub = hub_cls.remote(template.counters.total())
+            self.hub = hub_cls.remote(template.counters.total(), template.counters.policy_totals())
         except BaseException:
             self._disconnect()
             raise
         self.actor_cls = ray.remote(RolloutActor)
         self.period = exchange_period(n)
         self.group: Any | None = None
-        self.latest: PublishedWeights | None = None
-        self.info_version = 0
+        self.latest: dict[int, PublishedWeights] = {}
+        """The latest publication of each channel."""
+        self.blob_versions: dict[str, int] = {}
         self.stopped = False
         self._restarts = 0
         self.actors: list[Any] = [None] * n
@@ -121,8 +128,10 @@ class RaySource:
         """``collect`` references not yet received."""
         self.backlog: list[RolloutReport] = []
         self.traffic = Traffic()
-        self.weights.subscribe(self._on_weights)
-        self.blob.subscribe(self._on_info)
+        for channel, weights in enumerate(self.channels):
+            weights.subscribe(functools.partial(self._on_weights, channel))
+        for name, blob in self.blobs.items():
+            blob.subscribe(functools.partial(self._on_blob, name))
 
     @property
     def restarts(self) -> int:
@@ -130,32 +139,37 @@ class RaySource:
 
     # ----- publications (called in the trainer's thread by SharedWeights / SharedBlob) -----
 
-    def _on_weights(self, tensors: Mapping[str, torch.Tensor], version: int, serial: int) -> None:
+    def _on_weights(self, channel: int, tensors: Mapping[str, torch.Tensor], version: int, serial: int) -> None:
         if self.stopped:
             return
         arrays = {name: t.detach().numpy() for name, t in tensors.items()}
         nbytes = sum(a.nbytes for a in arrays.values())
         # Put once (a copy into the object store); every actor reads this one object.
-        self.latest = PublishedWeights(serial, version, ray.put(arrays), nbytes)
-        self.hub.publish_weights.remote(self.latest)
+        self.latest[channel] = PublishedWeights(channel, serial, version, ray.put(arrays), nbytes)
+        self.hub.publish_weights.remote(self.latest[channel])
         self.traffic.add_publication(nbytes)
 
-    def _on_info(self, version: int, value: Any) -> None:
+    def _on_blob(self, name: str, version: int, value: Any) -> None:
         if self.stopped:
             return
-        self.info_version = version
-        self.hub.publish_info.remote(version, value)
+        self.blob_versions[name] = version
+        self.hub.publish_blob.remote(name, version, value)
 
     # ----- start -----
 
     def start(self) -> None:
-        if self.latest is None:  # nothing published since this source subscribed
-            self._on_weights(self.weights.tensors, int(self.weights.version[0]), int(self.weights.serial[0]))
-        version, value = self.blob.read()
-        if version > self.info_version:
-            self._on_info(version, value)
+        for channel, weights in enumerate(self.channels):
+            serial = int(weights.serial[0])
+            # nothing published since this source subscribed (a snapshot slot never filled: nothing to send)
+            if channel not in self.latest and (channel < self.num_policies or serial > 0):
+                self._on_weights(channel, weights.tensors, int(weights.version[0]), serial)
+        for name, blob in self.blobs.items():
+            version, value = blob.read()
+            if version > self.blob_versions.get(name, 0):
+                self._on_blob(name, version, value)
         # The hub runs calls in order, so this answer means the publications above have arrived:
-        # every actor's first exchange gets training info before its envs' first episodes.
+        # every actor's first exchange gets training info (and the pool table) before its envs' first
+        # episodes.
         ray.get(self.hub.total.remote(), timeout=STARTUP_TIMEOUT_SECONDS)
         self.group = ray_connect.placement_group(self.cfg)
         for w in range(self.layout.num_workers):
@@ -166,9 +180,11 @@ class RaySource:
         context = dataclasses.replace(
             self.contexts(w, self.generation[w]),
             buffers=self.buffers.like(1),
-            weights=LinkedWeights(link),
+            weights=tuple(LinkedWeights(link, k) for k in range(self.num_policies)),
+            snapshot_weights=tuple(LinkedWeights(link, c) for c in range(self.num_policies, len(self.channels))),
             counters=LinkedCounters(link),
-            info_blob=LinkedInfo(link),
+            info_blob=LinkedInfo(link, INFO),
+            pool_table=LinkedInfo(link, POOL_TABLE) if POOL_TABLE in self.blobs else None,
         )
         name = f"{self.prefix}worker{w}.{self.generation[w]}"
         options = ray_connect.worker_options(self.cfg, w, self.group, name)
@@ -235,7 +251,7 @@ class RaySource:
         self._submit(w, slot)
 
     def _submit(self, w: int, slot: int) -> None:
-        ref = self.actors[w].collect.remote(slot, self.latest)
+        ref = self.actors[w].collect.remote(slot, tuple(self.latest.values()))
         self.pending[ref] = Flight(w, self.generation[w], slot)
 
     def receive(self, timeout: float) -> RolloutReport | None:
@@ -368,7 +384,7 @@ class RaySource:
 
                 remove_placement_group(self.group)
             self.pending.clear()
-            self.traffic.log_summary()
+            self.traffic.log_summary(self.num_policies)
         finally:
             self._disconnect()
 

@@ -1,10 +1,11 @@
 """What crosses the object store between the trainer and its Ray actors, counted as it happens.
 
-Per rollout: the slot's arrays and the pickled report (actor -> trainer). Per publication: the
-weights, put once (trainer -> object store); each actor reads a publication at most once, and only
-the ones it starts a rollout with, so the actors' own counts say how many bytes of weights were read.
-Training info and step counts: the hub's replies (counted by the actors as pickled info received, and
-as a number of exchanges). ``RaySource.stop`` logs the totals and per-rollout figures.
+Per rollout: the slot's arrays and the pickled report (actor -> trainer). Per publication (of any
+weights channel: a policy, a self-play snapshot slot): the weights, put once (trainer -> object store);
+each actor reads a publication at most once, and only the ones it starts a rollout with, so the
+actors' own counts say how many bytes of weights were read, and how many publications per channel.
+Training info, the pool table and step counts: the hub's replies (counted by the actors as pickled
+blobs received, and as a number of exchanges). ``RaySource.stop`` logs the totals and per-rollout figures.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Traffic:
         self.published_bytes = 0
         self.actors: dict[tuple[int, int], tuple[int, int, int]] = {}
         """Per (worker, generation): its cumulative (weights read, info received, exchanges)."""
+        self.reads: dict[tuple[int, int], dict[int, int]] = {}
+        """Per (worker, generation): its cumulative publications read, per weights channel."""
 
     def add_rollout(self, worker: int, generation: int, result: CollectResult) -> None:
         assert result.slot is not None
@@ -51,10 +54,19 @@ class Traffic:
         self.trajectory_bytes += _nbytes(result.slot)
         self.report_bytes += len(pickle.dumps(result.report, protocol=pickle.HIGHEST_PROTOCOL))
         self.actors[(worker, generation)] = (result.weights_bytes, result.info_bytes, result.exchanges)
+        self.reads[(worker, generation)] = result.weights_reads
 
     def add_publication(self, nbytes: int) -> None:
         self.publications += 1
         self.published_bytes += nbytes
+
+    def reads_by_channel(self) -> dict[int, int]:
+        """Publications read from the object store by all actors, per weights channel."""
+        out: dict[int, int] = {}
+        for reads in self.reads.values():
+            for channel, n in reads.items():
+                out[channel] = out.get(channel, 0) + n
+        return dict(sorted(out.items()))
 
     def summary(self) -> dict[str, float]:
         """Totals, and per rollout where it applies (bytes)."""
@@ -75,12 +87,17 @@ class Traffic:
             "hub_exchanges": exchanges,
         }
 
-    def log_summary(self) -> None:
+    def log_summary(self, num_policies: int) -> None:
+        """Log the summary; ``num_policies`` names the channels (policies, then snapshot slots)."""
         s = self.summary()
+        reads = ", ".join(
+            (f"policy {c}" if c < num_policies else f"snapshot {c - num_policies}") + f": {n}"
+            for c, n in self.reads_by_channel().items()
+        )
         log.info(
             "object store traffic: %d rollouts, %.1f KB of trajectories + %.1f KB of report each; "
             "%d weight publications of %.1f KB put, %.1f MB read by the actors; %.1f KB of training info "
-            "in %d hub exchanges",
+            "in %d hub exchanges; publications read by the actors per channel: %s",
             s["rollouts"],
             s["trajectory_bytes_per_rollout"] / 1e3,
             s["report_bytes_per_rollout"] / 1e3,
@@ -89,5 +106,6 @@ class Traffic:
             s["weights_read_bytes"] / 1e6,
             s["info_bytes"] / 1e3,
             s["hub_exchanges"],
+            reads or "none",
             extra={"traffic": s},
         )
