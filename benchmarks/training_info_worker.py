@@ -50,7 +50,7 @@ def time_worker(factory: str, rollouts: int) -> float:
     view = lambda: TrainerView(0, 0, 0.0, STATS, {}, cfg)  # type: ignore[arg-type]  # noqa: E731
     publisher = TrainingInfoPublisher(cfg, blob, TrainState(), view)
     publisher.maybe_publish(force=True)
-    contexts = WorkerContexts(cfg, buffers, weights, counters, blob, base_seed=0, curriculum_states=lambda w: {})
+    contexts = WorkerContexts(cfg, buffers, (weights,), counters, blob, base_seed=0, curriculum_states=lambda w: {})
     worker = RolloutWorker(contexts(0))
     try:
         for _ in range(20):  # warm-up

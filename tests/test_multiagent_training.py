@@ -55,7 +55,7 @@ def test_rollout_masks_rows_of_absent_agents_and_reports_each_agents_episode(tmp
     buffers = TrajectoryBuffers.allocate(1, 6, 3, obs_space, action_space, 0, shared=False)
     weights = SharedWeights(model.state_dict())
     weights.publish(model.state_dict(), 0)
-    contexts = WorkerContexts(cfg, buffers, weights, StepCounters(1), SharedBlob(capacity=1 << 16), 0, lambda w: {})
+    contexts = WorkerContexts(cfg, buffers, (weights,), StepCounters(1), SharedBlob(capacity=1 << 16), 0, lambda w: {})
     report = RolloutWorker(contexts(0)).collect(0)
     # rows a, b, c; steps 1..5 are one episode, step 6 starts the next (c not there yet)
     assert buffers.valid[0, :, 0].tolist() == [True, True, True, False, False, True]  # a leaves after step 3

@@ -185,7 +185,7 @@ def _one_worker(cfg):
     weights = SharedWeights(model.state_dict())
     weights.publish(model.state_dict(), 0)
     counters, blob = StepCounters(1), SharedBlob(capacity=1 << 16)
-    contexts = WorkerContexts(cfg, buffers, weights, counters, blob, base_seed=0, curriculum_states=lambda w: {})
+    contexts = WorkerContexts(cfg, buffers, (weights,), counters, blob, base_seed=0, curriculum_states=lambda w: {})
     return RolloutWorker(contexts(0)), buffers
 
 
@@ -201,7 +201,7 @@ def test_truncation_is_bootstrapped_same_step(tmp_path):
     report = worker.collect(0)
     gamma = cfg.algorithm.gamma
     with torch.no_grad():
-        v_final = float(worker.model.get_value(torch.tensor([[1.0], [1.0]]), None, None)[0])
+        v_final = float(worker.policies.model.get_value(torch.tensor([[1.0], [1.0]]), None, None)[0])
     rewards, dones = b.rewards[0, :, 0], b.dones[0, :, 0]
     assert dones.tolist() == [False, False, True, False, False, True, False]
     assert rewards[2] == pytest.approx(1.0 + gamma * v_final, abs=1e-5)

@@ -2,15 +2,17 @@
 
 The trainer publishes, with several policies, self-play or a multi-agent env, a ``policies`` table in
 the trainer part of training info (``info_schema.POLICIES``: ``{policy id: {policy_version, env_steps,
-stats, reward_shaping}}``). Right before a delivery to env ``e``, ``AgentInfo.decorate`` adds what is
-specific to that env's current episode (the mapping is decided per episode in the worker):
+stats, reward_shaping}}``); the worker's delivery writes each policy's live ``env_steps`` into it
+(``info_schema.complete``). Right before a delivery to env ``e``, ``AgentInfo.decorate`` adds what is
+specific to that env's current episode (the mapping is decided per episode in the worker), composed
+by ``info_schema``:
 
 - a multi-agent env gets ``agents``: ``{agent id: {"policy_id": k, "policy_version", "env_steps",
   "stats", "reward_shaping"}}``; an agent played by a self-play snapshot gets ``{"policy_id": None,
   "snapshot_slot": j, "snapshot_version": v}``;
 - a single-agent env controlled by policy ``k`` gets policy ``k``'s values in the top-level keys
-  (``policy_id``, ``policy_version``, ``stats``, ``reward_shaping``, ``env_params``): the keys keep their meaning,
-  "the policy that controls this env".
+  (``policy_id`` and ``info_schema.CONTROLLED_KEYS``: ``policy_version``, ``stats``, ``reward_shaping``,
+  ``env_params``): the keys keep their meaning, "the policy that controls this env".
 
 The layout is documented in docs/training-info.md.
 """
@@ -69,25 +71,16 @@ class AgentInfo:
         num_policies = self.mapping.num_policies
         if controller >= num_policies:
             slot = controller - num_policies
-            return {"policy_id": None, "snapshot_slot": slot, "snapshot_version": self.pool.version_of(slot)}
-        policies = info.get(info_schema.POLICIES) or {}
-        own = policies.get(controller)
-        if own is None:  # nothing published per policy: the top-level keys are policy 0's
-            own = {key: info[key] for key in (info_schema.POLICY_VERSION, info_schema.STATS) if key in info}
-        return {info_schema.POLICY_ID: controller, **own}
+            return info_schema.snapshot_entry(slot, self.pool.version_of(slot))
+        return info_schema.policy_entry(info, controller)
 
     def decorate(self, env_index: int, info: dict[str, Any]) -> dict[str, Any]:
-        """The dict env ``env_index`` gets: ``info`` plus its agents' part (a new top-level dict)."""
-        out = dict(info)
+        """The dict env ``env_index`` gets (a new top-level dict): a single-agent env's view for the
+        policy that controls it (``info_schema.controlled_by``), or ``info`` plus its agents' part."""
         controller = self.mapping.controller
         if self.agents is None:
-            k = int(controller[env_index])
-            if k != 0:
-                out.pop(info_schema.REWARD_SHAPING, None)
-                out.pop(info_schema.ENV_PARAMS, None)
-                out.update(self._entry(k, info))
-                out.pop("env_steps", None)
-            return out
+            return info_schema.controlled_by(info, int(controller[env_index]))
+        out = dict(info)
         first = env_index * len(self.agents)
         out[info_schema.AGENTS] = {
             agent: self._entry(int(controller[first + a]), info) for a, agent in enumerate(self.agents)

@@ -123,12 +123,15 @@ class TrainingLoop:
     # ----- steps -----
 
     def on_rollout(self, report: RolloutReport) -> None:
+        """Take one rollout report. Its policy lag is the largest over the policies of the learner's
+        version minus the version of that policy's weights that collected the rollout."""
         p = self.p
         if not self.pending and p.state.session_steps == 0:
             startup.mark("first rollout")
             log.info("start-up, seconds since the process started: %s", startup.report())
         p.state.env_steps += report.env_steps
-        p.reporter.add_rollout(report, self.learner.policy_version - report.policy_version)
+        lag = max(learner.policy_version - report.policy_versions[k] for k, learner in self.learners.items())
+        p.reporter.add_rollout(report, lag)
         if report.curriculum_states:
             p.state.update_curricula(report.curriculum_states)
         if report.policy_steps is not None:

@@ -162,7 +162,11 @@ class Trainer:
 
         self.reporter = Reporter(cfg, self.experiment, self.state.env_steps, resumed=resumed is not None)
         ctx = launcher.context()
-        self.counters = StepCounters(cfg.sampling.num_workers, base=self.state.env_steps)
+        self.counters = StepCounters(
+            cfg.sampling.num_workers,
+            base=self.state.env_steps,
+            policy_base=[self.state.policies[k].env_steps for k in sorted(self.state.policies)],
+        )
         self.blob = SharedBlob(ctx=ctx)
         self.weights_of = {k: SharedWeights(learner.model.state_dict(), ctx) for k, learner in self.learners.items()}
         self.pool: SnapshotPool | None = None
@@ -256,13 +260,12 @@ class Trainer:
         contexts = WorkerContexts(
             cfg,
             buffers,
-            self.weights,
+            tuple(self.weights_of[k] for k in sorted(self.weights_of)),
             self.counters,
             self.blob,
             # a resumed run samples new episodes, not a replay of the first run's
             base_seed=cfg.seed + self.state.env_steps,  # type: ignore[operator]
             curriculum_states=lambda w: self.state.curriculum_states_of(w * n, n),
-            policy_weights=tuple(self.weights_of[k] for k in sorted(self.weights_of) if k != DEFAULT_POLICY),
             snapshot_weights=self.pool.weights if self.pool is not None else (),
             pool_table=self.pool.table if self.pool is not None else None,
         )

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 from relayrl.config import Config
@@ -34,14 +35,21 @@ class WeightsReader(Protocol):
 
 
 class StepCounting(Protocol):
-    """Live env-step counts of all workers (``StepCounters``)."""
+    """Live env-step and per-policy agent-step counts of all workers (``StepCounters``)."""
 
-    def add(self, worker: int, steps: int) -> None:
-        """Count ``steps`` more env steps of ``worker`` (called after every batch step)."""
+    def add(self, worker: int, env_steps: int, policy_steps: np.ndarray | None = None) -> None:
+        """Count one batch step of ``worker`` (called after every batch step): ``env_steps`` env steps
+        and ``policy_steps[k]`` agent steps of policy ``k`` (an int array indexed by policy id; None:
+        one policy and one agent per env, so policy 0 took every env step)."""
         ...
 
     def total(self) -> int:
         """Env steps of all workers so far, plus the count the run resumed from; never decreases."""
+        ...
+
+    def policy_totals(self) -> list[int]:
+        """Agent steps of each policy so far (index = policy id) over all workers, plus the count each
+        resumed from; none of them ever decreases."""
         ...
 
 
@@ -70,8 +78,8 @@ class WorkerContext:
     """Base seed of this worker's envs and sampling."""
     buffers: TrajectoryBuffers
     """All trajectory slots (the worker writes only the slots it is granted)."""
-    weights: WeightsReader
-    """The learner's published weights."""
+    weights: tuple[WeightsReader, ...]
+    """Each policy's published weights, indexed by policy id (one with a single policy)."""
     counters: StepCounting
     """Live env-step counters (the worker adds to its own entry after every batch step)."""
     info_blob: InfoReader
@@ -79,8 +87,6 @@ class WorkerContext:
     curriculum_states: Mapping[int, Mapping[str, Any]]
     """Saved curriculum states of this worker's envs by global env index (restored before their first
     reset): a resumed run, or a restarted worker."""
-    policy_weights: tuple[WeightsReader, ...] = ()
-    """Published weights of policies ``1 .. P-1`` (``--num-policies``; policy 0's are ``weights``)."""
     snapshot_weights: tuple[WeightsReader, ...] = ()
     """Self-play: the weights in each snapshot pool slot."""
     pool_table: InfoReader | None = None
@@ -94,17 +100,17 @@ class WorkerContexts:
         self,
         cfg: Config,
         buffers: TrajectoryBuffers,
-        weights: SharedWeights,
+        weights: tuple[SharedWeights, ...],
         counters: StepCounters,
         info_blob: SharedBlob,
         base_seed: int,
         curriculum_states: Callable[[int], Mapping[int, Mapping[str, Any]]],
-        policy_weights: tuple[SharedWeights, ...] = (),
         snapshot_weights: tuple[SharedWeights, ...] = (),
         pool_table: SharedBlob | None = None,
     ) -> None:
-        """``curriculum_states(worker)``: the trainer's latest states of that worker's envs, read when a
-        context is built (a restarted worker continues its envs' curricula)."""
+        """``weights``: every policy's published weights, by policy id. ``curriculum_states(worker)``:
+        the trainer's latest states of that worker's envs, read when a context is built (a restarted
+        worker continues its envs' curricula)."""
         self.cfg = cfg.without_hooks()
         self.buffers = buffers
         self.weights = weights
@@ -112,7 +118,6 @@ class WorkerContexts:
         self.info_blob = info_blob
         self.base_seed = base_seed
         self.curriculum_states = curriculum_states
-        self.policy_weights = policy_weights
         self.snapshot_weights = snapshot_weights
         self.pool_table = pool_table
 
@@ -127,7 +132,6 @@ class WorkerContexts:
             counters=self.counters,
             info_blob=self.info_blob,
             curriculum_states=dict(self.curriculum_states(worker)),
-            policy_weights=self.policy_weights,
             snapshot_weights=self.snapshot_weights,
             pool_table=self.pool_table,
         )

@@ -74,9 +74,9 @@ class RolloutActor:
         self.log = logging.getLogger("relayrl.worker")
         self.index = ctx.worker_index
         self.buffers = ctx.buffers
-        assert isinstance(ctx.weights, LinkedWeights), "a RolloutActor reads weights through the hub"
-        self.weights = ctx.weights
-        self.link = ctx.weights.link
+        assert isinstance(ctx.weights[0], LinkedWeights), "a RolloutActor reads weights through the hub"
+        self.weights = ctx.weights[0]
+        self.link = self.weights.link
         context = ray.get_runtime_context()
         self.info = ActorInfo(node=context.get_node_id(), address=ray.util.get_node_ip_address(), pid=os.getpid())
         self.worker: Any = None

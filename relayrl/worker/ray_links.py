@@ -1,8 +1,8 @@
 """A Ray actor's stand-ins for shared memory: step counters, training-info blob and published weights.
 
 ``RolloutWorker`` only needs three small interfaces from its ``WorkerContext``: ``counters``
-(``add(worker, n)``, ``total()``), ``info_blob`` (``version()``, ``read()``) and ``weights``
-(``load_into(model, held)``). On one machine they are shared memory. In a Ray actor they are the
+(``add(worker, n, policy_steps)``, ``total()``, ``policy_totals()``), ``info_blob`` (``version()``,
+``read()``) and ``weights`` (``load_into(model, held)``). On one machine they are shared memory. In a Ray actor they are the
 three classes here, over one ``HubLink`` to the trainer's ``ProgressHub`` (``shared/ray_hub.py``):
 
 - ``add`` only counts locally; at most every ``period`` seconds the link sends the steps taken since
@@ -12,7 +12,7 @@ three classes here, over one ``HubLink`` to the trainer's ``ProgressHub`` (``sha
 - ``total()`` is the hub's last total plus this worker's steps since the call that total answered:
   live for this worker's own steps, and at most one exchange period (plus a round trip) behind for the
   others'. It never decreases: the hub's total only grows, and this worker's own steps are counted
-  once, either in the hub's total or in the local part.
+  once, either in the hub's total or in the local part. ``policy_totals()`` is the same per policy.
 - ``load_into`` reads the newest publication the actor knows of (from a grant or from the hub) out
   of the object store, only when it is not the one the model holds.
 
@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import pickle
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
 
+import numpy as np
 import ray
 import torch
 
-from relayrl.shared.ray_hub import HubReply, PublishedWeights
+from relayrl.shared.ray_hub import HubReply, PublishedWeights, add_counts
 
 MIN_EXCHANGE_SECONDS = 0.02
 """Shortest time between two exchanges of one actor with the hub."""
@@ -58,6 +60,12 @@ class HubLink:
         self.hub_total = 0
         self.sent_at_reply = 0
         """``sent`` as of the call that ``hub_total`` answered (those steps are in it)."""
+        self.own_policy: list[int] = []
+        """The same four per policy (agent steps, index = policy id)."""
+        self.sent_policy: list[int] = []
+        self.hub_policy_totals: list[int] = []
+        self.sent_policy_at_reply: list[int] = []
+        self.in_flight_sent_policy: list[int] = []
         self.info: tuple[int, Any] = (0, None)
         self.weights: PublishedWeights | None = None
         self.in_flight: Future[HubReply] | None = None
@@ -78,13 +86,17 @@ class HubLink:
         steps = self.own - self.sent
         self.sent = self.own
         self.in_flight_sent = self.sent
+        policy_steps = add_counts(self.own_policy, self.sent_policy, -1)
+        self.sent_policy = self.in_flight_sent_policy = list(self.own_policy)
         self.exchanges += 1
         serial = self.weights.serial if self.weights is not None else -1
-        return self.hub.exchange.remote(steps, self.info[0], serial)
+        return self.hub.exchange.remote(steps, self.info[0], serial, policy_steps)
 
     def _absorb(self, reply: HubReply) -> None:
         self.hub_total = reply.total
         self.sent_at_reply = self.in_flight_sent
+        self.hub_policy_totals = list(reply.policy_totals)
+        self.sent_policy_at_reply = self.in_flight_sent_policy
         if reply.info is not None and reply.info[0] > self.info[0]:
             self.info = reply.info
             self.info_bytes += len(pickle.dumps(reply.info[1], protocol=pickle.HIGHEST_PROTOCOL))
@@ -112,14 +124,20 @@ class HubLink:
 
     # ----- what the worker reads -----
 
-    def add_steps(self, steps: int) -> None:
+    def add_steps(self, steps: int, policy_steps: Sequence[int]) -> None:
         self.own += steps
+        self.own_policy = add_counts(self.own_policy, policy_steps)
         self.poll()
 
     def total(self) -> int:
         """Live estimate of the env steps of all workers (see the module docstring)."""
         self.poll()
         return self.hub_total + self.own - self.sent_at_reply
+
+    def policy_totals(self) -> list[int]:
+        """Live estimate of each policy's agent steps over all workers (as ``total``)."""
+        self.poll()
+        return add_counts(self.hub_policy_totals, add_counts(self.own_policy, self.sent_policy_at_reply, -1))
 
     def offer(self, weights: PublishedWeights) -> None:
         """A publication learnt of (with a grant, or from the hub); the newest one is kept."""
@@ -133,11 +151,15 @@ class LinkedCounters:
     def __init__(self, link: HubLink) -> None:
         self.link = link
 
-    def add(self, worker: int, steps: int) -> None:
-        self.link.add_steps(steps)
+    def add(self, worker: int, env_steps: int, policy_steps: np.ndarray | None = None) -> None:
+        """As ``StepCounters.add`` (None: one policy and one agent per env, so policy 0 took every env step)."""
+        self.link.add_steps(env_steps, (env_steps,) if policy_steps is None else policy_steps.tolist())
 
     def total(self) -> int:
         return self.link.total()
+
+    def policy_totals(self) -> list[int]:
+        return self.link.policy_totals()
 
 
 class LinkedInfo:

@@ -28,8 +28,8 @@ class RolloutReport:
 
     worker: int
     slot: int
-    policy_version: int
-    """Version of the weights that collected the slot."""
+    policy_versions: tuple[int, ...]
+    """Version of each policy's weights (index = policy id) that collected the slot."""
     env_steps: int
     episodes: list[EpisodeRecord]
     timing: dict[str, float]

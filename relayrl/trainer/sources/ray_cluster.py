@@ -40,6 +40,7 @@ from relayrl.trainer.sources import ray_connect
 from relayrl.trainer.sources.base import ContextFactory, SlotLayout
 from relayrl.trainer.sources.ray_connect import ray
 from relayrl.trainer.sources.ray_traffic import Traffic
+from relayrl.trainer.sources.restarts import RestartBudget
 from relayrl.worker.ray_actor import ActorInfo, CollectResult, RolloutActor
 from relayrl.worker.ray_links import HubLink, LinkedCounters, LinkedInfo, LinkedWeights, exchange_period
 from relayrl.worker.report import RolloutReport
@@ -79,16 +80,16 @@ class RaySource:
         self.cfg = cfg
         self.layout = layout
         self.contexts = contexts
-        self.max_restarts = cfg.faults.max_worker_restarts
+        self.budget = RestartBudget(cfg.faults.max_worker_restarts)
         template = contexts(0, 0)
         if not (
-            isinstance(template.weights, SharedWeights)
+            isinstance(template.weights[0], SharedWeights)
             and isinstance(template.info_blob, SharedBlob)
             and isinstance(template.counters, StepCounters)
         ):
             raise TypeError("RaySource forwards the trainer's SharedWeights, SharedBlob and StepCounters")
         self.buffers = template.buffers
-        self.weights = template.weights
+        self.weights = template.weights[0]
         self.blob = template.info_blob
         self.connected_here = ray_connect.connect(cfg)
         self.prefix = f"relayrl-{cfg.experiment_name}-{secrets.token_hex(3)}-"
@@ -97,7 +98,7 @@ class RaySource:
             if cfg.ray.ray_address.strip() or not self.connected_here:
                 ray_connect.check_room(cfg)
             hub_cls = ray.remote(ProgressHub).options(**ray_connect.hub_options(self.prefix + "hub"))
-            self.hub = hub_cls.remote(template.counters.total())
+            self.hub = hub_cls.remote(template.counters.total(), template.counters.policy_totals())
         except BaseException:
             self._disconnect()
             raise
@@ -107,7 +108,6 @@ class RaySource:
         self.latest: PublishedWeights | None = None
         self.info_version = 0
         self.stopped = False
-        self._restarts = 0
         self.actors: list[Any] = [None] * n
         self.generation = [0] * n
         self.placed: list[ActorInfo | None] = [None] * n
@@ -126,7 +126,7 @@ class RaySource:
 
     @property
     def restarts(self) -> int:
-        return self._restarts
+        return self.budget.used
 
     # ----- publications (called in the trainer's thread by SharedWeights / SharedBlob) -----
 
@@ -166,7 +166,7 @@ class RaySource:
         context = dataclasses.replace(
             self.contexts(w, self.generation[w]),
             buffers=self.buffers.like(1),
-            weights=LinkedWeights(link),
+            weights=(LinkedWeights(link),),
             counters=LinkedCounters(link),
             info_blob=LinkedInfo(link),
         )
@@ -298,19 +298,14 @@ class RaySource:
         node_left = info is not None and not ray_connect.node_alive(info.node)
         where = f"pid {info.pid} on node {info.node} ({info.address})" if info else "not started yet"
         cause = "its node left the Ray cluster" if node_left else " ".join(str(exc).split())[:300]
-        if self._restarts >= self.max_restarts:
-            raise WorkerError(
-                f"worker {w} ({where}) died: {cause}; {self._restarts} worker restart(s) already used "
-                f"(--max-worker-restarts {self.max_restarts})"
-            )
-        self._restarts += 1
+        self.budget.spend(f"worker {w} ({where}) died: {cause}")
         log.error(
             "worker %d (%s) died: %s; restarting it with fresh envs (restart %d of %d)",
             w,
             where,
             cause,
-            self._restarts,
-            self.max_restarts,
+            self.budget.used,
+            self.budget.limit,
         )
         try:
             ray.kill(self.actors[w], no_restart=True)
