@@ -90,6 +90,27 @@ def test_link_total_is_live_for_own_steps_and_never_decreases(monkeypatch):
     assert counters.total() == hub.total() == 500 + 20 * 4 + 20 * 3
 
 
+def test_link_policy_totals_are_live_for_own_steps_and_reach_the_hub(monkeypatch):
+    hub = ProgressHub(base_steps=500, policy_base=[300, 200])
+    remote = HandDeliveredHub(hub)
+    link = HubLink(remote, period=0.0)
+    monkeypatch.setattr(ray_links.ray, "get", lambda ref, timeout=None: ref.future().result())
+    counters = LinkedCounters(link)
+    counters.add(0, 4, np.array([6, 2]))  # counted at once, before any reply
+    assert counters.policy_totals() == [6, 2]
+    remote.deliver_all()
+    hub.exchange(steps=3, info_version=0, weights_serial=-1, policy_steps=[1, 5])  # another worker
+    seen = []
+    for _ in range(5):
+        counters.add(0, 4, np.array([6, 2]))
+        seen.append(counters.policy_totals())
+        remote.deliver_all()
+    assert all(a[k] <= b[k] for a, b in zip(seen, seen[1:]) for k in (0, 1)), "a policy's total went backwards"
+    counters.policy_totals()
+    remote.deliver_all()
+    assert counters.policy_totals() == list(hub.exchange(0, 0, -1).policy_totals) == [300 + 6 * 6 + 1, 200 + 6 * 2 + 5]
+
+
 def test_linked_weights_load_the_newest_publication_once(monkeypatch):
     model = torch.nn.Linear(2, 1)
     arrays = {k: np.full(v.shape, 7.0, np.float32) for k, v in model.state_dict().items()}
