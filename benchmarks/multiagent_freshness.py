@@ -7,7 +7,14 @@ learning, ``--num-policies 2``, random mapping) with 2 workers x 16 envs. Every 
 each of its steps and of each delivery with its ``approx_total_training_steps``; freshness against
 the true total is computed as in ``benchmarks.training_info`` (deliveries from 1 s after the first
 step on). It also counts the deliveries whose ``agents`` entry named a policy for both players.
-Prints per-run and median p90 staleness (bar: p90 < 0.1 s).
+
+The same for each policy's own step count, ``training_info["policies"][k]["env_steps"]`` (agent steps
+policy k took): every env also logs, per step, how many of its players each policy controlled (as its
+training info said), so the true count of policy k at time t is the number of its agent steps taken
+by then, over all envs; a delivery's staleness is measured against that (both policies' deliveries
+pooled).
+
+Prints per-run and median p90 staleness of both (bar: p90 < 0.1 s).
 """
 
 from __future__ import annotations
@@ -17,9 +24,40 @@ import os
 import statistics
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 import relayrl
-from benchmarks.training_info import freshness
+from benchmarks.training_info import _stats, freshness, staleness
+
+NUM_POLICIES = 2
+
+
+def policy_freshness(log_dir: Path) -> dict[str, Any]:
+    """Staleness of each policy's delivered ``env_steps`` against its true agent-step count."""
+    logs = []
+    for path in sorted((log_dir / "policies").glob("*.npz")):
+        with np.load(path) as f:
+            logs.append((f["steps"], f["counts"], f["deliveries"]))
+    stale_steps, stale_seconds = [], []
+    for k in range(NUM_POLICIES):
+        # one timestamp per agent step of policy k: a step time repeated by its count of k's agents
+        steps = np.sort(np.concatenate([np.repeat(t, c[:, k]) for t, c, _ in logs]))
+        deliveries = np.concatenate([d[:, [0, 1 + k]] for _, _, d in logs])
+        s, sec, _ = staleness(steps, deliveries)
+        stale_steps.append(s)
+        stale_seconds.append(sec)
+    pooled_steps, pooled_seconds = np.concatenate(stale_steps), np.concatenate(stale_seconds)
+    return {"deliveries": int(pooled_steps.size), "steps": _stats(pooled_steps), "seconds": _stats(pooled_seconds)}
+
+
+def _line(name: str, fresh: dict[str, Any]) -> str:
+    s, n = fresh["seconds"], fresh["steps"]
+    return (
+        f"{name}: {fresh['deliveries']} deliveries, staleness median {s['median'] * 1e3:.1f} ms / "
+        f"{n['median']:.0f} steps, p90 {s['p90'] * 1e3:.1f} ms / {n['p90']:.0f} steps, max {s['max'] * 1e3:.1f} ms"
+    )
 
 
 def main() -> None:
@@ -27,7 +65,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--steps", type=int, default=300_000)
     args = parser.parse_args()
-    p90s, p90_steps = [], []
+    p90s, p90_steps, policy_p90s, policy_p90_steps = [], [], [], []
     with tempfile.TemporaryDirectory() as train_dir:
         for run in range(args.runs):
             log_dir = Path(train_dir, f"log{run}")
@@ -41,22 +79,27 @@ def main() -> None:
                 environment=relayrl.EnvConfig(env_kwargs={"log_dir": str(log_dir)}),
                 sampling=relayrl.SamplingConfig(num_workers=2, num_envs_per_worker=16),
                 logging=relayrl.LoggingConfig(progress_bar=False, tensorboard=False),
-                multi_agent=relayrl.MultiAgentConfig(num_policies=2),
+                multi_agent=relayrl.MultiAgentConfig(num_policies=NUM_POLICIES),
             )
             summary = relayrl.train(cfg)
-            fresh = freshness(log_dir)
+            fresh, per_policy = freshness(log_dir), policy_freshness(log_dir)
             named = [tuple(map(int, p.read_text().split())) for p in log_dir.glob("agents_*.txt")]
             with_agents, total = sum(n for n, _ in named), sum(t for _, t in named)
             p90s.append(fresh["seconds"]["p90"])
             p90_steps.append(fresh["steps"]["p90"])
+            policy_p90s.append(per_policy["seconds"]["p90"])
+            policy_p90_steps.append(per_policy["steps"]["p90"])
             print(
-                f"run {run + 1}: {summary.fps:,.0f} frames/s, {fresh['deliveries']} deliveries, staleness median "
-                f"{fresh['seconds']['median'] * 1e3:.1f} ms / {fresh['steps']['median']:.0f} steps, p90 "
-                f"{fresh['seconds']['p90'] * 1e3:.1f} ms / {fresh['steps']['p90']:.0f} steps, max "
-                f"{fresh['seconds']['max'] * 1e3:.1f} ms; deliveries naming both players' policies: {with_agents}/{total}",
+                f"run {run + 1}: {summary.fps:,.0f} frames/s; deliveries naming both players' policies: "
+                f"{with_agents}/{total}\n  {_line('approx_total_training_steps', fresh)}\n"
+                f"  {_line('policies[k][env_steps]', per_policy)}",
                 flush=True,
             )
     print(f"median p90 staleness: {statistics.median(p90s) * 1e3:.1f} ms, {statistics.median(p90_steps):.0f} steps")
+    print(
+        f"median p90 staleness of a policy's env_steps: {statistics.median(policy_p90s) * 1e3:.1f} ms, "
+        f"{statistics.median(policy_p90_steps):.0f} agent steps"
+    )
     print(f"load average after: {os.getloadavg()}")
 
 
