@@ -105,7 +105,9 @@ def test_link_policy_totals_are_live_for_own_steps_and_reach_the_hub(monkeypatch
         counters.add(0, 4, np.array([6, 2]))
         seen.append(counters.policy_totals())
         remote.deliver_all()
-    assert all(a[k] <= b[k] for a, b in zip(seen, seen[1:]) for k in (0, 1)), "a policy's total went backwards"
+    assert all(a[k] <= b[k] for a, b in zip(seen[:-1], seen[1:], strict=True) for k in (0, 1)), (
+        "a policy's total went backwards"
+    )
     counters.policy_totals()
     remote.deliver_all()
     assert counters.policy_totals() == list(hub.exchange(0, 0, -1).policy_totals) == [300 + 6 * 6 + 1, 200 + 6 * 2 + 5]
