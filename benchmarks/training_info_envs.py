@@ -75,9 +75,11 @@ def make_without_interface(env_kwargs: dict[str, Any]) -> gym.Env:
 class LoggedDuel:
     """The two-player CoinDuel (multi-agent) with the same step-time and delivery logs; it also
     counts the deliveries that named a controller (a policy or a snapshot) for each of its agents
-    (``training_info["agents"]``)."""
+    (``training_info["agents"]``), and logs, per step, how many of its agents each policy controlled (as
+    its last delivery said) and, per delivery, each policy's ``env_steps`` (``training_info["policies"]``):
+    ground truth and deliveries for the freshness of a policy's step count (``benchmarks.multiagent_freshness``)."""
 
-    def __init__(self, log_dir: str | None) -> None:
+    def __init__(self, log_dir: str | None, num_policies: int = 2) -> None:
         from relayrl.envs.coin_duel import CoinDuel
 
         self.game = CoinDuel()
@@ -86,6 +88,13 @@ class LoggedDuel:
         self.action_space = self.game.action_space
         self.logger = StepTimeLogger(gym.make("CartPole-v1"), log_dir)  # only its logs and close() are used
         self.with_agents = 0
+        self.num_policies = num_policies
+        self.controller: dict[str, int | None] = {}
+        """Each agent's policy id as the last delivery said (None: not told)."""
+        self.policy_counts: list[list[int]] = []
+        """Per step: agents of each policy that acted."""
+        self.policy_deliveries: list[list[float]] = []
+        """Per delivery: time, then each policy's ``env_steps``."""
 
     @property
     def agents(self) -> list[str]:
@@ -97,21 +106,40 @@ class LoggedDuel:
     def step(self, actions: dict) -> tuple[dict, dict, dict, dict, dict]:
         out = self.game.step(actions)
         self.logger.step_times.append(time.monotonic())
+        counts = [0] * self.num_policies
+        for agent in actions:
+            k = self.controller.get(agent)
+            if k is not None:
+                counts[k] += 1
+        self.policy_counts.append(counts)
         return out
 
     def set_training_info(self, training_info: dict[str, Any]) -> None:
-        self.logger.deliveries.append((time.monotonic(), training_info["approx_total_training_steps"]))
+        now = time.monotonic()
+        self.logger.deliveries.append((now, training_info["approx_total_training_steps"]))
         agents = training_info.get("agents", {})
         self.with_agents += all(
             agents.get(a, {}).get("policy_id") is not None or agents.get(a, {}).get("snapshot_slot") is not None
             for a in self.possible_agents
         )
+        self.controller = {a: agents.get(a, {}).get("policy_id") for a in self.possible_agents}
+        policies = training_info.get("policies", {})
+        if all(k in policies for k in range(self.num_policies)):
+            self.policy_deliveries.append([now, *(policies[k]["env_steps"] for k in range(self.num_policies))])
 
     def close(self) -> None:
         if self.logger.log_dir is not None and self.logger.deliveries:
-            path = os.path.join(self.logger.log_dir, f"agents_{os.getpid()}_{next(_ids)}.txt")
-            with open(path, "w") as f:
+            name = f"{os.getpid()}_{next(_ids)}"
+            with open(os.path.join(self.logger.log_dir, f"agents_{name}.txt"), "w") as f:
                 f.write(f"{self.with_agents} {len(self.logger.deliveries)}\n")
+            policy_dir = os.path.join(self.logger.log_dir, "policies")  # apart from the global logs
+            os.makedirs(policy_dir, exist_ok=True)
+            np.savez(
+                os.path.join(policy_dir, f"duel_{name}.npz"),
+                steps=np.asarray(self.logger.step_times, dtype=np.float64),
+                counts=np.asarray(self.policy_counts, dtype=np.int64).reshape(-1, self.num_policies),
+                deliveries=np.asarray(self.policy_deliveries, dtype=np.float64).reshape(-1, 1 + self.num_policies),
+            )
         self.logger.close()
 
 

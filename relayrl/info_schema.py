@@ -10,7 +10,7 @@ before handing it over. The keys are documented for users in docs/training-info.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 APPROX_TOTAL_TRAINING_STEPS = "approx_total_training_steps"
@@ -31,13 +31,15 @@ ENV_PARAMS = "env_params"
 with ``--pbt-env-params``)."""
 
 POLICY_ENV_STEPS = "env_steps"
-"""In a policy's entry of ``POLICIES``: the agent steps that policy took."""
+"""In an entry of POLICIES (and AGENTS): agent steps that policy took, continuing across a resume.
+Replaced by the worker at delivery time with the live per-policy counters, so it is as fresh as
+APPROX_TOTAL_TRAINING_STEPS."""
 POLICIES = "policies"
 """``{policy id: {"policy_version", "env_steps", "stats", "reward_shaping", "env_params"}}``: every
 trained policy's own progress (one entry with a single policy). ``reward_shaping`` and ``env_params``
 are present only when set."""
-POLICY_ENTRY_KEYS = (POLICY_VERSION, STATS, REWARD_SHAPING, ENV_PARAMS)
-"""The keys of a policy's entry that an env it controls also finds at the top level."""
+CONTROLLED_KEYS = (POLICY_VERSION, STATS, REWARD_SHAPING, ENV_PARAMS)
+"""The keys of a policy's entry that an env it controls also finds at the top level (``for_policy``)."""
 SNAPSHOT_SLOT = "snapshot_slot"
 """In an agent's entry of ``AGENTS``: the self-play pool slot whose snapshot plays that agent."""
 SNAPSHOT_VERSION = "snapshot_version"
@@ -92,13 +94,28 @@ def for_policy(info: Mapping[str, Any], policy_id: int) -> dict[str, Any]:
     entry = policy_entry(info, policy_id)
     if entry:
         out[POLICY_ID] = policy_id
-        out.update({key: entry[key] for key in POLICY_ENTRY_KEYS if key in entry})
+        out.update({key: entry[key] for key in CONTROLLED_KEYS if key in entry})
     return out
 
 
-def complete(part: Mapping[str, Any], approx_total_training_steps: int) -> dict[str, Any]:
-    """The dict an env receives: the published trainer part plus the live step count (a new dict
-    per delivery, so one env changing its copy never affects another)."""
+def snapshot_entry(slot: int, version: int | None) -> dict[str, Any]:
+    """An AGENTS entry for an agent played by self-play snapshot ``slot`` (of policy version ``version``)."""
+    return {POLICY_ID: None, SNAPSHOT_SLOT: slot, SNAPSHOT_VERSION: version}
+
+
+def complete(
+    part: Mapping[str, Any], approx_total_training_steps: int, policy_env_steps: Sequence[int] = ()
+) -> dict[str, Any]:
+    """The dict an env receives: the published trainer part plus the live step counts (a new dict
+    per delivery, so one env changing its copy never affects another). ``policy_env_steps[k]``: policy
+    ``k``'s live agent steps, written over ``env_steps`` in its entry of the POLICIES table (new entry
+    dicts; the published ones are left as they are)."""
     info = dict(part)
     info[APPROX_TOTAL_TRAINING_STEPS] = int(approx_total_training_steps)
+    policies = info.get(POLICIES)
+    if policies and policy_env_steps:
+        info[POLICIES] = {
+            k: {**entry, POLICY_ENV_STEPS: int(policy_env_steps[k])} if k < len(policy_env_steps) else entry
+            for k, entry in policies.items()
+        }
     return info

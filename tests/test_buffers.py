@@ -29,7 +29,7 @@ def test_gather_puts_slots_side_by_side():
     for slot in range(4):
         b.rewards[slot] = torch.arange(6, dtype=torch.float32).reshape(3, 2) + 100 * slot
         b.bootstrap_value[slot] = torch.tensor([slot, slot + 0.5])
-        b.policy_version[slot] = 10 + slot
+        b.policy_versions[slot] = 10 + slot
     batch = b.gather([2, 0])
     assert batch.rewards.shape == (3, 4) and (batch.num_steps, batch.num_columns) == (3, 4)
     # columns: slot 2 env 0, slot 2 env 1, slot 0 env 0, slot 0 env 1

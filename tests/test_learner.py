@@ -11,7 +11,7 @@ import torch
 import relayrl
 from relayrl.config import replace
 from relayrl.learning.learner import Learner
-from relayrl.shared.trajectories import TrajectoryBuffers
+from relayrl.shared.trajectories import Trajectories, TrajectoryBuffers
 
 OBS = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
 ACTIONS = gym.spaces.Discrete(2)
@@ -36,7 +36,7 @@ def learner_and_batch(correction: str, slot_version: int, floor: float = 0.1):
     # behaviour log-probs far from the current policy's (about log 0.5): the importance weights
     # pi/mu are 0.5/0.8 or 0.5/0.2, so truncation at 1 matters for part of the batch
     slots.log_probs.copy_(torch.where(slots.actions == 0, 0.8, 0.2).log())
-    slots.policy_version.fill_(slot_version)
+    slots.policy_versions.fill_(slot_version)
     return learner, slots.gather([0, 1])
 
 
@@ -156,7 +156,7 @@ def test_advantage_std_floor_survives_a_resume():
 def test_train_leaves_the_batch_as_it_was():
     learner, batch = learner_and_batch("vtrace", 0)
     learner.policy_version = 1  # lagged: the V-trace path reads the batch too
-    before = {f.name: getattr(batch, f.name).clone() for f in dataclasses.fields(batch)}
+    before = {f.name: getattr(batch, f.name).clone() for f in dataclasses.fields(Trajectories)}
     learner.train(batch, 0)
     for name, value in before.items():
         assert torch.equal(getattr(batch, name), value), name

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import relayrl
+from relayrl import info_schema
 from relayrl.cli.main import main as cli_main
 from relayrl.config import Config, replace
 from relayrl.experiment import Experiment
@@ -67,6 +68,48 @@ def test_rollout_masks_rows_of_absent_agents_and_reports_each_agents_episode(tmp
     episodes = {(ep.length, ep.extra["score"]) for ep in report.episodes}
     assert episodes == {(3, 3.0), (5, 5.0), (3, 5.0)}  # a, b, c: each agent's own terminal stats
     assert report.env_steps == 6  # env steps, not agent steps
+
+
+def test_each_policys_env_steps_in_training_info_is_live_within_a_rollout(tmp_path):
+    # No rollout report reaches a trainer here: the published table says 0 steps for both policies, so
+    # only the worker's live per-policy counters can make the delivered values grow.
+    cfg = small(
+        tmp_path,
+        sampling__num_envs_per_worker=2,
+        sampling__rollout_length=10,
+        multi_agent__num_policies=2,
+        multi_agent__policy_mapping="multiagent_envs:by_agent",
+        training_info__interval=0.0,
+    )
+    from relayrl.envs.factory import probe_env
+    from relayrl.models import build_actor_critic
+
+    obs_space, action_space, agents = probe_env(cfg)
+    model = build_actor_critic(obs_space, action_space, cfg.model)
+    buffers = TrajectoryBuffers.allocate(1, 10, 2 * 3, obs_space, action_space, 0, shared=False, num_policies=2)
+    weights = SharedWeights(model.state_dict())
+    weights.publish(model.state_dict(), 0)
+    blob = SharedBlob(capacity=1 << 16)
+    table = {k: {"policy_version": 0, "env_steps": 0, "stats": {}} for k in (0, 1)}
+    blob.publish(info_schema.trainer_part(0, 0, 0.0, {}, None, policies=table))
+    counters = StepCounters(1, base=1000, policy_base=[100, 200])  # resumed from these counts
+    contexts = WorkerContexts(cfg, buffers, (weights, weights), counters, blob, 0, lambda w: {})
+    worker = RolloutWorker(contexts(0))
+    worker.collect(0)
+    received = worker.env_batch.envs()[0].received
+    steps = [[info["policies"][k]["env_steps"] for k in (0, 1)] for info in received]
+    # per env and step: a (policy 0) acts in steps 1-3 of each 5-step episode, b and c (policy 1) 1, 1, 2, 2, 2
+    per_step = [(1, 1), (1, 1), (1, 2), (0, 2), (0, 2)] * 2
+    expected = [
+        [100 + 2 * sum(s[0] for s in per_step[:t]), 200 + 2 * sum(s[1] for s in per_step[:t])] for t in range(10)
+    ]
+    deliveries_before_steps = [s for s in steps if s in expected]
+    assert deliveries_before_steps == sorted(deliveries_before_steps) and len(set(map(tuple, steps))) >= 10
+    assert [s for s in expected if s in steps] == expected  # every step's delivery carries the counts so far
+    assert counters.policy_totals() == [100 + 2 * 6, 200 + 2 * 16] and counters.total() == 1000 + 2 * 10
+    for info in received:  # each agent's entry carries its policy's live count
+        for agent, entry in info.get("agents", {}).items():
+            assert entry["env_steps"] == info["policies"][entry["policy_id"]]["env_steps"], agent
 
 
 def test_two_policies_train_on_their_own_agents_and_envs_learn_who_controls_them(tmp_path):

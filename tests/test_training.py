@@ -205,7 +205,7 @@ def test_truncation_is_bootstrapped_same_step(tmp_path):
     report = worker.collect(0)
     gamma = cfg.algorithm.gamma
     with torch.no_grad():
-        v_final = float(worker.model.get_value(torch.tensor([[1.0], [1.0]]), None, None)[0])
+        v_final = float(worker.policies.model.get_value(torch.tensor([[1.0], [1.0]]), None, None)[0])
     rewards, dones = b.rewards[0, :, 0], b.dones[0, :, 0]
     assert dones.tolist() == [False, False, True, False, False, True, False]
     assert rewards[2] == pytest.approx(1.0 + gamma * v_final, abs=1e-5)

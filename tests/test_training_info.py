@@ -2,6 +2,7 @@
 
 import json
 import logging
+import pickle
 
 import gymnasium as gym
 import numpy as np
@@ -98,12 +99,45 @@ def test_counters_and_blob():
     counters.add(0, 16)
     counters.add(1, 4)
     assert counters.total() == 120
+    assert counters.policy_totals() == [20]  # one policy, one agent per env: it took every env step
     blob = SharedBlob(capacity=1024)
     assert blob.read() == (0, None)
     blob.publish({"a": 1})
     assert blob.read() == (1, {"a": 1})
     with pytest.raises(ValueError, match="training-info-fn"):
         blob.publish({"big": "x" * 4096})
+
+
+def test_counters_count_each_policys_agent_steps_from_its_resume_base():
+    counters = StepCounters(2, base=100, policy_base=[50, 70])
+    counters.add(0, 4, np.array([6, 2]))  # 4 two-agent envs: 6 agents of policy 0, 2 of policy 1
+    counters.add(1, 4, np.array([0, 8]))
+    assert counters.total() == 108 and counters.policy_totals() == [56, 80]
+    assert pickle.loads(pickle.dumps(counters)).policy_totals() == [56, 80]  # what a worker process gets
+
+
+def test_delivered_policy_table_carries_the_live_counts_and_single_agent_views_are_per_policy():
+    table = {
+        0: {"policy_version": 3, "env_steps": 10, "stats": {"episodes": 1}},
+        1: {"policy_version": 5, "env_steps": 20, "stats": {"episodes": 2}, "reward_shaping": {"x": 1.0}},
+    }
+    part = info_schema.trainer_part(1.0, table)
+    info = info_schema.complete(part, 500, [11, 25])
+    assert info["approx_total_training_steps"] == 500
+    assert [info["policies"][k]["env_steps"] for k in (0, 1)] == [11, 25]
+    assert part["policies"][1]["env_steps"] == 20  # the published part is left as it was
+    one = info_schema.for_policy(info, 1)
+    assert (one["policy_id"], one["policy_version"], one["stats"], one["reward_shaping"]) == (
+        1,
+        5,
+        {"episodes": 2},
+        {"x": 1.0},
+    )
+    assert "env_steps" not in one and one["policies"] == info["policies"]
+    zero = info_schema.for_policy(info, 0)  # policy 0 gets its own keys the same way (no reward shaping set)
+    assert (zero["policy_id"], zero["policy_version"], "reward_shaping" in zero) == (0, 3, False)
+    assert info_schema.policy_entry(info, 1)["env_steps"] == 25
+    assert info_schema.snapshot_entry(2, 7) == {"policy_id": None, "snapshot_slot": 2, "snapshot_version": 7}
 
 
 def _publisher(fn):

@@ -70,11 +70,7 @@ class AgentInfo:
         num_policies = self.mapping.num_policies
         if controller >= num_policies:
             slot = controller - num_policies
-            return {
-                info_schema.POLICY_ID: None,
-                info_schema.SNAPSHOT_SLOT: slot,
-                info_schema.SNAPSHOT_VERSION: self.pool.version_of(slot),
-            }
+            return info_schema.snapshot_entry(slot, self.pool.version_of(slot))
         return info_schema.policy_entry(info, controller)
 
     def decorate(self, env_index: int, info: dict[str, Any]) -> dict[str, Any]:

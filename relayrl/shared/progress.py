@@ -1,10 +1,10 @@
-"""Shared training progress: live env-step counters and the latest training-info dict.
+"""Shared training progress: live step counters and the latest training-info dict.
 
-``StepCounters``: one int64 per worker, written only by that worker after every batch step, plus
-the step count the run resumed from; and likewise one int64 per worker and policy for the agent
-steps of each policy. Any process can sum them at any time without a lock (each entry has a single
-writer; an int64 store is atomic), which is what makes ``approx_total_training_steps`` fresh to
-within one batch step per worker.
+``StepCounters``: one int64 row per worker, ``[env steps, agent steps of policy 0, .., of policy
+P-1]``, written only by that worker after every batch step, plus a row with the counts the run
+resumed from. Any process can sum them at any time without a lock (each row has a single writer; an
+int64 store is atomic), which is what makes ``approx_total_training_steps`` and each policy's
+``env_steps`` in training info fresh to within one batch step per worker.
 
 ``SharedBlob``: the rest of training info (policy version, stats, user keys ...), pickled by the
 trainer into a fixed shared buffer with a version number; workers unpickle it only when the
@@ -23,19 +23,19 @@ import torch
 
 
 class StepCounters:
-    """Per-worker env-step counters in shared memory, and per worker and policy agent-step counters;
-    ``total()`` and ``policy_totals()`` include the resume bases."""
+    """Per-worker env-step and per-policy agent-step counters in shared memory; the totals include
+    the resume base."""
 
-    def __init__(self, num_workers: int, base: int = 0, policy_base: Sequence[int] | None = None) -> None:
-        """``policy_base``: each policy's agent steps at the resume (None: one policy, from 0)."""
-        policy_base = list(policy_base) if policy_base is not None else [0]
-        self.tensor = torch.zeros(num_workers + 1, dtype=torch.int64).share_memory_()
-        self.tensor[num_workers] = base
-        self.policy_tensor = torch.zeros((num_workers + 1, len(policy_base)), dtype=torch.int64).share_memory_()
-        self.policy_tensor[num_workers] = torch.as_tensor(policy_base, dtype=torch.int64)
+    def __init__(self, num_workers: int, base: int = 0, policy_base: Sequence[int] = ()) -> None:
+        """``base``: env steps the run resumed from; ``policy_base``: each policy's agent steps it
+        resumed from, by policy id (empty: one policy, from 0)."""
+        num_policies = max(1, len(policy_base))
+        self.tensor = torch.zeros((num_workers + 1, 1 + num_policies), dtype=torch.int64).share_memory_()
+        self.tensor[num_workers, 0] = base
+        for k, steps in enumerate(policy_base):
+            self.tensor[num_workers, 1 + k] = steps
         self.num_workers = num_workers
         self._view: Any = None
-        self._policy_view: Any = None
 
     @property
     def view(self) -> Any:
@@ -45,37 +45,32 @@ class StepCounters:
         return self._view
 
     @property
-    def policy_view(self) -> Any:
-        if self._policy_view is None:
-            self._policy_view = self.policy_tensor.numpy()
-        return self._policy_view
+    def num_policies(self) -> int:
+        return int(self.tensor.shape[1]) - 1
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"tensor": self.tensor, "policy_tensor": self.policy_tensor, "num_workers": self.num_workers}
+        return {"tensor": self.tensor, "num_workers": self.num_workers}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.tensor, self.policy_tensor, self.num_workers = (
-            state["tensor"],
-            state["policy_tensor"],
-            state["num_workers"],
-        )
-        self._view = self._policy_view = None
+        self.tensor, self.num_workers, self._view = state["tensor"], state["num_workers"], None
 
     def add(self, worker: int, env_steps: int, policy_steps: np.ndarray | None = None) -> None:
-        """``env_steps`` more env steps of ``worker``, and ``policy_steps[k]`` agent steps of policy ``k``
-        (None: policy 0 took every env step)."""
-        self.view[worker] += env_steps
+        """Count one batch step of ``worker``: ``env_steps`` env steps, and ``policy_steps[k]`` agent
+        steps of policy ``k`` (None: one policy and one agent per env, so policy 0 took every env step)."""
+        row = self.view[worker]
+        row[0] += env_steps
         if policy_steps is None:
-            self.policy_view[worker, 0] += env_steps
+            row[1] += env_steps
         else:
-            self.policy_view[worker, : len(policy_steps)] += policy_steps
+            row[1:] += policy_steps
 
     def total(self) -> int:
-        return int(self.view.sum())
+        """Env steps of all workers so far, plus the resume base; never decreases."""
+        return int(self.view[:, 0].sum())
 
     def policy_totals(self) -> list[int]:
-        """Agent steps of each policy over all workers, plus each policy's resume base."""
-        return [int(x) for x in self.policy_view.sum(axis=0)]
+        """Agent steps of each policy (index = policy id) over all workers, plus its resume base."""
+        return [int(x) for x in self.view[:, 1:].sum(axis=0)]
 
 
 BlobListener = Callable[[int, Any], None]

@@ -40,48 +40,57 @@ def _action_tensor(space: gym.Space, lead: tuple[int, ...]) -> torch.Tensor:
 
 
 @dataclasses.dataclass(frozen=True)
-class Batch:
+class Trajectories:
+    """The fields of trajectory data, listed once: in slots (``TrajectoryBuffers``, a leading slot
+    dimension ``[S, ...]`` and ``N`` rows per slot) and gathered for an update (``Batch``, slots side
+    by side in ``B`` columns). Shapes below are per slot / in a batch."""
+
+    obs: Obs
+    """Raw observations ``[T + 1, N | B, ...]`` (row T: the bootstrap observation)."""
+    actions: torch.Tensor
+    """``[T, N | B, ...]`` as sampled (unclipped)."""
+    log_probs: torch.Tensor
+    """``[T, N | B]`` behaviour-policy log-probabilities."""
+    values: torch.Tensor
+    """``[T, N | B]`` behaviour-policy values (return units)."""
+    rewards: torch.Tensor
+    """``[T, N | B]``, truncations already bootstrapped by the worker."""
+    dones: torch.Tensor
+    """``[T, N | B]`` bool: the episode ended at this step."""
+    valid: torch.Tensor
+    """``[T, N | B]`` bool: false for rows that are not training data."""
+    starts: torch.Tensor
+    """``[T, N | B]`` bool: the observation begins an episode (resets a recurrent state)."""
+    bootstrap_value: torch.Tensor
+    """``[N | B]`` value of the bootstrap observation."""
+    rnn_state: torch.Tensor
+    """``[N | B, H]`` recurrent state before row 0."""
+    policy_ids: torch.Tensor
+    """``[T, N | B]`` int16: the controller of each step (a policy id; self-play snapshots: above them)."""
+    policy_versions: torch.Tensor
+    """``[P]`` per slot, ``[B, P]`` in a batch: the version of each policy's weights that collected it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch(Trajectories):
     """Slots gathered for one learner update, envs side by side: ``T`` steps of ``B`` env columns.
 
     The learner reads it and never changes it.
     """
 
-    obs: Obs
-    """Raw observations ``[T + 1, B, ...]`` (row T: the bootstrap observation)."""
-    actions: torch.Tensor
-    """``[T, B, ...]`` as sampled (unclipped)."""
-    log_probs: torch.Tensor
-    """``[T, B]`` behaviour-policy log-probabilities."""
-    values: torch.Tensor
-    """``[T, B]`` behaviour-policy values (return units)."""
-    rewards: torch.Tensor
-    """``[T, B]``, truncations already bootstrapped by the worker."""
-    dones: torch.Tensor
-    """``[T, B]`` bool: the episode ended at this step."""
-    valid: torch.Tensor
-    """``[T, B]`` bool: false for rows that are not training data."""
-    starts: torch.Tensor
-    """``[T, B]`` bool: the observation begins an episode (resets a recurrent state)."""
-    bootstrap_value: torch.Tensor
-    """``[B]`` value of the bootstrap observation."""
-    rnn_state: torch.Tensor
-    """``[B, H]`` recurrent state before row 0."""
-    policy_version: torch.Tensor
-    """``[B]`` the version of the weights that collected each column."""
-    policy_ids: torch.Tensor
-    """``[T, B]`` int16: the controller of each step (a policy id; self-play snapshots: above them)."""
-    policy_versions: torch.Tensor
-    """``[B, P]`` the version of each policy's weights that collected each column."""
+    policy_id: int = 0
+    """The policy whose learner this batch is for (``for_policy``): ``policy_version`` is its."""
+
+    @property
+    def policy_version(self) -> torch.Tensor:
+        """``[B]`` the version of policy ``policy_id``'s weights that collected each column."""
+        return self.policy_versions[:, self.policy_id]
 
     def for_policy(self, policy_id: int) -> Batch:
         """The batch as policy ``policy_id``'s learner sees it: only its own steps are valid, and the
         column versions are its own. (Episodes never change controller midway, so advantages computed
         over a whole column are cut at the episode ends that separate its controllers.)"""
-        return dataclasses.replace(
-            self,
-            valid=self.valid & (self.policy_ids == policy_id),
-            policy_version=self.policy_versions[:, policy_id],
-        )
+        return dataclasses.replace(self, valid=self.valid & (self.policy_ids == policy_id), policy_id=policy_id)
 
     @property
     def num_steps(self) -> int:
@@ -98,30 +107,10 @@ class Batch:
         return map_obs(self.obs, lambda x: x[:t])
 
 
-@dataclasses.dataclass
-class TrajectoryBuffers:
-    """All trajectory slots, as tensors with a leading slot dimension ``[S, ...]``.
-
-    Per slot: ``obs [T+1, N, ...]`` (row T is the bootstrap observation), ``actions [T, N, ...]``,
-    ``log_probs``, ``values``, ``rewards`` ``[T, N]`` float32, ``dones``, ``valid``, ``starts``
-    ``[T, N]`` bool, ``bootstrap_value [N]``, ``rnn_state [N, H]`` (state before row 0),
-    ``policy_version [S]`` int64 (policy 0's), ``policy_ids [T, N]`` int16 (the controller of each
-    step: several policies, self-play) and ``policy_versions [S, P]`` (every policy's version).
-    """
-
-    obs: Obs
-    actions: torch.Tensor
-    log_probs: torch.Tensor
-    values: torch.Tensor
-    rewards: torch.Tensor
-    dones: torch.Tensor
-    valid: torch.Tensor
-    starts: torch.Tensor
-    bootstrap_value: torch.Tensor
-    rnn_state: torch.Tensor
-    policy_version: torch.Tensor
-    policy_ids: torch.Tensor
-    policy_versions: torch.Tensor
+@dataclasses.dataclass(frozen=True)
+class TrajectoryBuffers(Trajectories):
+    """All trajectory slots, as tensors with a leading slot dimension ``[S, ...]`` (the fields and
+    their per-slot shapes: ``Trajectories``). The tensors are written in place, never replaced."""
 
     @staticmethod
     def allocate(
@@ -146,7 +135,6 @@ class TrajectoryBuffers:
             starts=torch.zeros((s, t, n), dtype=torch.bool),
             bootstrap_value=torch.zeros((s, n)),
             rnn_state=torch.zeros((s, n, max(rnn_state_size, 1))),
-            policy_version=torch.zeros((s,), dtype=torch.int64),
             policy_ids=torch.zeros((s, t, n), dtype=torch.int16),
             policy_versions=torch.zeros((s, num_policies), dtype=torch.int64),
         )
@@ -206,7 +194,6 @@ class TrajectoryBuffers:
             starts=cat(self.starts),
             bootstrap_value=self.bootstrap_value.index_select(0, index).reshape(-1).to(device),
             rnn_state=self.rnn_state.index_select(0, index).reshape(-1, self.rnn_state.shape[-1]).to(device),
-            policy_version=self.policy_version.index_select(0, index).repeat_interleave(n).to(device),
             policy_ids=cat(self.policy_ids),
             policy_versions=self.policy_versions.index_select(0, index).repeat_interleave(n, dim=0).to(device),
         )

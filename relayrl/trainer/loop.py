@@ -110,6 +110,8 @@ class TrainingLoop:
     # ----- steps -----
 
     def on_rollout(self, report: RolloutReport) -> None:
+        """Take one rollout report. Its policy lag is the largest over the policies of the learner's
+        version minus the version of that policy's weights that collected the rollout."""
         p = self.p
         if not self.pending and p.state.session_steps == 0:
             startup.mark("first rollout")

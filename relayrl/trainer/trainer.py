@@ -120,7 +120,11 @@ class Trainer:
         ctx = launcher.context()
         self.policies = build_policy_set(learners, self.state.policies, ctx, cfg.logging.stats_window)
         self.reporter = Reporter(cfg, self.experiment, self.policies, self.state.env_steps, resumed=resumed is not None)
-        self.counters = StepCounters(cfg.sampling.num_workers, base=self.state.env_steps)
+        self.counters = StepCounters(
+            cfg.sampling.num_workers,
+            base=self.state.env_steps,
+            policy_base=[p.state.env_steps for p in self.policies.all()],
+        )
         self.blob = SharedBlob(ctx=ctx)
         self.publisher = TrainingInfoPublisher(cfg, self.blob, self.state, self.view, self.policies.table)
         try:  # a broken --training-info-fn is bad input: fail before any process starts

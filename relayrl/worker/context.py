@@ -35,11 +35,12 @@ class WeightsReader(Protocol):
 
 
 class StepCounting(Protocol):
-    """Live env-step counts of all workers (``StepCounters``)."""
+    """Live env-step and per-policy agent-step counts of all workers (``StepCounters``)."""
 
     def add(self, worker: int, env_steps: int, policy_steps: np.ndarray | None = None) -> None:
-        """Count ``env_steps`` more env steps of ``worker`` (called after every batch step), and
-        ``policy_steps[k]`` agent steps of policy ``k`` (None: policy 0 took every env step)."""
+        """Count one batch step of ``worker`` (called after every batch step): ``env_steps`` env steps
+        and ``policy_steps[k]`` agent steps of policy ``k`` (an int array indexed by policy id; None:
+        one policy and one agent per env, so policy 0 took every env step)."""
         ...
 
     def total(self) -> int:
@@ -47,7 +48,8 @@ class StepCounting(Protocol):
         ...
 
     def policy_totals(self) -> list[int]:
-        """Agent steps of each policy over all workers, plus each policy's resume base."""
+        """Agent steps of each policy so far (index = policy id) over all workers, plus the count each
+        resumed from; none of them ever decreases."""
         ...
 
 
@@ -77,7 +79,7 @@ class WorkerContext:
     buffers: TrajectoryBuffers
     """All trajectory slots (the worker writes only the slots it is granted)."""
     weights: tuple[WeightsReader, ...]
-    """Each policy's published weights, indexed by policy id."""
+    """Each policy's published weights, indexed by policy id (one with a single policy)."""
     counters: StepCounting
     """Live env-step counters (the worker adds to its own entry after every batch step)."""
     info_blob: InfoReader
@@ -106,8 +108,9 @@ class WorkerContexts:
         snapshot_weights: tuple[SharedWeights, ...] = (),
         pool_table: SharedBlob | None = None,
     ) -> None:
-        """``curriculum_states(worker)``: the trainer's latest states of that worker's envs, read when a
-        context is built (a restarted worker continues its envs' curricula)."""
+        """``weights``: every policy's published weights, by policy id. ``curriculum_states(worker)``:
+        the trainer's latest states of that worker's envs, read when a context is built (a restarted
+        worker continues its envs' curricula)."""
         self.cfg = cfg.without_hooks()
         self.buffers = buffers
         self.weights = weights

@@ -4,9 +4,9 @@ Deliveries happen only between env steps, and the env batch makes them, so an ex
 ``set_training_info`` is handled like one in ``step`` (envs/faults.py): ``round`` gives the batch
 a delivery round before a batch step, ``before_reset`` runs right before an env resets. Each delivery
 builds the dict from the latest published trainer part (``SharedBlob``) plus
-``approx_total_training_steps`` summed from the live step counters at that moment
-(``info_schema.complete``), so when it is
-read the step count trails the true total by at most one in-flight batch step of each other worker.
+``approx_total_training_steps`` and, with a ``policies`` table, each policy's ``env_steps``, summed
+from the live step counters at that moment (``info_schema.complete``), so when it is read a step
+count trails the true one by at most one in-flight batch step of each other worker.
 The staleness samples this records are the delivery latency (counters and clock between reading
 the value and the env receiving it); benchmarks/training_info.py measures against ground truth.
 """
@@ -82,7 +82,9 @@ class TrainingInfoDelivery:
         if version != self.blob_version:
             self.blob_version, value = self.blob.read()
             self.trainer_part = value or {}
-        info = info_schema.complete(self.trainer_part, self.counters.total())
+        # each policy's env_steps from the live counters too (only when a policies table is published)
+        per_policy = self.counters.policy_totals() if info_schema.POLICIES in self.trainer_part else ()
+        info = info_schema.complete(self.trainer_part, self.counters.total(), per_policy)
         return info, time.monotonic()
 
     def for_env(self, env_index: int, info: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ class RolloutReport:
     worker: int
     slot: int
     policy_versions: tuple[int, ...]
-    """Every policy's version (index: policy id) of the weights that collected the slot."""
+    """Version of each policy's weights (index = policy id) that collected the slot."""
     env_steps: int
     episodes: list[EpisodeRecord]
     timing: dict[str, float]

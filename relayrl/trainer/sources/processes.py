@@ -22,6 +22,7 @@ from typing import Any
 from relayrl.config import Config
 from relayrl.errors import ConfigError, WorkerError
 from relayrl.trainer.sources.base import ContextFactory, SlotLayout
+from relayrl.trainer.sources.restarts import RestartBudget
 from relayrl.worker import launcher
 from relayrl.worker.messages import FromWorker, GrantSlot, Ready, RolloutDone, Stop, WorkerFailed
 from relayrl.worker.process import UNGUARDED_MAIN_EXIT_CODE, UNGUARDED_MAIN_MESSAGE, worker_main
@@ -45,9 +46,8 @@ class ProcessSource:
         n = layout.num_workers
         self.layout = layout
         self.contexts = contexts
-        self.max_restarts = cfg.faults.max_worker_restarts
+        self.budget = RestartBudget(cfg.faults.max_worker_restarts)
         self.ctx = launcher.context()
-        self._restarts = 0
         self.outbox: Any = None
         self.inboxes: list[Any] = [None] * n
         self.procs: list[Any] = [None] * n
@@ -59,7 +59,7 @@ class ProcessSource:
 
     @property
     def restarts(self) -> int:
-        return self._restarts
+        return self.budget.used
 
     # ----- start -----
 
@@ -133,19 +133,14 @@ class ProcessSource:
             self._drain()  # an error it reported before exiting must win over a restart
             if p.exitcode == UNGUARDED_MAIN_EXIT_CODE:  # a restart would fail the same way
                 raise ConfigError(UNGUARDED_MAIN_MESSAGE)
-            if self._restarts >= self.max_restarts:
-                raise WorkerError(
-                    f"worker {w} (pid {p.pid}) died with exit code {p.exitcode} and no message; "
-                    f"{self._restarts} worker restart(s) already used (--max-worker-restarts {self.max_restarts})"
-                )
-            self._restarts += 1
+            self.budget.spend(f"worker {w} (pid {p.pid}) died with exit code {p.exitcode} and no message")
             log.error(
                 "worker %d (pid %d) died with exit code %s; restarting it with fresh envs (restart %d of %d)",
                 w,
                 p.pid,
                 p.exitcode,
-                self._restarts,
-                self.max_restarts,
+                self.budget.used,
+                self.budget.limit,
             )
             self.inboxes[w].cancel_join_thread()
             self.generation[w] += 1

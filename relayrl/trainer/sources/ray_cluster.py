@@ -43,6 +43,7 @@ from relayrl.trainer.sources import ray_connect
 from relayrl.trainer.sources.base import ContextFactory, SlotLayout
 from relayrl.trainer.sources.ray_connect import ray
 from relayrl.trainer.sources.ray_traffic import Traffic
+from relayrl.trainer.sources.restarts import RestartBudget
 from relayrl.worker.ray_actor import ActorInfo, CollectResult, RolloutActor
 from relayrl.worker.ray_links import HubLink, LinkedCounters, LinkedInfo, LinkedWeights, exchange_period
 from relayrl.worker.report import RolloutReport
@@ -82,7 +83,7 @@ class RaySource:
         self.cfg = cfg
         self.layout = layout
         self.contexts = contexts
-        self.max_restarts = cfg.faults.max_worker_restarts
+        self.budget = RestartBudget(cfg.faults.max_worker_restarts)
         template = contexts(0, 0)
         blobs = {INFO: template.info_blob, POOL_TABLE: template.pool_table}
         self.num_policies = len(template.weights)
@@ -114,7 +115,6 @@ class RaySource:
         """The latest publication of each channel."""
         self.blob_versions: dict[str, int] = {}
         self.stopped = False
-        self._restarts = 0
         self.actors: list[Any] = [None] * n
         self.generation = [0] * n
         self.placed: list[ActorInfo | None] = [None] * n
@@ -135,7 +135,7 @@ class RaySource:
 
     @property
     def restarts(self) -> int:
-        return self._restarts
+        return self.budget.used
 
     # ----- publications (called in the trainer's thread by SharedWeights / SharedBlob) -----
 
@@ -314,19 +314,14 @@ class RaySource:
         node_left = info is not None and not ray_connect.node_alive(info.node)
         where = f"pid {info.pid} on node {info.node} ({info.address})" if info else "not started yet"
         cause = "its node left the Ray cluster" if node_left else " ".join(str(exc).split())[:300]
-        if self._restarts >= self.max_restarts:
-            raise WorkerError(
-                f"worker {w} ({where}) died: {cause}; {self._restarts} worker restart(s) already used "
-                f"(--max-worker-restarts {self.max_restarts})"
-            )
-        self._restarts += 1
+        self.budget.spend(f"worker {w} ({where}) died: {cause}")
         log.error(
             "worker %d (%s) died: %s; restarting it with fresh envs (restart %d of %d)",
             w,
             where,
             cause,
-            self._restarts,
-            self.max_restarts,
+            self.budget.used,
+            self.budget.limit,
         )
         try:
             ray.kill(self.actors[w], no_restart=True)
