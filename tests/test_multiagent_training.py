@@ -91,7 +91,7 @@ def test_each_policys_env_steps_in_training_info_is_live_within_a_rollout(tmp_pa
     weights.publish(model.state_dict(), 0)
     blob = SharedBlob(capacity=1 << 16)
     table = {k: {"policy_version": 0, "env_steps": 0, "stats": {}} for k in (0, 1)}
-    blob.publish(info_schema.trainer_part(0, 0, 0.0, {}, None, policies=table))
+    blob.publish(info_schema.trainer_part(0.0, table))
     counters = StepCounters(1, base=1000, policy_base=[100, 200])  # resumed from these counts
     contexts = WorkerContexts(cfg, buffers, (weights, weights), counters, blob, 0, lambda w: {})
     worker = RolloutWorker(contexts(0))
