@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import fast_config
 from multiagent_envs import LeaveJoinEnv, MismatchEnv
 
 from relayrl import info_schema
@@ -60,7 +61,9 @@ def test_rows_follow_agents_leaving_and_joining_and_terminal_infos_survive_the_r
 
 
 def _cfg(**ma) -> Config:
-    return Config(env="multiagent_envs:make_leave_join", multi_agent=MultiAgentConfig(**ma))
+    return fast_config(
+        "train_dir", "multiagent_envs:make_leave_join", **{f"multi_agent__{k}": v for k, v in ma.items()}
+    )
 
 
 def test_mapping_kinds():

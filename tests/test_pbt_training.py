@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import fast_config
 
 import relayrl
 from relayrl.cli.main import main as cli_main
@@ -16,24 +17,20 @@ from relayrl.trainer.checkpointer import read_checkpoint
 
 
 def small(tmp_path: Path, **changes: object) -> Config:
-    cfg = Config(env="pbt_envs:make_probe", train_dir=str(tmp_path), experiment="e", seed=3, serial=True)
-    base: dict[str, object] = dict(
+    """This module's serial runs: two PBT policies on the probe env with a declared ``difficulty``."""
+    settings: dict[str, object] = dict(
+        seed=3,
+        serial=True,
         train_for_env_steps=2048,
-        sampling__num_workers=1,
-        sampling__num_envs_per_worker=4,
-        sampling__rollout_length=16,
         algorithm__lr_schedule="constant",
         logging__report_interval=0.05,
-        logging__tensorboard=False,
-        logging__progress_bar=False,
         logging__stats_window=16,
         training_info__training_info_interval=0.0,
         multi_agent__num_policies=2,
         pbt__pbt=True,
         pbt__pbt_env_params={"difficulty": [0.0, 1.0]},
     )
-    base.update(changes)
-    return replace(cfg, **base)
+    return fast_config(tmp_path, "pbt_envs:make_probe", **{**settings, **changes})
 
 
 def rows(summary: relayrl.TrainSummary) -> list[dict]:
