@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import gymnasium as gym
@@ -12,6 +13,7 @@ import torch
 from relayrl.config import Config, replace
 from relayrl.learning.learner import Learner
 from relayrl.pbt.controller import PopulationController
+from relayrl.shared.trajectories import TrajectoryBuffers
 from relayrl.trainer.state import PolicyState, TrainState
 
 OBS = gym.spaces.Box(-1.0, 1.0, (3,))
@@ -31,8 +33,13 @@ class FakePublisher:
         self.state.policies[policy_id].env_params = params
 
 
-def population(**pbt: Any) -> tuple[PopulationController, dict[int, Learner], TrainState]:
-    cfg = replace(Config(), multi_agent__num_policies=2, pbt__pbt=True, **{f"pbt__{k}": v for k, v in pbt.items()})
+def population(
+    normalize_returns: bool = True, **pbt: Any
+) -> tuple[PopulationController, dict[int, Learner], TrainState]:
+    pbt_changes = {f"pbt__{k}": v for k, v in pbt.items()}
+    cfg = replace(
+        Config(), multi_agent__num_policies=2, pbt__pbt=True, model__normalize_returns=normalize_returns, **pbt_changes
+    )
     learners = {k: Learner(cfg, OBS, ACT, torch.device("cpu")) for k in (0, 1)}
     state = TrainState(policies={k: PolicyState(reward_shaping={"w": 1.0}) for k in (0, 1)})
     ctl = PopulationController(cfg.pbt, learners, state, FakePublisher(state), seed=0)  # type: ignore[arg-type]
@@ -43,22 +50,59 @@ def stats(value: float) -> dict[str, Any]:
     return {"reward": {"mean": value}}
 
 
-def test_copy_takes_weights_optimizer_and_normalizers_then_mutates() -> None:
+def train_once(learner: Learner, seed: int) -> None:
+    """One PPO update on a random batch: Adam state and return statistics that depend on ``seed``."""
+    torch.manual_seed(seed)
+    slots = TrajectoryBuffers.allocate(1, 8, 4, OBS, ACT, learner.model.rnn_state_size, shared=False)
+    slots.obs.uniform_(-1, 1)
+    slots.actions.random_(0, 2)
+    slots.rewards.normal_(float(seed), 1.0)
+    slots.log_probs.fill_(math.log(0.5))
+    slots.policy_version.fill_(learner.policy_version)
+    learner.train(slots.gather([0]), 0)
+
+
+def tensors(tree: Any) -> list[torch.Tensor]:
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    if isinstance(tree, dict):
+        return [t for key in sorted(tree, key=str) for t in tensors(tree[key])]
+    return []
+
+
+# return statistics: the model's return normalizer, or the learner's own when returns are not normalized
+@pytest.mark.parametrize("normalize_returns", [True, False])
+def test_copy_takes_weights_optimizer_and_normalizers_then_mutates(normalize_returns: bool) -> None:
     ctl, learners, state = population(
-        pbt_start_env_steps=0, pbt_period_env_steps=10, pbt_mutation_rate=1.0, pbt_env_params={"d": [0.0, 1.0]}
+        normalize_returns,
+        pbt_start_env_steps=0,
+        pbt_period_env_steps=10,
+        pbt_mutation_rate=1.0,
+        pbt_env_params={"d": [0.0, 1.0]},
     )
     ctl.start_new()
     source = learners[1]
     source.model.update_obs_normalizer(torch.randn(64, 3) * 5 + 2)  # the source's normalizer differs
-    source.optimizer.state_dict()  # built
+    for seed in (1, 2):  # Adam moments and return statistics exist, and differ from the copier's
+        train_once(source, seed)
+    train_once(learners[0], 7)
     learners[0].policy_version = 7
     state.policies[0].env_steps = state.policies[1].env_steps = 10
     changed = ctl.step(20, lambda k: stats(float(k)))  # policy 1 is better
     assert changed == [0]
-    for (name, a), b in zip(source.model.state_dict().items(), learners[0].model.state_dict().values(), strict=True):
+    copier = learners[0]
+    for (name, a), b in zip(source.model.state_dict().items(), copier.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name  # weights and the observation normalizer
         assert a.data_ptr() != b.data_ptr()  # copied, not shared
-    assert learners[0].policy_version == 8  # its own version moves on
+    moments, copied = source.optimizer.state_dict()["state"], copier.optimizer.state_dict()["state"]
+    assert moments and set(copied) == set(moments)
+    for a, b in zip(tensors(moments), tensors(copied), strict=True):  # exp_avg, exp_avg_sq, step
+        assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()
+    returns, copied_returns = source.return_stats.state_dict(), copier.return_stats.state_dict()
+    assert float(returns["count"]) > 0
+    for a, b in zip(tensors(returns), tensors(copied_returns), strict=True):
+        assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()
+    assert copier.policy_version == 8  # its own version moves on
     event = ctl.lineage[-1]
     assert event["policy"] == 0 and event["copied_from"] == 1 and event["mutations"]
     names = {mu["name"] for mu in event["mutations"]}
