@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import pytest
 import torch
+from matplotlib.figure import Figure
 
 from relayrl.config import Config, replace
+from relayrl.experiment import Experiment
 from relayrl.learning.learner import Learner
+from relayrl.pbt import lineage_log
 from relayrl.pbt.controller import PopulationController
+from relayrl.pbt.plot import lineage_series, plot_lineage
 from relayrl.shared.trajectories import TrajectoryBuffers
+from relayrl.trainer import checkpointer
 from relayrl.trainer.state import PolicyState, TrainState
 
 OBS = gym.spaces.Box(-1.0, 1.0, (3,))
@@ -134,3 +140,45 @@ def test_saved_state_restores_hyperparameters_and_lineage() -> None:
         names = ["lr", "ent_coef", "clip_coef", "vf_coef"]
         assert fresh_learners[k].hyperparameters(names) == learners[k].hyperparameters(names)
     assert fresh_learners[1].cfg.algorithm.lr != Config().algorithm.lr
+
+
+def test_two_copies_between_two_reports_are_both_in_the_lineage_file_and_the_plot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctl, learners, state = population(pbt_start_env_steps=0, pbt_period_env_steps=10, pbt_mutation_rate=1.0)
+    experiment = Experiment(tmp_path, "e")
+    ctl.start_new()
+    lineage_log.append_events(experiment, ctl.drain_events())  # the start mutation of policy 1
+    rows = [{"env_steps": 0, **ctl.scalars()}]  # a report
+    for steps in (10, 20):  # two rankings of policy 0, both copying policy 1, before the next report
+        state.policies[0].env_steps = state.policies[1].env_steps = steps
+        assert ctl.step(steps * 2, lambda k: stats(float(k))) == [0]
+    lineage_log.append_events(experiment, ctl.drain_events())
+    assert ctl.drain_events() == []  # each record once
+    rows.append({"env_steps": 50, **ctl.scalars()})  # the next report
+    assert rows[-1]["pbt/copies_total"] == 2.0
+    written = lineage_log.read_lineage(experiment)
+    assert written == ctl.lineage and len(experiment.pbt_lineage_path.read_text().splitlines()) == 3
+    assert [(e["env_steps"], e["policy"], e["copied_from"]) for e in written] == [(0, 1, None), (20, 0, 1), (40, 0, 1)]
+
+    params, copies = lineage_series(rows, written)
+    assert copies == [(20.0, 0, 1), (40.0, 0, 1)]
+    lr_xs, lr_ys = params["lr"][0]
+    assert lr_xs == [0.0, 20.0, 40.0, 50.0]  # steps at each copy, not at the reports
+    assert lr_ys[1:3] == [next(mu["new"] for mu in e["mutations"] if mu["name"] == "lr") for e in written[1:]]
+    titles: list[str] = []
+    monkeypatch.setattr(Figure, "suptitle", lambda fig, text, *a, **kw: titles.append(text))
+    out = plot_lineage("e", rows, tmp_path / "lineage.png", experiment)
+    assert out is not None and out.stat().st_size > 0
+    assert "(2 copies" in titles[0]
+
+
+def test_the_plot_reads_the_checkpoints_lineage_when_the_file_is_missing(tmp_path: Path) -> None:
+    ctl, _, _ = population(pbt_mutation_rate=1.0)
+    ctl.start_new()
+    experiment = Experiment(tmp_path, "e")
+    assert lineage_log.read_lineage(experiment) is None  # neither file nor checkpoint
+    experiment.checkpoint_dir.mkdir(parents=True)
+    checkpoint = {"format_version": checkpointer.FORMAT_VERSION, "pbt": ctl.state_dict(), "policies": {}}
+    torch.save(checkpoint, experiment.checkpoint_path(1, 64))  # what a run before the lineage file left
+    assert lineage_log.read_lineage(experiment) == ctl.lineage

@@ -78,9 +78,6 @@ class PBTConfig:
     ``'{"difficulty": [0.0, 1.0], "threshold": [0.5, 0.95, 0.8]}'``. Delivered per policy as
     ``training_info["env_params"]`` (start value: the middle of the range unless given)."""
 
-    pbt_objective_grace_env_steps: int = 500_000
-    """Warn (naming the key) when no policy has reported ``--pbt-objective`` after this many env steps."""
-
     @property
     def bounds(self) -> dict[str, tuple[float, float]]:
         """The clamp range of every hyperparameter (defaults overridden by ``pbt_bounds``)."""

@@ -39,10 +39,6 @@ def validate_pbt(cfg: Config) -> None:
     )
     _require(0.0 <= p.pbt_mutation_rate <= 1.0, f"--pbt-mutation-rate must be in [0, 1] (got {p.pbt_mutation_rate}).")
     _require(p.pbt_perturb_factor > 1.0, f"--pbt-perturb-factor must be > 1 (got {p.pbt_perturb_factor}).")
-    _require(
-        p.pbt_objective_grace_env_steps >= 0,
-        f"--pbt-objective-grace-env-steps must be >= 0 (got {p.pbt_objective_grace_env_steps}).",
-    )
     for name, spec in p.pbt_bounds.items():
         _require(
             name in HYPERPARAMETERS,

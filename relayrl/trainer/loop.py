@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 import torch
 
 from relayrl.config import Config
+from relayrl.experiment import Experiment
 from relayrl.learning.learner import Learner
+from relayrl.pbt import lineage_log
 from relayrl.shared.trajectories import TrajectoryBuffers
 from relayrl.shared.weights import SharedWeights
 from relayrl.trainer.checkpointer import Checkpointer
@@ -169,6 +171,9 @@ class TrainingLoop:
             # copied weights go out now; the mutated env side with the publication right below
             for k in p.population.step(p.state.env_steps, p.reporter.training_stats):
                 self.publish_weights(k)
+            events = p.population.drain_events()  # each copy and mutation, written when it happens
+            if events:
+                lineage_log.append_events(Experiment.of(p.cfg), events)
         p.publisher.maybe_publish()
         p.reporter.update_bar(p.state.env_steps)
         now = time.monotonic()
