@@ -146,11 +146,11 @@ def test_unimportable_training_info_fn_is_a_config_error():
 
 
 def _cfg(tmp_path, env, **changes):
-    """This module's runs, into ``tmp_path/runs``: two workers, seed 3, 8,192 env steps, TensorBoard, training
+    """This module's runs, into ``tmp_path/runs``: two workers, seed 3, 4,096 env steps, TensorBoard, training
     info from ``extra_training_info`` before every step, envs of 8 steps that log to ``tmp_path/records``."""
     settings = dict(
         seed=3,
-        train_for_env_steps=8192,
+        train_for_env_steps=4096,  # 64 episodes of each of the 8 envs
         sampling__num_workers=2,
         logging__tensorboard=True,
         environment__env_kwargs={"log_dir": str(tmp_path / "records"), "horizon": 8},
@@ -220,10 +220,10 @@ def test_episode_delivery_changes_values_only_at_resets(tmp_path, serial):
 @pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.multiprocess)])
 @pytest.mark.timeout(180)
 def test_resumed_run_never_delivers_below_the_checkpoint(tmp_path, serial):
-    first = relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", serial=serial, train_for_env_steps=4096))
+    first = relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", serial=serial, train_for_env_steps=2048))
     for p in (tmp_path / "records").glob("*.json"):
         p.unlink()
-    relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", serial=serial, train_for_env_steps=8192))
+    relayrl.train(_cfg(tmp_path, "envs_for_tests:make_recorded_env", serial=serial, train_for_env_steps=4096))
     _check_deliveries(load_records(tmp_path / "records"), expect_envs=8, min_steps=first.env_steps)
 
 
