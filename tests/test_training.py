@@ -22,11 +22,12 @@ def progress_rows(summary):
 
 
 def test_serial_run_learns_cartpole(tmp_path):
+    # 96 rollouts of 8 envs x 32 steps: the windowed mean return passes 100 at about 12k env steps, ends near 225
     cfg = fast_config(
-        tmp_path, serial=True, train_for_env_steps=40_000, sampling__num_envs_per_worker=8, sampling__rollout_length=32
+        tmp_path, serial=True, train_for_env_steps=24_576, sampling__num_envs_per_worker=8, sampling__rollout_length=32
     )
     summary = relayrl.train(cfg)
-    assert summary.env_steps >= 40_000
+    assert summary.env_steps >= 24_576
     assert summary.stats["reward_mean"] > 100, summary.stats  # random play averages about 22
     assert summary.checkpoint is not None
 
