@@ -4,6 +4,7 @@
 
     config.json            the resolved Config of the run (written once a resume is known to be accepted)
     progress.jsonl         one JSON row per report
+    pbt_lineage.jsonl      with --pbt: one JSON line per copy or mutation, appended when it happens
     tensorboard/           TensorBoard event files
     checkpoints/           checkpoint_<policy version:09d>_<env steps>.pt (the latest K), best.pt and
                            best_policy_<k>.pt (policy k's best, runs with several policies)
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 CONFIG_NAME = "config.json"
 PROGRESS_NAME = "progress.jsonl"
+PBT_LINEAGE_NAME = "pbt_lineage.jsonl"
 BEST_NAME = "best.pt"
 _CHECKPOINT = re.compile(r"^checkpoint_(\d{9})_(\d+)\.pt$")
 
@@ -67,6 +69,11 @@ class Experiment:
     @property
     def progress_path(self) -> Path:
         return self.root / PROGRESS_NAME
+
+    @property
+    def pbt_lineage_path(self) -> Path:
+        """The population's lineage file (``relayrl/pbt/lineage_log.py``)."""
+        return self.root / PBT_LINEAGE_NAME
 
     @property
     def tensorboard_dir(self) -> Path:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import fast_config
 
 import relayrl
 from relayrl.cli.enjoy import EnjoyConfig, enjoy
-from relayrl.config import Config, replace
+from relayrl.config import Config
 from relayrl.envs.factory import probe_spaces
 from relayrl.learning.learner import Learner
 
@@ -18,18 +19,8 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 def small(tmp_path, device: str, steps: int, **changes) -> Config:
-    cfg = Config(env="CartPole-v1", train_dir=str(tmp_path), experiment="e", seed=1, train_for_env_steps=steps)
-    base = dict(
-        device=device,
-        sampling__num_workers=2,
-        sampling__num_envs_per_worker=4,
-        sampling__rollout_length=16,
-        logging__report_interval=0.5,
-        logging__tensorboard=False,
-        logging__progress_bar=False,
-    )
-    base.update(changes)
-    return replace(cfg, **base)
+    """This module's runs: two workers on ``device`` for ``steps`` env steps."""
+    return fast_config(tmp_path, device=device, train_for_env_steps=steps, sampling__num_workers=2, **changes)
 
 
 def _saved_learner(summary) -> dict:

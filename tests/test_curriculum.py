@@ -10,11 +10,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import fast_config
 from envs_for_tests import CURRICULUM_DISTANCES
 
 import relayrl
 from relayrl import GlobalPerformanceCurriculum, PerformanceCurriculum, ProgressCurriculum, TrainingInfoInterface
-from relayrl.config import Config, replace
+from relayrl.config import Config
 from relayrl.curriculum import Curriculum, GoalDistanceEnv, WorkerCurricula, batch_curricula, find_curriculum
 from relayrl.envs import ListEnvBatch, VectorEnvBatch
 from relayrl.experiment import Experiment
@@ -338,22 +339,16 @@ def test_find_curriculum_and_worker_restore_for_list_and_vector_batches():
 
 
 def _cfg(tmp_path: Path, steps: int, serial: bool) -> Config:
-    cfg = Config(
-        env="envs_for_tests:make_goal_curriculum_env",
-        train_dir=str(tmp_path / "runs"),
-        experiment="e",
+    """This module's runs, into ``tmp_path/runs``: two workers, seed 2, rollouts of 32 steps, the goal
+    curriculum env logging to ``tmp_path/records``."""
+    return fast_config(
+        tmp_path / "runs",
+        "envs_for_tests:make_goal_curriculum_env",
         seed=2,
         train_for_env_steps=steps,
-    )
-    return replace(
-        cfg,
         sampling__backend=("serial" if serial else "local"),
         sampling__num_workers=2,
-        sampling__num_envs_per_worker=4,
         sampling__rollout_length=32,
-        logging__report_interval=0.5,
-        logging__tensorboard=False,
-        logging__progress_bar=False,
         environment__env_kwargs={"log_dir": str(tmp_path / "records")},
     )
 

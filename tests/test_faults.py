@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import fast_config
 
 import relayrl
 from relayrl.config import Config, replace
@@ -21,17 +22,9 @@ COUNTING = "envs_for_tests:make_counting_env"
 
 
 def cfg_for(tmp_path, env=COUNTING, env_kwargs=None, **changes) -> Config:
-    cfg = Config(env=env, train_dir=str(tmp_path / "runs"), experiment="e", seed=5, train_for_env_steps=8192)
-    base = dict(
-        sampling__num_workers=2,
-        sampling__num_envs_per_worker=4,
-        sampling__rollout_length=16,
-        logging__report_interval=0.5,
-        logging__tensorboard=False,
-        environment__env_kwargs=env_kwargs or {},
-    )
-    base.update(changes)
-    return replace(cfg, **base)
+    """This module's runs, into ``tmp_path/runs``: two workers, seed 5, 8,192 env steps, ``env_kwargs``."""
+    settings = dict(seed=5, train_for_env_steps=8192, sampling__num_workers=2, environment__env_kwargs=env_kwargs or {})
+    return fast_config(tmp_path / "runs", env, **{**settings, **changes})
 
 
 def last_progress_row(tmp_path) -> dict:
@@ -263,13 +256,13 @@ def test_sigint_checkpoints_exits_130_and_resume_continues(tmp_path):
     stopped_at = state["env_steps"]
     assert stopped_at > 0
 
-    resumed = _start_cli(tmp_path, "--train-for-env-steps", str(stopped_at + 8192))
+    resumed = _start_cli(tmp_path, "--train-for-env-steps", str(stopped_at + 2048))
     out, err = resumed.communicate(timeout=180)
     assert resumed.returncode == 0, err
     assert "resumed from" in err
     rows = [json.loads(line) for line in (tmp_path / "runs" / "e" / "progress.jsonl").read_text().splitlines()]
     steps = [row["env_steps"] for row in rows]
-    assert steps == sorted(steps) and steps[-1] >= stopped_at + 8192
+    assert steps == sorted(steps) and steps[-1] >= stopped_at + 2048
     assert (
         checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))["policies"][0]["policy_version"]
         > state["policies"][0]["policy_version"]

@@ -7,10 +7,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from conftest import fast_config
 from multiagent_envs import LeaveJoinEnv, MismatchEnv
 
 from relayrl import info_schema
-from relayrl.config import Config, ConfigError, MultiAgentConfig, SelfPlayConfig, replace, validate
+from relayrl.config import Config, ConfigError, SelfPlayConfig, replace, validate
 from relayrl.envs.coin_duel import CELL, CoinDuel, CoinDuelVsBot
 from relayrl.multiagent.agent_info import AgentInfo, PoolTable
 from relayrl.multiagent.contract import agent_spaces, is_multiagent_env
@@ -63,11 +64,8 @@ def test_rows_follow_agents_leaving_and_joining_and_terminal_infos_survive_the_r
 
 
 def _cfg(self_play: bool = False, **ma) -> Config:
-    return Config(
-        env="multiagent_envs:make_leave_join",
-        multi_agent=MultiAgentConfig(**ma),
-        self_play=SelfPlayConfig(enabled=self_play),
-    )
+    changes = {f"multi_agent__{k}": v for k, v in ma.items()}
+    return fast_config("train_dir", "multiagent_envs:make_leave_join", self_play__enabled=self_play, **changes)
 
 
 def test_mapping_kinds():

@@ -6,10 +6,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from statistics import mean
 
 import imageio.v2 as imageio
 import pytest
 import torch
+from conftest import fast_config
+from relayrl.multiagent.pool import RESULTS_WINDOW
 
 import relayrl
 from relayrl import info_schema
@@ -28,19 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def small(tmp_path, env="multiagent_envs:make_leave_join", **changes) -> Config:
-    cfg = Config(env=env, train_dir=str(tmp_path), experiment="e", seed=1, train_for_env_steps=1024)
-    base = dict(
+    """This module's serial runs: one worker of 2 envs, 1,024 env steps, a report every 0.2 s."""
+    settings = dict(
+        train_for_env_steps=1024,
         sampling__backend="serial",
-        sampling__num_workers=1,
         sampling__num_envs_per_worker=2,
-        sampling__rollout_length=16,
         logging__report_interval=0.2,
-        logging__tensorboard=False,
-        logging__progress_bar=False,
         logging__stats_window=20,
     )
-    base.update(changes)
-    return replace(cfg, **base)
+    return fast_config(tmp_path, env, **{**settings, **changes})
 
 
 def rows(summary) -> list[dict]:
@@ -120,7 +119,8 @@ def test_two_policies_train_on_their_own_agents_and_envs_learn_who_controls_them
     assert last["policy_0/episode_extra_stats/told_policy/mean"] == 0.0
     assert last["policy_1/episode_extra_stats/told_policy/mean"] == 1.0
     assert last["policy_0/length_mean"] == 3.0 and last["policy_1/length_mean"] == 4.0  # a: 3 steps; b 5, c 3
-    assert last["policy_1/learner/policy_lag_mean"] >= 0
+    for k in (0, 1):  # serial: every rollout is collected with its policy's newest weights
+        assert last[f"policy_{k}/learner/policy_lag_max"] == 0.0
     data = read_checkpoint(Path(summary.checkpoint))
     assert set(data["policies"]) == {0, 1}
     assert data["policies"][1]["policy_version"] == data["policies"][0]["policy_version"] > 0
@@ -154,15 +154,20 @@ def test_self_play_pool_is_checkpointed_and_restored(tmp_path):
     )
     summary = relayrl.train(cfg)
     data = read_checkpoint(Path(summary.checkpoint))
-    versions = sorted(slot["version"] for slot in data["self_play"]["slots"].values())
-    assert len(versions) == 3 and versions[-1] == data["self_play"]["last_version"] > 0
+    saved = data["self_play"]
+    versions = sorted(slot["version"] for slot in saved["slots"].values())
+    assert len(versions) == 3 and versions[-1] == saved["last_version"] > 0
     # one of the two players learns in every game step; the snapshot's steps are nobody's
     assert data["policies"][0]["env_steps"] == data["env_steps"]
     progress = rows(summary)
-    assert progress[-1]["self_play/pool_size"] == 3.0
-    rates = [r["self_play/win_rate_vs_pool"] for r in progress if "self_play/win_rate_vs_pool" in r]
-    assert rates and all(0.0 <= x <= 1.0 for x in rates)
-    assert "episode_extra_stats/opponent/level/mean" in progress[-1]
+    last = progress[-1]  # the final report, made after the final checkpoint with the same results
+    assert last["self_play/pool_size"] == 3.0
+    games = {slot: entry["results"] for slot, entry in saved["slots"].items()}
+    assert last["self_play/win_rate_vs_pool"] == pytest.approx(mean([x for r in games.values() for x in r]))
+    newest_first = sorted(games, key=lambda slot: -saved["slots"][slot]["version"])
+    for age, slot in enumerate(newest_first):
+        assert last[f"self_play/win_rate_vs_snapshot_{age}"] == pytest.approx(mean(games[slot]))
+    assert "episode_extra_stats/opponent/level/mean" in last
     assert len(data["curriculum_states"]) == 2 and all("window" in st for st in data["curriculum_states"].values())
     from relayrl.cli.enjoy import EnjoyConfig, enjoy
 
@@ -170,11 +175,19 @@ def test_self_play_pool_is_checkpointed_and_restored(tmp_path):
         EnjoyConfig(experiment="e", train_dir=str(tmp_path), opponent="relayrl.envs.coin_duel:bot_0", num_episodes=3)
     )
     assert len(against_bot.returns) == 3 and "win" in against_bot.extra_stats
-    more = relayrl.train(replace(cfg, train_for_env_steps=4000))
-    again = read_checkpoint(Path(more.checkpoint))
-    assert again["self_play"]["last_version"] > data["self_play"]["last_version"]
-    kept = {s["version"] for s in again["self_play"]["slots"].values()} & set(versions)
-    assert kept or len(again["self_play"]["slots"]) == 3  # restored pool went on filling from where it was
+    # Resume for one more rollout, with no new snapshot due: the pool must be the saved one (a fresh pool
+    # would hold one snapshot of the current weights).
+    more = relayrl.train(replace(cfg, train_for_env_steps=data["env_steps"] + 1, self_play__every=10**6))
+    again = read_checkpoint(Path(more.checkpoint))["self_play"]
+    assert again["last_version"] == saved["last_version"]
+    assert set(again["slots"]) == set(saved["slots"])
+    for slot, entry in saved["slots"].items():
+        now = again["slots"][slot]
+        assert now["version"] == entry["version"]
+        assert all(torch.equal(now["weights"][name], w) for name, w in entry["weights"].items())
+        # the saved results, then the few games of the one rollout since (a window of RESULTS_WINDOW games)
+        played = now["results"]
+        assert any((entry["results"] + played[len(played) - n :])[-RESULTS_WINDOW:] == played for n in range(33))
 
 
 def test_a_mapping_hook_that_raises_stops_the_run_naming_it_and_leaves_a_loadable_checkpoint(tmp_path):

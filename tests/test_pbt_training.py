@@ -4,37 +4,36 @@ envs, hyperparameters in effect, lineage in the progress file and checkpoints, r
 from __future__ import annotations
 
 import json
+import logging
+import re
 from pathlib import Path
 
 import pytest
+from conftest import fast_config
 
 import relayrl
 from relayrl.cli.main import main as cli_main
 from relayrl.cli.plot import PlotConfig, plot
 from relayrl.config import Config, ConfigError, replace
+from relayrl.experiment import Experiment
 from relayrl.trainer.checkpointer import read_checkpoint
 
 
 def small(tmp_path: Path, **changes: object) -> Config:
-    cfg = Config(env="pbt_envs:make_probe", train_dir=str(tmp_path), experiment="e", seed=3)
-    base: dict[str, object] = dict(
+    """This module's serial runs: two PBT policies on the probe env with a declared ``difficulty``."""
+    settings: dict[str, object] = dict(
+        seed=3,
         sampling__backend="serial",
         train_for_env_steps=2048,
-        sampling__num_workers=1,
-        sampling__num_envs_per_worker=4,
-        sampling__rollout_length=16,
         algorithm__lr_schedule="constant",
         logging__report_interval=0.05,
-        logging__tensorboard=False,
-        logging__progress_bar=False,
         logging__stats_window=16,
         training_info__interval=0.0,
         multi_agent__num_policies=2,
         pbt__enabled=True,
         pbt__env_params={"difficulty": [0.0, 1.0]},
     )
-    base.update(changes)
-    return replace(cfg, **base)
+    return fast_config(tmp_path, "pbt_envs:make_probe", **{**settings, **changes})
 
 
 def rows(summary: relayrl.TrainSummary) -> list[dict]:
@@ -64,6 +63,10 @@ def test_env_params_reach_only_the_envs_of_their_policy(tmp_path: Path, processe
     assert last["policy_0/learner/lr"] == pytest.approx(3e-4) and last["pbt/policy_1/lr"] != pytest.approx(3e-4)
 
 
+def lineage_file(experiment: Experiment) -> list[dict]:
+    return [json.loads(line) for line in experiment.pbt_lineage_path.read_text().splitlines()]
+
+
 def lineage_run(tmp_path: Path, steps: int) -> relayrl.TrainSummary:
     # the envs report their policy id, so policy 1 always ranks first and policy 0 copies it every period
     return relayrl.train(
@@ -81,12 +84,12 @@ def lineage_run(tmp_path: Path, steps: int) -> relayrl.TrainSummary:
 
 def test_copies_are_in_the_progress_file_and_the_checkpoint_and_resume_continues(tmp_path: Path) -> None:
     first = lineage_run(tmp_path, 2048)
-    copies = [r for r in rows(first) if "pbt/policy_0/copied_from" in r]
-    assert copies and all(r["pbt/policy_0/copied_from"] == 1.0 for r in copies)
-    assert all("pbt/policy_1/copied_from" not in r for r in rows(first))  # the best never copies
     saved = read_checkpoint(Path(first.checkpoint))["pbt"]  # type: ignore[arg-type]
+    experiment = Experiment(tmp_path, "e")
+    assert lineage_file(experiment) == saved["lineage"]  # every event, as it happened
     copied = [e for e in saved["lineage"] if e["copied_from"] is not None]
-    assert {(e["policy"], e["copied_from"]) for e in copied} == {(0, 1)}
+    assert {(e["policy"], e["copied_from"]) for e in copied} == {(0, 1)}  # the best never copies
+    assert rows(first)[-1]["pbt/copies_total"] == len(copied) > 1
     assert saved["lineage"][0]["copied_from"] is None and saved["lineage"][0]["policy"] == 1  # the start mutation
     assert saved["last_ranked"][0] >= 256
     written = plot(PlotConfig(experiment=("e",), train_dir=str(tmp_path)))
@@ -98,6 +101,7 @@ def test_copies_are_in_the_progress_file_and_the_checkpoint_and_resume_continues
     assert len(resumed["lineage"]) > len(saved["lineage"])
     assert sum(e["copied_from"] is None for e in resumed["lineage"]) == 1  # no second start mutation
     assert resumed["last_ranked"][0] > saved["last_ranked"][0]
+    assert lineage_file(experiment) == resumed["lineage"]  # appended to
     after = [r for r in rows(second) if r["env_steps"] > first.env_steps]
     assert after[0]["pbt/policy_1/lr"] == pytest.approx(saved["hyperparameters"][1]["lr"])  # not the config's
 
@@ -119,11 +123,30 @@ def test_bad_pbt_input_exits_2_before_training(tmp_path: Path, capsys, args, mes
     assert not any(tmp_path.iterdir())
 
 
-def test_unseen_objective_warns_naming_the_key(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
-    cfg = small(tmp_path, pbt__objective="no_such_key", pbt__start_env_steps=0, pbt__objective_grace_env_steps=256)
-    with caplog.at_level("WARNING", logger="relayrl.pbt"):
-        relayrl.train(replace(cfg, train_for_env_steps=1024))
-    assert "'no_such_key'" in caplog.text
+class Warnings(logging.Handler):
+    """The warnings of one logger (the "relayrl" logger does not propagate to pytest's ``caplog``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_a_misspelled_objective_warns_at_the_first_episodes_naming_the_keys_there_are(tmp_path: Path) -> None:
+    cfg = small(tmp_path, train_for_env_steps=1024, pbt__objective="told_polcy")  # told_policy, misspelled
+    pbt_log, warnings = logging.getLogger("relayrl.pbt"), Warnings()
+    pbt_log.addHandler(warnings)
+    try:
+        summary = relayrl.train(cfg)
+    finally:
+        pbt_log.removeHandler(warnings)
+    (warning,) = [m for m in warnings.messages if "--pbt-objective" in m]  # once
+    assert "'told_polcy'" in warning and "told_policy" in warning and "difficulty" in warning
+    warned_at = int(re.search(r"\((\d+) env steps\)", warning)[1])  # type: ignore[index]
+    first_report = next(r for r in rows(summary) if r.get("policy_0/episodes") or r.get("policy_1/episodes"))
+    assert warned_at <= first_report["env_steps"]  # at the latest by the first report with episodes
 
 
 def test_pbt_config_round_trips(tmp_path: Path) -> None:

@@ -9,12 +9,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import fast_config
 
 import relayrl
 from relayrl.cli import plot as plotting
 from relayrl.cli.main import main
 from relayrl.cli.plot import PlotConfig, group_runs, load_run, parse_plot_args, plot, seed_base, seed_curve
-from relayrl.config import ConfigError, replace
+from relayrl.config import ConfigError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -236,15 +237,12 @@ def test_help_lists_plot(capsys: pytest.CaptureFixture[str], monkeypatch: pytest
 
 
 def test_train_then_plot(tmp_path: Path) -> None:
-    cfg = relayrl.Config(env="CartPole-v1", experiment="cp", train_dir=str(tmp_path), train_for_env_steps=2048, seed=1)
-    cfg = replace(
-        cfg,
+    cfg = fast_config(
+        tmp_path,
+        experiment="cp",
+        train_for_env_steps=2048,
         sampling__backend="serial",
-        sampling__num_workers=1,
-        sampling__num_envs_per_worker=4,
-        sampling__rollout_length=16,
-        logging__progress_bar=False,
-        logging__tensorboard=False,
+        logging__report_interval=5.0,
         algorithm__num_epochs=1,
         algorithm__num_minibatches=1,
         algorithm__learner_threads=1,

@@ -128,8 +128,15 @@ def test_linked_weights_load_the_newest_publication_of_their_channel_once(monkey
 
 
 def test_exchange_period_keeps_the_hub_below_its_call_rate():
-    assert ray_links.exchange_period(2) == ray_links.MIN_EXCHANGE_SECONDS
-    assert ray_links.exchange_period(500) * ray_links.HUB_CALLS_PER_SECOND == pytest.approx(500)
+    periods = {n: ray_links.exchange_period(n) for n in [*range(1, 200), 250, 500, 1000, 4000, 10_000]}
+    for n, period in periods.items():
+        assert n / period <= ray_links.HUB_CALLS_PER_SECOND * (1 + 1e-9), n  # all actors' calls per second
+        assert period >= ray_links.MIN_EXCHANGE_SECONDS, n
+        # no longer than it must be: at the shortest period, or the hub at its call rate
+        assert period == ray_links.MIN_EXCHANGE_SECONDS or n / period == pytest.approx(ray_links.HUB_CALLS_PER_SECOND)
+    ordered = [periods[n] for n in sorted(periods)]
+    assert ordered == sorted(ordered)  # more actors never exchange more often each
+    assert periods[1] == ray_links.MIN_EXCHANGE_SECONDS < periods[10_000]
 
 
 # ----- slots as arrays -----

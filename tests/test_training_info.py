@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from conftest import fast_config
 from envs_for_tests import EpisodeEnv, Recorder, load_records
 
 import relayrl
@@ -182,18 +183,18 @@ def test_unimportable_training_info_fn_is_a_config_error():
 
 
 def _cfg(tmp_path, env, **changes):
-    cfg = Config(env=env, train_dir=str(tmp_path / "runs"), experiment="e", seed=3, train_for_env_steps=8192)
-    base = dict(
+    """This module's runs, into ``tmp_path/runs``: two workers, seed 3, 4,096 env steps, TensorBoard, training
+    info from ``extra_training_info`` before every step, envs of 8 steps that log to ``tmp_path/records``."""
+    settings = dict(
+        seed=3,
+        train_for_env_steps=4096,  # 64 episodes of each of the 8 envs
         sampling__num_workers=2,
-        sampling__num_envs_per_worker=4,
-        sampling__rollout_length=16,
-        logging__report_interval=0.5,
+        logging__tensorboard=True,
         environment__env_kwargs={"log_dir": str(tmp_path / "records"), "horizon": 8},
         training_info__fn="envs_for_tests:extra_training_info",
         training_info__interval=0.0,
     )
-    base.update(changes)
-    return replace(cfg, **base)
+    return fast_config(tmp_path / "runs", env, **{**settings, **changes})
 
 
 def _check_deliveries(records, expect_envs, min_steps=0):
@@ -271,7 +272,7 @@ def test_resumed_run_never_delivers_below_the_checkpoint(tmp_path, serial):
             tmp_path,
             "envs_for_tests:make_recorded_env",
             sampling__backend=("serial" if serial else "local"),
-            train_for_env_steps=4096,
+            train_for_env_steps=2048,
         )
     )
     for p in (tmp_path / "records").glob("*.json"):
@@ -281,7 +282,7 @@ def test_resumed_run_never_delivers_below_the_checkpoint(tmp_path, serial):
             tmp_path,
             "envs_for_tests:make_recorded_env",
             sampling__backend=("serial" if serial else "local"),
-            train_for_env_steps=8192,
+            train_for_env_steps=4096,
         )
     )
     _check_deliveries(load_records(tmp_path / "records"), expect_envs=8, min_steps=first.env_steps)

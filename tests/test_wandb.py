@@ -24,8 +24,8 @@ from wandb_offline import OfflineRun, read_runs  # noqa: E402
 
 TRAIN = ["train", "--env", "CartPole-v1", "--backend", "serial", "--num-workers", "1", "--num-envs-per-worker", "4",
          "--rollout-length", "16", "--experiment", "e", "--seed", "3", "--no-progress-bar",
-         "--report-interval", "0.2", "--wandb", "--wandb-project", "proj", "--wandb-group", "grp",
-         "--wandb-tags", "t1", "t2"]  # fmt: skip
+         "--report-interval", "0.2", "--wandb", "--wandb-project", "proj", "--wandb-entity", "ent",
+         "--wandb-group", "grp", "--wandb-tags", "t1", "t2"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,6 @@ def test_config_and_resume_continue_one_run(two_sessions: tuple[Path, list[Offli
     train_dir, (first, second) = two_sessions
     run_id = (train_dir / "e" / "wandb_run_id").read_text().strip()
     assert first.run_id == second.run_id == run_id
-    assert (first.name, first.group, first.tags) == ("e", "grp", ["t1", "t2"])
     saved = Config.from_dict({k: v for k, v in second.config.items() if k != "_wandb"})
     assert saved.seed == 3 and saved.train_for_env_steps == 1024  # the resolved config of the session
     assert saved.logging.wandb_tags == ("t1", "t2")
@@ -108,13 +107,15 @@ def test_enjoy_logs_video_to_the_experiment_run(
     assert 0 < row["eval/episode_length_mean"] <= 20
 
 
-def test_wandb_flags_in_help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
-    assert main(["train", "--help"]) == 0
-    out = capsys.readouterr().out
-    for flag in ("--wandb", "--wandb-project", "--wandb-entity", "--wandb-group", "--wandb-tags"):
-        assert flag in out
-    assert "wandb_run_id" in out
+def test_wandb_flags_name_the_runs_project_entity_group_and_tags(
+    two_sessions: tuple[Path, list[OfflineRun]],
+) -> None:
+    _, runs = two_sessions
+    for run in runs:  # both sessions of the experiment
+        assert (run.project, run.entity, run.group, run.tags) == ("proj", "ent", "grp", ["t1", "t2"])
+        assert run.name == "e"  # the experiment's name
+        saved = Config.from_dict({k: v for k, v in run.config.items() if k != "_wandb"}).logging
+        assert (saved.wandb, saved.wandb_project, saved.wandb_entity) == (True, "proj", "ent")
 
 
 @pytest.mark.parametrize("command", ["train", "enjoy"])

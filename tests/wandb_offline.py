@@ -66,6 +66,8 @@ class OfflineRun:
 
     folder: Path
     run_id: str = ""
+    project: str = ""
+    entity: str = ""
     name: str = ""
     group: str = ""
     tags: list[str] = dataclasses.field(default_factory=list)
@@ -83,6 +85,7 @@ def read_run(folder: Path) -> OfflineRun:
         if kind == "run":
             r = record.run
             run.run_id, run.name, run.group, run.tags = r.run_id, r.display_name, r.run_group, list(r.tags)
+            run.project, run.entity = r.project, r.entity
             run.config.update({_key(i): json.loads(i.value_json) for i in r.config.update})
         elif kind == "config":
             run.config.update({_key(i): json.loads(i.value_json) for i in record.config.update})

@@ -204,7 +204,9 @@ def plot(cfg: PlotConfig) -> list[Path]:
         plt.close(fig)
     written = [out]
     for run in runs:  # runs trained with --pbt: their lineage too
-        lineage = plot_lineage(run.name, run.rows, out.with_name(f"{out.stem}_pbt_{run.name}.png"))
+        lineage = plot_lineage(
+            run.name, run.rows, out.with_name(f"{out.stem}_pbt_{run.name}.png"), Experiment(cfg.train_dir, run.name)
+        )
         if lineage is not None:
             written.append(lineage)
     return written

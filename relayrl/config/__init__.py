@@ -295,6 +295,7 @@ def upgrade_dict(data: dict[str, Any]) -> dict[str, Any]:
     pbt = out.get("pbt")
     if isinstance(pbt, dict):
         out["pbt"] = {key[4:] if key.startswith("pbt_") else key: value for key, value in pbt.items()}
+        out["pbt"].pop("objective_grace_env_steps", None)  # removed: the objective is checked at the first episodes
     multi = out.get("multi_agent")
     if isinstance(multi, dict) and any(key.startswith("self_play") for key in multi):
         sp = out.setdefault("self_play", {})

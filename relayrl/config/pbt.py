@@ -85,9 +85,6 @@ class PBTConfig:
     ``'{"difficulty": [0.0, 1.0], "threshold": [0.5, 0.95, 0.8]}'``. Delivered per policy as
     ``training_info["env_params"]`` (start value: the middle of the range unless given)."""
 
-    objective_grace_env_steps: Annotated[int, flag("pbt-objective-grace-env-steps")] = 500_000
-    """Warn (naming the key) when no policy has reported ``--pbt-objective`` after this many env steps."""
-
     @property
     def clamp_ranges(self) -> dict[str, tuple[float, float]]:
         """The clamp range of every hyperparameter (defaults overridden by ``--pbt-bounds``)."""
@@ -119,10 +116,6 @@ class PBTConfig:
         )
         require(0.0 <= self.mutation_rate <= 1.0, f"--pbt-mutation-rate must be in [0, 1] (got {self.mutation_rate}).")
         require(self.perturb_factor > 1.0, f"--pbt-perturb-factor must be > 1 (got {self.perturb_factor}).")
-        require(
-            self.objective_grace_env_steps >= 0,
-            f"--pbt-objective-grace-env-steps must be >= 0 (got {self.objective_grace_env_steps}).",
-        )
         for name, spec in self.bounds.items():
             require(
                 name in HYPERPARAMETERS,

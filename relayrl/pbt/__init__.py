@@ -1,2 +1,3 @@
 """Population-based training over several policies (docs/pbt.md): the settings (``config``), the pure
-ranking and mutation math (``mutation``) and the trainer-side controller (``controller``)."""
+ranking and mutation math (``mutation``), the trainer-side controller (``controller``), the lineage file
+(``lineage_log``) and its plot (``plot``)."""

@@ -21,7 +21,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from relayrl.config.pbt import PBTConfig, parse_env_params
+from relayrl.experiment import Experiment
 from relayrl.learning.learner import Learner
+from relayrl.pbt import lineage_log
 from relayrl.pbt import mutation as m
 from relayrl.trainer.extensions import ExtensionBase, ExtensionContext
 from relayrl.trainer.info_publisher import TrainingInfoPublisher
@@ -56,11 +58,14 @@ class PopulationController(ExtensionBase):
         publisher: TrainingInfoPublisher,
         seed: int,
         stats_of: Callable[[int], Mapping[str, Any]] | None = None,
+        experiment: Experiment | None = None,
     ) -> None:
         """``stats_of(k)``: policy ``k``'s windowed episode stats (``training_info["stats"]`` layout), what
-        ``housekeeping`` ranks by."""
+        ``housekeeping`` ranks by; ``experiment``: where ``housekeeping`` appends each lineage record as it
+        happens (``pbt/lineage_log.py``). Both are given when the trainer builds it (``build``)."""
         self.cfg = cfg
         self.stats_of = stats_of
+        self.experiment = experiment
         self.learners = learners
         self.state = state
         self.publisher = publisher
@@ -72,8 +77,10 @@ class PopulationController(ExtensionBase):
         """Each policy's own env steps when it was last ranked."""
         self.lineage: list[dict[str, Any]] = []
         """Every copy and mutation: ``{env_steps, time, policy, copied_from, objective, source_objective,
-        mutations: [{name, old, new, proposed, clamped}]}`` (``time``: ``time.time()`` of the change)."""
-        self.unreported: list[dict[str, Any]] = []
+        mutations: [{name, old, new, proposed, clamped}]}`` (``env_steps``: the run's total env steps
+        at the change; ``time``: its ``time.time()``, wall-clock seconds since the epoch)."""
+        self.undrained: list[dict[str, Any]] = []
+        """Lineage records not yet returned by ``drain_events``."""
         self.warned_objective = False
         self.objective_seen = False
         """Some policy has reported ``--pbt-objective`` (the warning can no longer apply)."""
@@ -90,8 +97,14 @@ class PopulationController(ExtensionBase):
             self.start_new()
 
     def housekeeping(self, env_steps: int) -> list[int]:
-        assert self.stats_of is not None, "built without stats_of: call step() directly"
-        return self.step(env_steps, self.stats_of)
+        """Rank the policies that are due (``step``) and append the new lineage records to the lineage
+        file; the ids whose learner state changed."""
+        assert self.stats_of is not None and self.experiment is not None, "built without a run: call step()"
+        changed = self.step(env_steps, self.stats_of)
+        events = self.drain_events()  # each copy and mutation, written when it happens
+        if events:
+            lineage_log.append_events(self.experiment, events)
+        return changed
 
     # ----- start -----
 
@@ -117,12 +130,13 @@ class PopulationController(ExtensionBase):
             and ps.env_steps >= self.cfg.start_env_steps
             and ps.env_steps - self.last_ranked[k] >= self.cfg.period_env_steps
         ]
-        check = not (self.warned_objective or self.objective_seen) and env_steps >= self.cfg.objective_grace_env_steps
+        check = not (self.warned_objective or self.objective_seen)
         if not due and not check:
             return []  # the common case, every pass of the loop: no window summaries computed
-        objectives = {k: m.objective_of(stats_of(k), self.cfg.objective) for k in self.learners}
+        stats = {k: stats_of(k) for k in self.learners}
+        objectives = {k: m.objective_of(stats[k], self.cfg.objective) for k in self.learners}
         if check:
-            self._check_objective(env_steps, objectives)
+            self._check_objective(env_steps, stats, objectives)
         changed = []
         for k in due:
             self.last_ranked[k] = self.state.policies[k].env_steps
@@ -141,19 +155,26 @@ class PopulationController(ExtensionBase):
             changed.append(k)
         return changed
 
-    def _check_objective(self, env_steps: int, objectives: Mapping[int, float | None]) -> None:
-        """Warn once when, after the grace period, no policy has reported the objective: the warning is
-        for a key that never appears, so once one policy has reported it there is nothing more to check."""
+    def _check_objective(
+        self, env_steps: int, stats: Mapping[int, Mapping[str, Any]], objectives: Mapping[int, float | None]
+    ) -> None:
+        """Warn once, as soon as the policies have episodes and none of them carries the objective (a
+        misspelled key would otherwise rank nothing, silently), naming the keys the episodes do carry.
+        Nothing more to check once a policy has reported it, or once warned."""
         if any(v is not None for v in objectives.values()):
             self.objective_seen = True
-        else:
-            self.warned_objective = True
-            log.warning(
-                "--pbt-objective %r: no policy has reported it after %d env steps; policies are not ranked until "
-                "one does. Is it a key of info['episode_extra_stats'] (or 'reward')?",
-                self.cfg.objective,
-                env_steps,
-            )
+            return
+        if not any(s.get("episodes") for s in stats.values()):
+            return  # no episode yet: nothing to judge by (cheap: the windows are empty)
+        self.warned_objective = True
+        keys = sorted({key for s in stats.values() for key in s.get("episode_extra_stats") or {}})
+        log.warning(
+            "--pbt-objective %r: no episode of any policy reports it (%d env steps); policies are not ranked until "
+            "one does. The episodes report 'reward' and the episode_extra_stats keys: %s.",
+            self.cfg.objective,
+            env_steps,
+            ", ".join(keys) or "(none)",
+        )
 
     def _copy(self, k: int, source: int) -> None:
         """Policy ``k`` takes ``source``'s learner state (a deep copy: no tensor is shared), with its own
@@ -199,7 +220,7 @@ class PopulationController(ExtensionBase):
             "mutations": [dataclasses.asdict(e) for e in events],
         }
         self.lineage.append(record)
-        self.unreported.append(record)
+        self.undrained.append(record)
         what = (
             f"copied policy {source} ({record['source_objective']} vs {record['objective']})"
             if source is not None
@@ -223,9 +244,16 @@ class PopulationController(ExtensionBase):
 
     # ----- reporting -----
 
+    def drain_events(self) -> list[dict[str, Any]]:
+        """The lineage records (copies and mutations, ``lineage`` layout) made since the last call, oldest
+        first; each is returned once (``pbt/lineage_log.py`` appends them to the experiment's lineage file)."""
+        events, self.undrained = self.undrained, []
+        return events
+
     def scalars(self) -> dict[str, float]:
-        """``pbt/...`` values for the progress file and TensorBoard: every policy's current hyperparameters,
-        reward-shaping leaves and env parameters, and the copies since the last call."""
+        """``pbt/...`` values for the progress file and TensorBoard: the copies so far and every policy's
+        current hyperparameters, reward-shaping leaves and env parameters (the copies themselves, each
+        one, are events: ``drain_events``)."""
         out: dict[str, float] = {"pbt/copies_total": float(sum(e["copied_from"] is not None for e in self.lineage))}
         for k, learner in self.learners.items():
             for name, value in learner.hyperparameters(self.names).items():
@@ -235,11 +263,6 @@ class PopulationController(ExtensionBase):
                 out[f"pbt/policy_{k}/reward_shaping/{path}"] = value
             for name, value in (ps.env_params or {}).items():
                 out[f"pbt/policy_{k}/env_params/{name}"] = float(value)
-        for event in self.unreported:
-            if event["copied_from"] is not None:
-                out[f"pbt/policy_{event['policy']}/copied_from"] = float(event["copied_from"])
-                out[f"pbt/policy_{event['policy']}/copied_at_env_steps"] = float(event["env_steps"])
-        self.unreported = []
         return out
 
     # ----- checkpoint form -----
