@@ -12,7 +12,7 @@ import imageio.v2 as imageio
 import pytest
 import torch
 from conftest import fast_config
-from relayrl.multiagent.pool import RESULTS_WINDOW
+from relayrl.self_play.pool import RESULTS_WINDOW
 
 import relayrl
 from relayrl import info_schema

@@ -68,7 +68,7 @@ def train_once(learner: Learner, seed: int) -> None:
     slots.actions.random_(0, 2)
     slots.rewards.normal_(float(seed), 1.0)
     slots.log_probs.fill_(math.log(0.5))
-    slots.policy_version.fill_(learner.policy_version)
+    slots.policy_versions.fill_(learner.policy_version)
     learner.train(slots.gather([0]), 0)
 
 

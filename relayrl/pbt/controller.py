@@ -42,6 +42,7 @@ def build(ctx: ExtensionContext) -> PopulationController:
         ctx.publisher,
         ctx.cfg.seed or 0,
         lambda k: policies[k].window.summary(),
+        ctx.experiment,
     )
 
 
