@@ -46,7 +46,7 @@ def rows(summary: relayrl.TrainSummary) -> list[dict]:
 )
 def test_env_params_reach_only_the_envs_of_their_policy(tmp_path: Path, processes: bool) -> None:
     # no ranking in this run: the start mutation alone makes policy 1's difficulty differ from policy 0's
-    workers = {"serial": False, "sampling__num_workers": 2} if processes else {}
+    workers = {"sampling__backend": "local", "sampling__num_workers": 2} if processes else {}
     summary = relayrl.train(small(tmp_path, pbt__start_env_steps=10**9, **workers))
     data = read_checkpoint(Path(summary.checkpoint))  # type: ignore[arg-type]
     own = {k: data["policies"][k]["env_params"]["difficulty"] for k in (0, 1)}

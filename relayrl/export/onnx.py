@@ -125,7 +125,7 @@ def export_metadata(
     policy: ExportedPolicy, obs_space: gym.Space, action_space: gym.Space, extra: Mapping[str, str] | None
 ) -> dict[str, str]:
     """The ``metadata_props`` of an exported file: spaces (JSON), relayrl version, inputs, outputs."""
-    from relayrl import __version__
+    from relayrl.version import __version__
 
     action = "mean clipped to the Box bounds" if policy.box else "argmax"
     props = {
