@@ -36,6 +36,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check relayrl tests benchmarks examples
 	$(VENV)/bin/ruff check relayrl tests benchmarks examples
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import gymnasium as gym
 
+from relayrl.curriculum.opponents import OpponentCurriculum
+from relayrl.curriculum.snapshots import SnapshotAgeCurriculum
 from relayrl.envs.coin_duel import BOT_GREEDINESS, CoinDuel, CoinDuelVsBot
-from relayrl.multiagent.opponent_curriculum import OpponentCurriculum
-from relayrl.multiagent.snapshot_curriculum import SnapshotAgeCurriculum
 
 
 def make_env(config: dict | None = None) -> gym.Env:

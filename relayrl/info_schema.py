@@ -46,7 +46,7 @@ SNAPSHOT_VERSION = "snapshot_version"
 """In an agent's entry of ``AGENTS``: the policy version of that snapshot."""
 AGENTS = "agents"
 """Multi-agent envs: ``{agent id: {"policy_id", ...that policy's entry of POLICIES}}`` for the current
-episode (added by the worker, which decides the mapping; see multiagent/agent_info.py)."""
+episode (added by the worker, which decides the mapping; see worker/agent_info.py)."""
 
 RESERVED_KEYS = frozenset(
     {

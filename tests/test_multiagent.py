@@ -12,15 +12,15 @@ from multiagent_envs import LeaveJoinEnv, MismatchEnv
 
 from relayrl import info_schema
 from relayrl.config import Config, ConfigError, SelfPlayConfig, replace, validate
+from relayrl.curriculum.opponents import OpponentCurriculum
 from relayrl.envs.coin_duel import CELL, CoinDuel, CoinDuelVsBot
-from relayrl.multiagent.agent_info import AgentInfo, PoolTable
-from relayrl.multiagent.contract import agent_spaces, is_multiagent_env
-from relayrl.multiagent.env_batch import MultiAgentEnvBatch
-from relayrl.multiagent.evaluation import opponent_refused_hint, resolve_opponent
-from relayrl.multiagent.mapping import AgentMapping, MappingError, validate_mapping
-from relayrl.multiagent.opponent_curriculum import OpponentCurriculum
+from relayrl.envs.multiagent_batch import MultiAgentEnvBatch
+from relayrl.envs.parallel_contract import agent_spaces, is_multiagent_env
+from relayrl.evaluation.matches import opponent_refused_hint, resolve_opponent
 from relayrl.self_play.pool import SnapshotPool, sampling_weights
 from relayrl.shared.trajectories import TrajectoryBuffers
+from relayrl.worker.agent_info import AgentInfo, PoolTable
+from relayrl.worker.mapping import AgentMapping, MappingError, validate_mapping
 from relayrl.worker.report import EpisodeRecord
 
 # ----- the adapter -----
@@ -258,8 +258,8 @@ def test_bad_multi_agent_values(changes, match):
 
 
 def test_snapshot_age_curriculum_moves_to_newer_snapshots_as_the_learner_wins():
+    from relayrl.curriculum.snapshots import SnapshotAgeCurriculum, find_opponent_level
     from relayrl.envs.coin_duel import CoinDuel, greedy_action
-    from relayrl.multiagent.snapshot_curriculum import SnapshotAgeCurriculum, find_opponent_level
 
     env = SnapshotAgeCurriculum(CoinDuel(), levels=3, window=3, promote_threshold=0.7, demote_threshold=0.2)
     assert find_opponent_level(env) == 0

@@ -12,19 +12,19 @@ import imageio.v2 as imageio
 import pytest
 import torch
 from conftest import fast_config
-from relayrl.self_play.pool import RESULTS_WINDOW
 
 import relayrl
 from relayrl import info_schema
 from relayrl.cli.main import main as cli_main
 from relayrl.config import Config, replace
 from relayrl.experiment import Experiment
-from relayrl.multiagent.mapping import MappingError
+from relayrl.self_play.pool import RESULTS_WINDOW
 from relayrl.shared.progress import SharedBlob, StepCounters
 from relayrl.shared.trajectories import TrajectoryBuffers
 from relayrl.shared.weights import SharedWeights
 from relayrl.trainer.checkpointer import read_checkpoint
 from relayrl.worker.context import WorkerContexts
+from relayrl.worker.mapping import MappingError
 from relayrl.worker.rollout import RolloutWorker
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,9 +22,9 @@ from relayrl.cli.parsing import parse
 from relayrl.cli.policy_choice import LoadedCheckpoint, PolicyChoice, load_choice
 from relayrl.config import Config, ConfigError, JsonDict, replace
 from relayrl.envs import make_env
+from relayrl.envs.parallel_contract import agent_spaces, is_multiagent_env
 from relayrl.evaluation import EvalResult, VideoWriter, evaluate, policy_from_checkpoint, policy_from_spaces
-from relayrl.multiagent.contract import agent_spaces, is_multiagent_env
-from relayrl.multiagent.evaluation import (
+from relayrl.evaluation.matches import (
     ModelPlayer,
     ScriptedPlayer,
     check_renders,

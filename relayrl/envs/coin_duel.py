@@ -136,7 +136,7 @@ def _outcome(winner: int | None, player: int) -> tuple[float, dict[str, float]]:
 
 
 class CoinDuel:
-    """Both players as agents (multi-agent contract of ``relayrl/multiagent/contract.py``)."""
+    """Both players as agents (multi-agent contract of ``relayrl/envs/parallel_contract.py``)."""
 
     metadata: dict[str, Any] = {"name": "coin_duel_v0", "render_modes": ["rgb_array"]}
 

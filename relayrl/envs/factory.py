@@ -16,9 +16,9 @@ import gymnasium as gym
 from relayrl.config import Config, ConfigError
 from relayrl.envs.batch import EnvBatch, ListEnvBatch, VectorEnvBatch
 from relayrl.envs.faults import EnvRestarter, ObsChecker
+from relayrl.envs.parallel_contract import agent_spaces, is_multiagent_env
 from relayrl.envs.wrappers import MiniGridObsWrapper, wrap_atari
 from relayrl.hooks import import_callable
-from relayrl.multiagent.contract import agent_spaces, is_multiagent_env
 
 
 def _one_line(e: BaseException) -> str:
@@ -120,7 +120,7 @@ def _call_factory(cfg: Config, render_mode: str | None, num_envs: int | None) ->
 
 def make_env(cfg: Config, env_index: int = 0, render_mode: str | None = None) -> Any:
     """One env for ``cfg.env`` (``env_index`` is this env's global index, for factories that care): a
-    ``gymnasium.Env``, or a multi-agent env (PettingZoo ``ParallelEnv`` shape, relayrl/multiagent/contract.py)
+    ``gymnasium.Env``, or a multi-agent env (PettingZoo ``ParallelEnv`` shape, relayrl/envs/parallel_contract.py)
     when the factory returns one."""
     env_cfg = cfg.environment
     if _is_factory(cfg.env):
@@ -229,7 +229,7 @@ def make_env_batch(cfg: Config, num_envs: int, seed: int | None, worker_index: i
         num_envs, name, restart, faults.max_consecutive_env_errors, lambda j: make_env(cfg, env_index=first + j)
     )
     if is_multiagent_env(envs[0]):
-        from relayrl.multiagent.env_batch import MultiAgentEnvBatch
+        from relayrl.envs.multiagent_batch import MultiAgentEnvBatch
 
         _, obs_space, _ = agent_spaces(envs[0], cfg.env)
         checker = ObsChecker(obs_space, name) if faults.check_obs else None

@@ -5,7 +5,7 @@ Every ``--self-play-every`` policy versions the learner's weights are copied int
 ``--self-play-pool-size`` slots; when full, the oldest snapshot's slot is reused). Each slot's weights
 live in their own ``SharedWeights`` (workers load them between rollouts, like a policy's); a small table
 ``{slot: {"version", "weight"}}`` in a ``SharedBlob`` tells the workers which slots are filled and how
-likely each is drawn as an episode's opponent (``multiagent/mapping.py``). Snapshots never train: their
+likely each is drawn as an episode's opponent (``worker/mapping.py``). Snapshots never train: their
 steps carry controller id ``num_policies + slot``, which no learner selects.
 
 The learner's results against each slot (win = the ``--self-play-win-key`` episode stat, else return > 0)

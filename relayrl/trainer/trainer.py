@@ -26,7 +26,6 @@ from relayrl.envs import check_spaces
 from relayrl.envs.factory import probe_env
 from relayrl.experiment import Experiment
 from relayrl.learning.learner import Learner
-from relayrl.multiagent.mapping import validate_mapping
 from relayrl.shared.progress import SharedBlob, StepCounters
 from relayrl.shared.trajectories import TrajectoryBuffers
 from relayrl.trainer import checkpointer as ckpt
@@ -45,6 +44,7 @@ from relayrl.utils import startup
 from relayrl.utils.logs import setup_logging
 from relayrl.worker import launcher
 from relayrl.worker.context import WorkerContexts
+from relayrl.worker.mapping import validate_mapping
 from relayrl.worker.process import refuse_in_worker_bootstrap
 
 log = logging.getLogger("relayrl.trainer")

@@ -1,6 +1,6 @@
 """Who acts on each row of one worker's env batch, and what the worker derives from it.
 
-The agent mapping (``multiagent/mapping.py``) names a controller per row for the current episode of
+The agent mapping (``worker/mapping.py``) names a controller per row for the current episode of
 its env (a policy id, or ``num_policies + slot`` for a self-play snapshot); a reset inside a batch
 step may change it. ``Controllers`` takes a copy for each step and, only when the mapping changed,
 recomputes what depends on it: the inference groups (``WorkerPolicies.groups``), the ids written to
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from relayrl.multiagent.mapping import AgentMapping
+from relayrl.worker.mapping import AgentMapping
 from relayrl.worker.policies import WorkerPolicies
 
 

@@ -48,7 +48,7 @@ class TrainingInfoDelivery:
         self, cfg: Config, env_batch: Any, counters: StepCounting, blob: InfoReader, agent_info: Any = None
     ) -> None:
         """``agent_info``: with several policies or a multi-agent env, ``agent_info.decorate(env_index, info)``
-        adds which policy controls each agent of that env (``multiagent/agent_info.py``)."""
+        adds which policy controls each agent of that env (``worker/agent_info.py``)."""
         self.agent_info = agent_info
         self.counters = counters
         self.blob = blob

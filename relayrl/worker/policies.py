@@ -1,7 +1,7 @@
 """The policy copies a rollout worker acts with, and batched inference split by controller.
 
 With one policy (the default) this is one model and one ``act`` over all rows. With several
-policies or self-play, every row has a controller (``multiagent/mapping.py``): the rows of each
+policies or self-play, every row has a controller (``worker/mapping.py``): the rows of each
 controller go through that controller's model in one call, and the results are put back in row
 order. Snapshot models (self-play pool slots) are loaded like the policies, between rollouts.
 """

@@ -19,17 +19,17 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from relayrl.curriculum.snapshots import find_opponent_level
 from relayrl.curriculum.state import WorkerCurricula
 from relayrl.envs import StepResult, make_env_batch
-from relayrl.multiagent.agent_info import AgentInfo, PoolTable
-from relayrl.multiagent.mapping import AgentMapping
-from relayrl.multiagent.snapshot_curriculum import find_opponent_level
 from relayrl.utils.obs_tree import map_obs, zip_obs
 from relayrl.worker.acting import Controllers
+from relayrl.worker.agent_info import AgentInfo, PoolTable
 from relayrl.worker.bootstrap import TruncationBootstrap
 from relayrl.worker.context import WorkerContext
 from relayrl.worker.episodes import EpisodeAccumulator
 from relayrl.worker.info_delivery import TrainingInfoDelivery
+from relayrl.worker.mapping import AgentMapping
 from relayrl.worker.policies import WorkerPolicies
 from relayrl.worker.report import EpisodeRecord, RolloutReport
 from relayrl.worker.rows import LiveRows

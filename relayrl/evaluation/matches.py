@@ -15,7 +15,7 @@ import torch
 
 from relayrl.envs.episode_stats import EXTRA_STATS_KEY, flatten_extra_stats
 from relayrl.errors import ConfigError
-from relayrl.evaluation import EvalResult, VideoWriter, env_action
+from relayrl.evaluation.episodes import EvalResult, VideoWriter, env_action
 from relayrl.hooks import import_callable
 from relayrl.models import ActorCritic
 from relayrl.utils.obs_tree import map_obs

@@ -18,8 +18,8 @@ import numpy as np
 
 from relayrl.envs.batch import Obs, StepResult, copy_obs, empty_batch, obs_writer
 from relayrl.envs.faults import EnvRestarter, ObsChecker
+from relayrl.envs.parallel_contract import agent_spaces
 from relayrl.errors import ConfigError
-from relayrl.multiagent.contract import agent_spaces
 
 
 class MultiAgentEnvBatch:

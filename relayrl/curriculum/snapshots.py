@@ -4,7 +4,7 @@ The per-env-instance curriculum of ``OpponentCurriculum``, with the levels taken
 instead of scripted bots: level 0 is the oldest snapshot in the pool, level ``L - 1`` the newest (the
 strongest, usually). It wraps a multi-agent env (it follows the same contract, so it goes where the env
 is made, in the factory); each episode the worker's mapping plays the snapshot of this instance's level
-(``multiagent/mapping.py`` reads ``opponent_level``) instead of drawing one. The learning agent of an
+(``worker/mapping.py`` reads ``opponent_level``) instead of drawing one. The learning agent of an
 episode is the one ``training_info["agents"]`` names as policy 0 (delivered before every episode with
 self-play). On that agent's last step its win (``metric``) enters this instance's window; the level
 moves up at a win rate >= ``promote_threshold`` and down below ``demote_threshold``, and the window is
