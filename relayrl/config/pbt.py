@@ -102,7 +102,6 @@ class PBTConfig:
             return
         n = cfg.multi_agent.num_policies
         require(n >= 2, f"--pbt needs a population: --num-policies 2 or more (got {n}); e.g. --pbt --num-policies 4.")
-        require(not cfg.self_play.enabled, "--pbt and --self-play cannot be combined; drop one of them.")
         require(self.period_env_steps > 0, f"--pbt-period-env-steps must be > 0 (got {self.period_env_steps}).")
         require(self.start_env_steps >= 0, f"--pbt-start-env-steps must be >= 0 (got {self.start_env_steps}).")
         require(bool(self.objective), "--pbt-objective is empty: give 'reward' or an episode_extra_stats key.")

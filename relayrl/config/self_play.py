@@ -39,5 +39,10 @@ class SelfPlayConfig:
         require(self.every >= 1, f"--self-play-every must be >= 1 policy version (got {self.every}).")
         require(self.pool_size >= 1, f"--self-play-pool-size must be >= 1 (got {self.pool_size}).")
         if self.enabled:
+            require(
+                not cfg.pbt.enabled,
+                "--pbt and --self-play cannot be combined: self-play trains one policy, PBT a population of 2 or "
+                "more; drop one of them.",
+            )
             n = cfg.multi_agent.num_policies
             require(n == 1, f"--self-play trains one policy against its snapshots; use --num-policies 1 (got {n}).")

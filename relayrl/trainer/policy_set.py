@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from relayrl import info_schema
 from relayrl.learning.learner import Learner
 from relayrl.shared.weights import SharedWeights
 from relayrl.trainer.episode_stats import EpisodeStatsWindow
@@ -110,14 +111,14 @@ class PolicySet(Mapping[int, Policy]):
         out = {}
         for k, p in self._by_id.items():
             entry: dict[str, Any] = {
-                "policy_version": p.version,
-                "env_steps": p.state.env_steps,
-                "stats": p.window.summary(),
+                info_schema.POLICY_VERSION: p.version,
+                info_schema.POLICY_ENV_STEPS: p.state.env_steps,
+                info_schema.STATS: p.window.summary(),
             }
             if p.state.reward_shaping is not None:
-                entry["reward_shaping"] = p.state.reward_shaping
+                entry[info_schema.REWARD_SHAPING] = p.state.reward_shaping
             if p.state.env_params is not None:
-                entry["env_params"] = p.state.env_params
+                entry[info_schema.ENV_PARAMS] = p.state.env_params
             out[k] = entry
         return out
 
