@@ -6,7 +6,6 @@ import dataclasses
 import json
 import subprocess
 import sys
-import typing
 from pathlib import Path
 
 import pytest
@@ -14,21 +13,19 @@ import pytest
 from relayrl.cli.enjoy import EnjoyConfig, enjoy
 from relayrl.cli.main import main
 from relayrl.cli.train import format_summary, parse_train_args
-from relayrl.config import Config
+from relayrl.config import Config, flag_of
 from relayrl.trainer.trainer import TrainSummary, train
 
 
 def _flags(cls: type, group: str = "") -> list[tuple[str, str, str]]:
     """``(group, field name, flag)`` of every leaf field; the flag is the ``flag(...)`` name when given."""
-    hints = typing.get_type_hints(cls, include_extras=True)
     out: list[tuple[str, str, str]] = []
     for field in dataclasses.fields(cls):
         default = field.default
         if dataclasses.is_dataclass(default):
             out += _flags(type(default), field.name)
-            continue
-        names = [m.name for m in getattr(hints[field.name], "__metadata__", ()) if getattr(m, "name", None)]
-        out.append((group, field.name, names[0] if names else field.name.replace("_", "-")))
+        else:
+            out.append((group, field.name, flag_of(cls, field.name)[2:]))
     return out
 
 
@@ -263,6 +260,20 @@ def test_train_summary_lists_every_policy_and_evaluates_the_best(two_policies: t
     assert text.splitlines()[-1].endswith(f"--train-dir {train_dir} --policy 1")
     one = format_summary(cfg, dataclasses.replace(summary, policy_rewards={0: 20.0}))
     assert "--policy" not in one and "best policy" not in one
+
+
+@pytest.mark.parametrize("flag", ["--reward-shaping", "--pbt-bounds", "--pbt-env-params"])
+def test_every_json_flag_is_checked_under_its_own_name(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", flag, "{bad"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"relayrl: error: {flag} "), err
+
+
+@pytest.mark.parametrize(("old", "new"), [("--serial", "--backend serial"), ("--no-serial", "--backend local")])
+def test_a_removed_flag_names_its_replacement(old: str, new: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", old]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{old} was replaced by {new}" in err, err
 
 
 @pytest.mark.parametrize("command", ["train", "enjoy"])

@@ -15,26 +15,41 @@ from typing import Any, TypeVar
 
 import tyro
 
-from relayrl.config import ConfigError, JsonDict
+from relayrl.config import ConfigError, JsonDict, flag_of
 
 T = TypeVar("T")
 
 
 def _is_json(hint: Any) -> bool:
-    """``JsonDict`` or ``JsonDict | None``."""
-    return hint == JsonDict or any(arg == JsonDict for arg in typing.get_args(hint))
+    """``JsonDict``, ``JsonDict | None``, or either with a ``flag(...)`` name (nested ``Annotated`` merges
+    their metadata, so ``JsonDict`` is recognized by its metavar)."""
+
+    def marked(h: Any) -> bool:
+        return h == JsonDict or any(getattr(m, "metavar", None) == "JSON" for m in getattr(h, "__metadata__", ()))
+
+    return marked(hint) or any(marked(arg) for arg in typing.get_args(hint))
 
 
 def json_flags(cls: type) -> Iterator[str]:
     """The ``--flag`` names of every ``JsonDict`` field of ``cls`` and its nested dataclass groups
-    (flags are flat: the field name with dashes)."""
+    (flags are flat: ``flag_of``)."""
     hints = typing.get_type_hints(cls, include_extras=True)
     for field in dataclasses.fields(cls):
         hint = hints[field.name]
         if _is_json(hint):
-            yield "--" + field.name.replace("_", "-")
+            yield flag_of(cls, field.name)
         elif isinstance(hint, type) and dataclasses.is_dataclass(hint):
             yield from json_flags(hint)
+
+
+REMOVED_FLAGS = {"--serial": "--backend serial", "--no-serial": "--backend local"}
+"""Flags of earlier versions -> what replaced them (a one-line hint instead of tyro's box)."""
+
+
+def check_removed_flags(argv: Sequence[str]) -> None:
+    for arg in argv:
+        if arg.partition("=")[0] in REMOVED_FLAGS:
+            raise ConfigError(f"{arg} was replaced by {REMOVED_FLAGS[arg.partition('=')[0]]}; use that instead.")
 
 
 def check_json_flags(cls: type, argv: Sequence[str]) -> None:
@@ -62,6 +77,7 @@ def check_json_flags(cls: type, argv: Sequence[str]) -> None:
 
 def parse(cls: type[T], argv: Sequence[str], command: str, default: T | None = None) -> T:
     """``argv`` -> ``cls``; fields not given take ``default``'s values (the dataclass defaults when None)."""
+    check_removed_flags(argv)
     check_json_flags(cls, argv)
     parsed = tyro.cli(
         cls, args=list(argv), prog=f"relayrl {command}", default=default, config=(tyro.conf.OmitArgPrefixes,)

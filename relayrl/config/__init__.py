@@ -304,18 +304,22 @@ def upgrade_dict(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def flag_of(owner: type, name: str) -> str:
+    """The ``relayrl train`` flag of field ``name`` of dataclass ``owner`` (a group or ``Config``): its
+    ``flag(...)`` name when it has one, else the field name with dashes."""
+    hints = typing.get_type_hints(owner, include_extras=True)
+    if name not in hints:
+        raise KeyError(f"{owner.__name__} has no field {name!r}")
+    named = [m.name for m in getattr(hints[name], "__metadata__", ()) if getattr(m, "name", None)]
+    return "--" + (named[0] if named else name.replace("_", "-"))
+
+
 def cli_flag(key: str) -> str:
     """The ``relayrl train`` flag of a ``replace`` key: ``pbt__period_env_steps`` -> ``--pbt-period-env-steps``,
     ``train_for_env_steps`` -> ``--train-for-env-steps``."""
-    owner: Any = Config
     *groups, name = key.split("__")
-    for group in groups:
-        owner = type(getattr(Config(), group)) if owner is Config else owner
-    hints = typing.get_type_hints(owner, include_extras=True)
-    if name not in hints:
-        raise KeyError(f"{key!r} is not a config field")
-    named = [m.name for m in getattr(hints[name], "__metadata__", ()) if getattr(m, "name", None)]
-    return "--" + (named[0] if named else name.replace("_", "-"))
+    owner: Any = type(getattr(Config(), groups[0])) if groups else Config
+    return flag_of(owner, name)
 
 
 def replace(cfg: Config, **changes: Any) -> Config:
