@@ -15,7 +15,12 @@ checkpointer call every one of them, by name, at the same points:
 - ``scalars()``: values for the periodic report (console, TensorBoard, progress file, W&B);
 - ``state_dict()``: its checkpoint entry (plain data and tensors), saved under ``name``;
 - ``frozen_weights()`` / ``frozen_table()``: extra controllers for the workers (frozen snapshots that act
-  but never train) and the table that says which are live.
+  but never train) and the table that says which are live;
+- ``close()``: once, when the run ends (after the final checkpoint, with the workers): stop what it
+  started (a process, a thread).
+
+An extension that scores policies itself (evaluation) picks the best files through the checkpointer it
+is built with (``ExtensionContext.checkpointer``: ``choose_best_by``, ``save_best_if``).
 
 Each feature's options, their checks and their help text are its config group's (relayrl/config/);
 the core never imports a feature package: the registry names them as strings.
@@ -32,6 +37,7 @@ from relayrl.experiment import Experiment
 from relayrl.hooks import import_object
 from relayrl.shared.progress import SharedBlob
 from relayrl.shared.weights import SharedWeights
+from relayrl.trainer.checkpointer import Checkpointer
 from relayrl.trainer.policy_set import PolicySet
 from relayrl.trainer.state import TrainState
 from relayrl.worker.report import RolloutReport
@@ -42,6 +48,7 @@ if TYPE_CHECKING:
 EXTENSIONS: dict[str, str] = {
     "self_play": "relayrl.self_play.pool:build",
     "pbt": "relayrl.pbt.controller:build",
+    "evaluation": "relayrl.evaluator.extension:build",
 }
 """Config group name -> ``"module:factory"``: the extension is built when ``cfg.<group>.enabled``."""
 
@@ -58,6 +65,8 @@ class ExtensionContext:
     mp_context: Any
     """The multiprocessing context the workers start from (for shared memory the workers read)."""
     seed: int
+    checkpointer: Checkpointer
+    """Writes the run's checkpoints; an extension may take over the choice of the best files."""
 
 
 class Extension(Protocol):
@@ -81,6 +90,8 @@ class Extension(Protocol):
     def frozen_weights(self) -> tuple[SharedWeights, ...]: ...
 
     def frozen_table(self) -> SharedBlob | None: ...
+
+    def close(self) -> None: ...
 
 
 class ExtensionBase:
@@ -110,6 +121,9 @@ class ExtensionBase:
         return ()
 
     def frozen_table(self) -> SharedBlob | None:
+        return None
+
+    def close(self) -> None:
         return None
 
 
