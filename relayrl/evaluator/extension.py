@@ -4,11 +4,11 @@ when ``--eval-every-env-steps`` is > 0.
 Every ``--eval-every-env-steps`` env steps (when no evaluation is in flight), ``housekeeping`` keeps a copy
 of every policy's learner state and publishes its weights to the evaluator's own ``SharedWeights`` (so the
 evaluated weights are exactly the copy, whatever the learner does meanwhile), then asks the runner
-(``runners.py``). When the report comes back, its metrics become the ``eval/...`` report keys (once, at
-the next periodic report) and each policy's ``--best-metric`` value goes to the checkpointer, which
-writes the policy's best file from the copy when it beats the best so far (``save_best_if``). The
-checkpointer follows this extension's scores instead of the training return from the start
-(``choose_best_by``). The next due step is saved in checkpoints.
+(``runners.py``). When the report comes back, its metrics become the ``eval/...`` report keys (once, in a
+report the loop makes at once: ``report_now``) and each policy's ``--best-metric`` value goes to the
+checkpointer, which writes the policy's best file from the copy when it beats the best so far
+(``save_best_if``). The checkpointer follows this extension's scores instead of the training return from
+the start (``choose_best_by``). The next due step is saved in checkpoints.
 """
 
 from __future__ import annotations
@@ -99,8 +99,12 @@ class EvaluationExtension(ExtensionBase):
             self.take(report)
         return ()
 
+    def report_now(self) -> bool:
+        """An evaluation finished: report it at once (each evaluation gets its own report)."""
+        return bool(self.unreported)
+
     def scalars(self) -> dict[str, float]:
-        """The latest evaluation's ``eval/...`` keys, once (at the first report after it finished)."""
+        """The latest evaluation's ``eval/...`` keys, once (at the report made when it finished)."""
         out, self.unreported = self.unreported, {}
         return out
 

@@ -13,6 +13,9 @@ checkpointer call every one of them, by name, at the same points:
 - ``housekeeping(env_steps)``: on every pass of the loop (cheap unless something is due); returns the
   ids of policies whose learner state it changed, whose weights the loop then publishes;
 - ``scalars()``: values for the periodic report (console, TensorBoard, progress file, W&B);
+- ``report_now()``: True when it holds values that should be reported at once (the loop then makes the
+  periodic report on this pass, so results that come at their own times, such as evaluations, each get
+  their own report);
 - ``state_dict()``: its checkpoint entry (plain data and tensors), saved under ``name``;
 - ``frozen_weights()`` / ``frozen_table()``: extra controllers for the workers (frozen snapshots that act
   but never train) and the table that says which are live;
@@ -85,6 +88,8 @@ class Extension(Protocol):
 
     def scalars(self) -> dict[str, float]: ...
 
+    def report_now(self) -> bool: ...
+
     def state_dict(self) -> dict[str, Any]: ...
 
     def frozen_weights(self) -> tuple[SharedWeights, ...]: ...
@@ -113,6 +118,9 @@ class ExtensionBase:
 
     def scalars(self) -> dict[str, float]:
         return {}
+
+    def report_now(self) -> bool:
+        return False
 
     def state_dict(self) -> dict[str, Any]:
         return {}
