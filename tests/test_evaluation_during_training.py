@@ -44,10 +44,10 @@ def _serial(tmp_path: Path, **changes: Any) -> relayrl.Config:
 
 
 def test_the_eval_env_is_told_it_is_evaluated_and_results_carry_steps_and_version(tmp_path: Path) -> None:
-    cfg = _serial(tmp_path)
+    cfg = _serial(tmp_path, logging__report_interval=60.0)
     relayrl.train(cfg)
     rows = _eval_rows(cfg)
-    assert [row["eval/env_steps"] for row in rows] == [1024, 2048, 3072, 4096]
+    assert [row["eval/env_steps"] for row in rows] == [1024, 2048, 3072, 4096]  # each reported when it finished
     for row in rows:
         assert row["eval/episode_extra_stats/evaluation/mean"] == 1.0  # the eval env got evaluation: True
         assert row["episode_extra_stats/evaluation/mean"] == 0.0  # the training envs did not
