@@ -23,7 +23,7 @@ from relayrl.errors import WorkerError
 from relayrl.evaluator.work import EvalFailed, EvalReport, EvalRequest, EvalSetup, Evaluator
 from relayrl.utils.logs import setup_logging
 
-NICENESS = 10
+NICENESS = 19
 """How much lower the evaluator process's CPU priority is than the trainer's (``os.nice``)."""
 POLL_SECONDS = 1.0
 STOP_SECONDS = 3.0
