@@ -44,6 +44,10 @@ SNAPSHOT_SLOT = "snapshot_slot"
 """In an agent's entry of ``AGENTS``: the self-play pool slot whose snapshot plays that agent."""
 SNAPSHOT_VERSION = "snapshot_version"
 """In an agent's entry of ``AGENTS``: the policy version of that snapshot."""
+EVALUATION = "evaluation"
+"""``True`` in the dict an evaluation env receives (evaluation during training, ``relayrl enjoy``):
+the env plays a held-out setting and should not move a curriculum (``evaluation_info``). Absent in
+training envs."""
 AGENTS = "agents"
 """Multi-agent envs: ``{agent id: {"policy_id", ...that policy's entry of POLICIES}}`` for the current
 episode (added by the worker, which decides the mapping; see worker/agent_info.py)."""
@@ -59,6 +63,7 @@ RESERVED_KEYS = frozenset(
         ENV_PARAMS,
         POLICIES,
         AGENTS,
+        EVALUATION,
     }
 )
 """Keys the framework writes; a ``--training-info-fn`` may not return them."""
@@ -119,3 +124,14 @@ def complete(
             for k, entry in policies.items()
         }
     return info
+
+
+def evaluation_info(approx_total_training_steps: int, policy_id: int, policy_version: int) -> dict[str, Any]:
+    """The dict an evaluation env receives (evaluation during training and ``relayrl enjoy``): the
+    env steps and the policy version of the evaluated weights, the policy id, and ``evaluation: True``."""
+    return {
+        APPROX_TOTAL_TRAINING_STEPS: int(approx_total_training_steps),
+        POLICY_ID: int(policy_id),
+        POLICY_VERSION: int(policy_version),
+        EVALUATION: True,
+    }

@@ -3,7 +3,9 @@
 ``enjoy(EnjoyConfig(experiment=...))`` rebuilds the training ``Config`` from the experiment's
 ``config.json``, builds one env and the model, loads the chosen policy's checkpoint (cli/policy_choice.py)
 and runs ``num_episodes`` episodes: the policy plays a single-agent env, or the first agent of a
-multi-agent env (``--opponent`` the others). Every missing piece (experiment dir, config.json,
+multi-agent env (``--opponent`` the others). The env is told it is an evaluation env before every
+episode (``training_info["evaluation"]``, ``info_schema.evaluation_info``), so a curriculum plays its
+evaluation level instead of starting over. Every missing piece (experiment dir, config.json,
 checkpoint, policy) is a ``ConfigError`` naming the path or the flag.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from relayrl import info_schema
 from relayrl.cli.parsing import parse
 from relayrl.cli.policy_choice import LoadedCheckpoint, PolicyChoice, load_choice
 from relayrl.config import Config, ConfigError, JsonDict, replace
@@ -159,6 +162,13 @@ def enjoy(cfg: EnjoyConfig) -> EvalResult:
     return result
 
 
+def evaluation_info(loaded: LoadedCheckpoint) -> dict[str, Any]:
+    """The training info enjoy's env receives: the checkpoint's env steps and policy, ``evaluation: True``."""
+    return info_schema.evaluation_info(
+        int(loaded.data.get("env_steps", 0)), loaded.policy_id, int(loaded.policy_version or 0)
+    )
+
+
 def _enjoy_single_agent(
     cfg: EnjoyConfig, loaded: LoadedCheckpoint, train_cfg: Config, env: Any, video: VideoWriter | None
 ) -> EvalResult:
@@ -169,7 +179,15 @@ def _enjoy_single_agent(
         log.info("episode %d/%d: return %.3f, length %d", i + 1, cfg.num_episodes, ret, length)
 
     return evaluate(
-        env, model, cfg.num_episodes, cfg.seed, cfg.deterministic, video, cfg.max_video_episodes, on_episode
+        env,
+        model,
+        cfg.num_episodes,
+        cfg.seed,
+        cfg.deterministic,
+        video,
+        cfg.max_video_episodes,
+        on_episode,
+        evaluation_info(loaded),
     )
 
 
@@ -193,7 +211,9 @@ def enjoy_multiagent(
     players = {agent: (model_player(loaded.policy_id) if a == 0 else other) for a, agent in enumerate(agents)}
     name = f"policy {opponent}" if isinstance(opponent, int) else cfg.opponent
     log.info("policy %d plays %r against %s", loaded.policy_id, agents[0], name)
-    return evaluate_multiagent(env, players, agents[0], cfg.num_episodes, cfg.seed, video, cfg.max_video_episodes)
+    return evaluate_multiagent(
+        env, players, agents[0], cfg.num_episodes, cfg.seed, video, cfg.max_video_episodes, evaluation_info(loaded)
+    )
 
 
 def format_result(result: EvalResult) -> str:

@@ -1,8 +1,9 @@
 """Experiment configuration: ``Config``, its derived values, and its round trip through config.json.
 
 ``Config`` holds the top-level settings and one frozen dataclass per option group: the core groups in
-``groups.py`` and ``run_groups.py``, the features' groups in ``multiagent.py``, ``self_play.py`` and
-``pbt.py``. Defaults live only there. Derived values are properties, never fields filled in later.
+``groups.py`` and ``run_groups.py``, the features' groups in ``multiagent.py``, ``self_play.py``,
+``pbt.py`` and ``evaluation.py``. Defaults live only there. Derived values are properties, never
+fields filled in later.
 ``Config.validate()`` rejects bad values and combinations before any process starts: the top-level
 fields here, then every group's own ``validate(cfg)``. This package imports no feature package and
 nothing above it (the features import their group from here).
@@ -17,6 +18,7 @@ import typing
 from typing import Any
 
 from relayrl.config import presets
+from relayrl.config.evaluation import EvaluationConfig
 from relayrl.config.groups import (
     BACKENDS,
     AlgorithmConfig,
@@ -41,6 +43,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "EnvConfig",
+    "EvaluationConfig",
     "FaultConfig",
     "HookSpec",
     "JsonDict",
@@ -103,6 +106,7 @@ class Config:
     multi_agent: MultiAgentConfig = MultiAgentConfig()
     self_play: SelfPlayConfig = SelfPlayConfig()
     pbt: PBTConfig = PBTConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
 
     # ----- validation -----
 

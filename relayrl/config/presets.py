@@ -41,6 +41,10 @@ MUJOCO: dict[str, Any] = {
     # returns) is for sparse rewards before their first successes (not measured apart on MuJoCo)
     "algorithm__advantage_std_floor": 0.0,
     "train_for_env_steps": 1_000_000,
+    # best.pt chosen by 10 deterministic episodes every 50k env steps (docs/evaluation.md), not by the
+    # stochastic training return, which picked checkpoints far below the final one on Hopper and Walker2d
+    "evaluation__every_env_steps": 50_000,
+    "evaluation__episodes": 10,
 }
 """Continuous control (MuJoCo locomotion: HalfCheetah, Hopper, Walker2d, Ant), tuned at 1M env steps
 (docs/benchmarks.md, "MuJoCo"). Observation normalization and value targets normalized by the

@@ -15,6 +15,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from relayrl import info_schema
 from relayrl.envs.episode_stats import EXTRA_STATS_KEY
 from relayrl.envs.info_interface import TrainingInfoInterface, find_training_info_interface
 
@@ -35,8 +36,13 @@ class Curriculum(gym.Wrapper, TrainingInfoInterface):
         levels: ``n`` (levels ``0 .. n-1``, the value is the index), or a list of task settings
             (level ``i`` has the value ``levels[i]``), or None for a continuous level (the value is
             the level itself; ``ProgressCurriculum.linear``).
-        start_level: the level before any decision (e.g. the hardest one, to evaluate).
+        start_level: the level before any decision.
         name: prefix of the reported stats: ``<name>/level`` in ``episode_extra_stats``.
+        eval_level: the level every episode plays while the env is an evaluation env
+            (``training_info["evaluation"]``: evaluation during training, ``relayrl enjoy``); default:
+            the top level (a continuous level: the current one; ``ProgressCurriculum.linear``: its end
+            value). Evaluation episodes neither move the curriculum nor enter its windows, so its state
+            stays as it was.
 
     On the last step of every episode ``info["episode_extra_stats"]`` gets ``<name>/level`` (the
     level index that episode was played at), merged into a copy of what the env reported.
@@ -55,6 +61,7 @@ class Curriculum(gym.Wrapper, TrainingInfoInterface):
         levels: int | Sequence[Any] | None,
         start_level: int | float = 0,
         name: str = "curriculum",
+        eval_level: int | float | None = None,
     ) -> None:
         gym.Wrapper.__init__(self, env)
         TrainingInfoInterface.__init__(self)
@@ -79,6 +86,8 @@ class Curriculum(gym.Wrapper, TrainingInfoInterface):
         self.level: int | float = self._clamp(start_level)
         """The curriculum's current level (index; the value itself for a continuous level)."""
         self.episode_level: int | float = self.level
+        self.eval_level = None if eval_level is None else self._clamp(eval_level)
+        """The level of evaluation episodes (None: ``evaluation_level()``'s default)."""
         """The level of the episode being played (differs from ``level`` for a replay episode)."""
         self._applied: int | float | None = None
         self._episode_return = 0.0
@@ -123,6 +132,18 @@ class Curriculum(gym.Wrapper, TrainingInfoInterface):
             self.set_level(self.env, value)
         self._applied = level
 
+    @property
+    def evaluating(self) -> bool:
+        """Whether the env was told it is an evaluation env (``training_info["evaluation"]``)."""
+        return bool(self.training_info.get(info_schema.EVALUATION))
+
+    def evaluation_level(self) -> int | float:
+        """The level of an evaluation episode: ``eval_level``, else the top level (a continuous level:
+        the current one)."""
+        if self.eval_level is not None:
+            return self.eval_level
+        return self.level if self.num_levels is None else self.max_level
+
     # ----- hooks for subclasses -----
 
     def choose_level(self) -> int | float:
@@ -156,7 +177,8 @@ class Curriculum(gym.Wrapper, TrainingInfoInterface):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         if seed is not None:
             self.seed_curriculum(seed)
-        level = self.choose_level()
+        # an evaluation episode plays the held-out level and leaves the curriculum's own state alone
+        level = self.evaluation_level() if self.evaluating else self.choose_level()
         if self._applied is None or level != self._applied:
             self._apply(level)
         self.episode_level = level
@@ -171,7 +193,8 @@ class Curriculum(gym.Wrapper, TrainingInfoInterface):
         self._episode_return += float(reward)
         if terminated or truncated:
             extra = info.get(EXTRA_STATS_KEY) if isinstance(info, Mapping) else None
-            self.episode_finished(self._episode_return, extra)
+            if not self.evaluating:
+                self.episode_finished(self._episode_return, extra)
             info = self._with_level(info, extra)
         return obs, reward, terminated, truncated, info
 

@@ -30,7 +30,8 @@ class OpponentCurriculum(PerformanceCurriculum):
             (default ``"set_bot_level"``), called with the level's value right before a reset.
         levels: number of opponent levels (values ``0 .. n-1``) or the list of their values, weakest first.
         metric: the ``episode_extra_stats`` key that is 1 for a win (default ``"win"``).
-        window, min_episodes, replay_probability, seed, start_level: as ``PerformanceCurriculum``.
+        window, min_episodes, replay_probability, seed, start_level, eval_level: as
+            ``PerformanceCurriculum`` (evaluation plays the strongest opponent by default).
     """
 
     def __init__(
@@ -46,6 +47,7 @@ class OpponentCurriculum(PerformanceCurriculum):
         replay_probability: float = 0.0,
         seed: int | None = None,
         start_level: int = 0,
+        eval_level: int | None = None,
     ) -> None:
         super().__init__(
             env,
@@ -60,4 +62,5 @@ class OpponentCurriculum(PerformanceCurriculum):
             seed=seed,
             start_level=start_level,
             name="opponent",
+            eval_level=eval_level,
         )

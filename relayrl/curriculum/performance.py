@@ -39,7 +39,8 @@ class PerformanceCurriculum(Curriculum):
     """Per env instance: promote / demote on this instance's recent episodes at its current level.
 
     Args:
-        env, set_level, levels, start_level, name: see ``Curriculum`` (``levels``: an int or a list).
+        env, set_level, levels, start_level, name, eval_level: see ``Curriculum`` (``levels``: an int or a
+            list).
         metric: ``"reward"`` (the episode return, summed by the wrapper) or an ``episode_extra_stats``
             key path reported by the env (``"success"``, ``"coins/gold"``: nested dicts flattened).
             Episodes that do not report it are not counted.
@@ -67,10 +68,11 @@ class PerformanceCurriculum(Curriculum):
         seed: int | None = None,
         start_level: int = 0,
         name: str = "curriculum",
+        eval_level: int | None = None,
     ) -> None:
         if levels is None:
             raise ValueError("PerformanceCurriculum needs discrete levels (an int or a list)")
-        super().__init__(env, set_level, levels, start_level, name)
+        super().__init__(env, set_level, levels, start_level, name, eval_level)
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
         if not 0.0 <= replay_probability <= 1.0:
@@ -168,7 +170,8 @@ class GlobalPerformanceCurriculum(Curriculum):
     """All envs together: promote / demote on the aggregated stat in ``training_info["stats"]``.
 
     Args:
-        env, set_level, levels, start_level, name: see ``Curriculum`` (``levels``: an int or a list).
+        env, set_level, levels, start_level, name, eval_level: see ``Curriculum`` (``levels``: an int or a
+            list).
         metric: ``"reward"`` (``stats["reward"]["mean"]``) or an ``episode_extra_stats`` key
             (``stats["episode_extra_stats"][metric]["mean"]``), aggregated by the trainer over the
             last ``--stats-window`` episodes of all envs.
@@ -193,10 +196,11 @@ class GlobalPerformanceCurriculum(Curriculum):
         min_episodes: int = 100,
         start_level: int = 0,
         name: str = "curriculum",
+        eval_level: int | None = None,
     ) -> None:
         if levels is None:
             raise ValueError("GlobalPerformanceCurriculum needs discrete levels (an int or a list)")
-        super().__init__(env, set_level, levels, start_level, name)
+        super().__init__(env, set_level, levels, start_level, name, eval_level)
         if min_episodes < 1:
             raise ValueError(f"min_episodes must be >= 1, got {min_episodes}")
         self.metric = metric

@@ -15,7 +15,7 @@ class ProgressCurriculum(Curriculum):
     """Level = number of step thresholds reached by ``training_info["approx_total_training_steps"]``.
 
     Args:
-        env, set_level, start_level, name: see ``Curriculum``.
+        env, set_level, start_level, name, eval_level: see ``Curriculum``.
         thresholds: increasing env-step counts; level ``k`` starts once ``k`` of them are reached
             (``[100_000, 300_000]``: level 0 before 100k steps, 1 until 300k, then 2).
         levels: ``len(thresholds) + 1`` levels: that count (default) or a list of task settings.
@@ -35,6 +35,7 @@ class ProgressCurriculum(Curriculum):
         levels: int | Sequence[Any] | None = None,
         start_level: int = 0,
         name: str = "curriculum",
+        eval_level: int | None = None,
     ) -> None:
         self.thresholds = [int(t) for t in thresholds]
         if any(b <= a for a, b in zip(self.thresholds, self.thresholds[1:], strict=False)):
@@ -46,7 +47,7 @@ class ProgressCurriculum(Curriculum):
         if count != expected:
             raise ValueError(f"{len(self.thresholds)} thresholds make {expected} levels, but levels has {count}")
         self._linear: tuple[float, float, float, float] | None = None
-        super().__init__(env, set_level, levels, start_level, name)
+        super().__init__(env, set_level, levels, start_level, name, eval_level)
 
     @classmethod
     def linear(
@@ -58,16 +59,20 @@ class ProgressCurriculum(Curriculum):
         start_steps: int,
         end_steps: int,
         name: str = "curriculum",
+        eval_level: float | None = None,
     ) -> ProgressCurriculum:
         """A continuous level: ``start_value`` until ``start_steps`` env steps, then linear to
         ``end_value`` at ``end_steps``, constant after. ``set_level`` gets the float (round it there if
-        the env needs an int); ``<name>/level`` reports it too."""
+        the env needs an int); ``<name>/level`` reports it too. Evaluation episodes play ``eval_level``
+        (default ``end_value``)."""
         if end_steps < start_steps:
             raise ValueError(f"end_steps ({end_steps}) must be >= start_steps ({start_steps})")
         self = cls.__new__(cls)
         self.thresholds = []
         self._linear = (float(start_value), float(end_value), float(start_steps), float(end_steps))
-        Curriculum.__init__(self, env, set_level, None, float(start_value), name)
+        Curriculum.__init__(self, env, set_level, None, float(start_value), name, eval_level)
+        if eval_level is None:
+            self.eval_level = float(end_value)
         return self
 
     def level_at(self, steps: int) -> int | float:

@@ -14,6 +14,7 @@ import torch
 
 from relayrl.config import Config, ConfigError
 from relayrl.envs.episode_stats import EXTRA_STATS_KEY, flatten_extra_stats
+from relayrl.envs.info_interface import find_training_info_interface
 from relayrl.models import ActorCritic, build_actor_critic
 from relayrl.utils.obs_tree import map_obs
 
@@ -100,10 +101,25 @@ def env_action(action: torch.Tensor, space: gym.Space) -> Any:
     return a
 
 
+def deliver_training_info(env: Any, training_info: dict[str, Any] | None) -> None:
+    """Hand ``training_info`` (e.g. ``info_schema.evaluation_info``) to the first object in ``env``'s
+    chain that implements the training-info interface (a copy: the env may keep it); None: nothing."""
+    target = None if training_info is None else find_training_info_interface(env)
+    if target is not None and training_info is not None:
+        target.set_training_info(dict(training_info))
+
+
 def run_episode(
-    env: gym.Env, model: ActorCritic, seed: int, deterministic: bool, video: VideoWriter | None
+    env: gym.Env,
+    model: ActorCritic,
+    seed: int,
+    deterministic: bool,
+    video: VideoWriter | None,
+    training_info: dict[str, Any] | None = None,
 ) -> tuple[float, int, dict[str, float]]:
-    """One episode with a batch-of-1 policy; returns (return, length, flattened episode_extra_stats)."""
+    """One episode with a batch-of-1 policy; returns (return, length, flattened episode_extra_stats).
+    ``training_info`` is delivered right before the reset (when given)."""
+    deliver_training_info(env, training_info)
     obs, _ = env.reset(seed=seed)
     size = model.rnn_state_size
     rnn_state = torch.zeros(1, size) if size > 0 else None
@@ -134,15 +150,17 @@ def evaluate(
     video: VideoWriter | None = None,
     max_video_episodes: int = 1,
     on_episode: Any = None,
+    training_info: dict[str, Any] | None = None,
 ) -> EvalResult:
     """``num_episodes`` episodes (episode i reset with ``seed + i``); the first ``max_video_episodes``
-    recorded into ``video`` when given. ``on_episode(i, return, length)`` is called after each."""
+    recorded into ``video`` when given. ``on_episode(i, return, length)`` is called after each;
+    ``training_info`` is delivered to the env before every reset (``info_schema.evaluation_info``)."""
     returns: list[float] = []
     lengths: list[int] = []
     extras: dict[str, list[float]] = {}
     for i in range(num_episodes):
         recording = video if i < max_video_episodes else None
-        ret, length, extra = run_episode(env, model, seed + i, deterministic, recording)
+        ret, length, extra = run_episode(env, model, seed + i, deterministic, recording, training_info)
         returns.append(ret)
         lengths.append(length)
         for key, value in extra.items():

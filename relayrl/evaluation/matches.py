@@ -15,7 +15,7 @@ import torch
 
 from relayrl.envs.episode_stats import EXTRA_STATS_KEY, flatten_extra_stats
 from relayrl.errors import ConfigError
-from relayrl.evaluation.episodes import EvalResult, VideoWriter, env_action
+from relayrl.evaluation.episodes import EvalResult, VideoWriter, deliver_training_info, env_action
 from relayrl.hooks import import_callable
 from relayrl.models import ActorCritic
 from relayrl.utils.obs_tree import map_obs
@@ -119,16 +119,19 @@ def evaluate_multiagent(
     seed: int,
     video: VideoWriter | None = None,
     max_video_episodes: int = 1,
+    training_info: dict[str, Any] | None = None,
 ) -> EvalResult:
     """``num_episodes`` episodes of a multi-agent env (episode i reset with ``seed + i``); ``players``:
     agent id -> player (``ModelPlayer`` / ``ScriptedPlayer``); the first ``max_video_episodes`` recorded
-    into ``video`` (``env.render()`` after the reset and after every step) when given. Returns the
-    ``focus`` agent's returns, lengths and ``episode_extra_stats`` means."""
+    into ``video`` (``env.render()`` after the reset and after every step) when given; ``training_info``
+    delivered before every reset. Returns the ``focus`` agent's returns, lengths and
+    ``episode_extra_stats`` means."""
     returns: list[float] = []
     lengths: list[int] = []
     extras: dict[str, list[float]] = {}
     for i in range(num_episodes):
         recording = video if i < max_video_episodes else None
+        deliver_training_info(env, training_info)
         obs, _ = env.reset(seed=seed + i)
         for player in players.values():
             player.reset()

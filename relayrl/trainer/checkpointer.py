@@ -6,20 +6,28 @@ Content (``FORMAT_VERSION`` 2), tensors and plain Python types only, so files lo
     format_version, relayrl_version, config (the resolved Config as a dict), episode_stats,
     env_steps, train_seconds, curriculum_states {env index: state}, rng {torch, numpy},
     policies {policy id: {learner (model, optimizer, normalizers, policy_version), policy_version,
-                          best_reward, reward_shaping, env_steps, env_params}},
+                          best_reward, best_source, reward_shaping, env_steps, env_params}},
     <extension name>: each enabled training extension's ``state_dict()`` (relayrl/trainer/extensions.py):
         self_play (--self-play) {slots {slot: {version, weights, results}}, last_version}
         pbt (--pbt) {last_ranked, lineage, hyperparameters, warned_objective}
+        evaluation (--eval-every-env-steps) {next_env_steps, warned_metric}
 
-Keys added within format 2 (a policy's ``env_steps`` and ``env_params``, the extensions' entries) are
-optional when read.
+Keys added within format 2 (a policy's ``env_steps``, ``env_params`` and ``best_source``, the
+extensions' entries) are optional when read.
 
 Format-1 files (written before policies were keyed by id) are converted on load. A file whose pickle
 names anything but tensors and plain types is refused (``UnsafeCheckpointError``) without running it.
 
 Writing: ``<name>.tmp``, fsync, rename; the latest ``keep_checkpoints`` periodic files are kept, plus
-each policy's best file (its best windowed mean return: ``best.pt`` for policy 0, ``best_policy_<k>.pt``
-for policy k > 0). File names come from ``Experiment``.
+each policy's best file (``best.pt`` for policy 0, ``best_policy_<k>.pt`` for policy k > 0). File names
+come from ``Experiment``.
+
+The best files follow one *source* of scores: by default the windowed mean training return
+(``maybe_save_best``, ``TRAINING_RETURN``); a training extension that scores policies itself (evaluation
+during training) takes the choice over with ``choose_best_by(source)`` and reports each score with
+``save_best_if``. A policy's best score and its source are its ``PolicyState`` (``best_reward``,
+``best_source``), saved in checkpoints, so a resume keeps them; a best of another source (saved before
+the rule changed) is replaced by the first score of the new one.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import math
 import os
 import pickle
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,10 +47,9 @@ import torch
 from relayrl.config import CheckpointConfig
 from relayrl.errors import CheckpointError, ConfigError
 from relayrl.experiment import Experiment
-from relayrl.trainer.state import plain_numpy_rng
+from relayrl.trainer.state import TRAINING_RETURN, plain_numpy_rng
 
 if TYPE_CHECKING:
-    from relayrl.trainer.extensions import Extension
     from relayrl.trainer.policy_set import Policy, PolicySet
     from relayrl.trainer.state import TrainState
 
@@ -208,12 +215,14 @@ class Checkpointer:
         state: TrainState,
         policies: PolicySet,
         episode_stats: Callable[[], dict[str, float]],
-        extensions: Sequence[Extension] = (),
+        extension_states: Callable[[], Mapping[str, Any]] = dict,
     ) -> None:
-        """``extensions``: each one's ``state_dict()`` is saved under its ``name``."""
+        """``extension_states()``: each training extension's ``state_dict()`` by its ``name``."""
         from relayrl.version import __version__
 
-        self.extensions = extensions
+        self.extension_states = extension_states
+        self.best_by = TRAINING_RETURN
+        """The source of the scores that pick the best files (``choose_best_by``)."""
         self.experiment = experiment
         self.cfg = cfg
         self.header = {"format_version": FORMAT_VERSION, "relayrl_version": __version__, "config": dict(config_dict)}
@@ -229,8 +238,7 @@ class Checkpointer:
         for policy in self.policies.all():
             data["policies"][policy.id]["learner"] = policy.learner.state_dict()
             data["policies"][policy.id]["policy_version"] = policy.version
-        for ext in self.extensions:
-            data[ext.name] = ext.state_dict()
+        data.update(self.extension_states())
         return data
 
     def maybe_save(self) -> None:
@@ -259,18 +267,40 @@ class Checkpointer:
             return
         self.last_path = str(path)
 
+    def choose_best_by(self, source: str) -> None:
+        """From now on the best files follow the scores given to ``save_best_if`` with ``source`` (the
+        windowed training return no longer counts). ValueError when another source took it already."""
+        if self.best_by not in (TRAINING_RETURN, source):
+            raise ValueError(f"the best files follow {self.best_by!r} already; {source!r} cannot take them over")
+        self.best_by = source
+
     def maybe_save_best(self, policy: Policy, window: int) -> bool:
-        """Write ``policy``'s best file when its windowed mean return beats its best so far (once its
-        window holds ``min(window, 10)`` episodes); returns whether it did."""
+        """The default source: ``policy``'s windowed mean training return (once its window holds
+        ``min(window, 10)`` episodes) through ``save_best_if``; returns whether a best file was written."""
         mean_reward = policy.window.flat().get("reward_mean")
-        if mean_reward is None or math.isnan(mean_reward) or len(policy.window) < min(window, MIN_EPISODES_FOR_BEST):
+        if mean_reward is None or len(policy.window) < min(window, MIN_EPISODES_FOR_BEST):
             return False
-        if policy.state.best_reward is not None and mean_reward <= policy.state.best_reward:
+        return self.save_best_if(policy, mean_reward, TRAINING_RETURN)
+
+    def save_best_if(
+        self, policy: Policy, score: float, source: str, learner_state: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Write ``policy``'s best file when ``source`` picks the best files (``choose_best_by``) and
+        ``score`` beats the policy's best score of that source; ``learner_state``: the learner state
+        that scored (``Learner.state_dict()`` layout; default: the current one). Returns whether it did."""
+        state = policy.state
+        if source != self.best_by or math.isnan(score):
             return False
-        policy.state.best_reward = mean_reward
+        if state.best_source == source and state.best_reward is not None and score <= state.best_reward:
+            return False
+        state.best_reward, state.best_source = float(score), source
+        data = self.content()
+        if learner_state is not None:
+            data["policies"][policy.id]["learner"] = dict(learner_state)
+            data["policies"][policy.id]["policy_version"] = int(learner_state["policy_version"])
         path = self.experiment.best_checkpoint_of(policy.id)
         try:
-            atomic_save(self.content(), path)
+            atomic_save(data, path)
         except OSError as exc:
             log.error("could not write %s (%s); training goes on", path, exc.strerror or exc)
             return False

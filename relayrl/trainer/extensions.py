@@ -13,9 +13,17 @@ checkpointer call every one of them, by name, at the same points:
 - ``housekeeping(env_steps)``: on every pass of the loop (cheap unless something is due); returns the
   ids of policies whose learner state it changed, whose weights the loop then publishes;
 - ``scalars()``: values for the periodic report (console, TensorBoard, progress file, W&B);
+- ``report_now()``: True when it holds values that should be reported at once (the loop then makes the
+  periodic report on this pass, so results that come at their own times, such as evaluations, each get
+  their own report);
 - ``state_dict()``: its checkpoint entry (plain data and tensors), saved under ``name``;
 - ``frozen_weights()`` / ``frozen_table()``: extra controllers for the workers (frozen snapshots that act
-  but never train) and the table that says which are live.
+  but never train) and the table that says which are live;
+- ``close()``: once, when the run ends (after the final checkpoint, with the workers): stop what it
+  started (a process, a thread).
+
+An extension that scores policies itself (evaluation) picks the best files through the checkpointer it
+is built with (``ExtensionContext.checkpointer``: ``choose_best_by``, ``save_best_if``).
 
 Each feature's options, their checks and their help text are its config group's (relayrl/config/);
 the core never imports a feature package: the registry names them as strings.
@@ -32,6 +40,7 @@ from relayrl.experiment import Experiment
 from relayrl.hooks import import_object
 from relayrl.shared.progress import SharedBlob
 from relayrl.shared.weights import SharedWeights
+from relayrl.trainer.checkpointer import Checkpointer
 from relayrl.trainer.policy_set import PolicySet
 from relayrl.trainer.state import TrainState
 from relayrl.worker.report import RolloutReport
@@ -42,6 +51,7 @@ if TYPE_CHECKING:
 EXTENSIONS: dict[str, str] = {
     "self_play": "relayrl.self_play.pool:build",
     "pbt": "relayrl.pbt.controller:build",
+    "evaluation": "relayrl.evaluator.extension:build",
 }
 """Config group name -> ``"module:factory"``: the extension is built when ``cfg.<group>.enabled``."""
 
@@ -58,6 +68,8 @@ class ExtensionContext:
     mp_context: Any
     """The multiprocessing context the workers start from (for shared memory the workers read)."""
     seed: int
+    checkpointer: Checkpointer
+    """Writes the run's checkpoints; an extension may take over the choice of the best files."""
 
 
 class Extension(Protocol):
@@ -76,11 +88,15 @@ class Extension(Protocol):
 
     def scalars(self) -> dict[str, float]: ...
 
+    def report_now(self) -> bool: ...
+
     def state_dict(self) -> dict[str, Any]: ...
 
     def frozen_weights(self) -> tuple[SharedWeights, ...]: ...
 
     def frozen_table(self) -> SharedBlob | None: ...
+
+    def close(self) -> None: ...
 
 
 class ExtensionBase:
@@ -103,6 +119,9 @@ class ExtensionBase:
     def scalars(self) -> dict[str, float]:
         return {}
 
+    def report_now(self) -> bool:
+        return False
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 
@@ -110,6 +129,9 @@ class ExtensionBase:
         return ()
 
     def frozen_table(self) -> SharedBlob | None:
+        return None
+
+    def close(self) -> None:
         return None
 
 

@@ -156,7 +156,10 @@ class TrainingLoop:
         p.publisher.maybe_publish()
         p.reporter.update_bar(p.state.env_steps)
         now = time.monotonic()
-        if force_report or now - self.last_report >= p.cfg.logging.report_interval:
+        due = force_report or now - self.last_report >= p.cfg.logging.report_interval
+        for ext in p.extensions:
+            due = due or ext.report_now()
+        if due:
             self.last_report = now
             extra: dict[str, float] = {}
             for ext in p.extensions:

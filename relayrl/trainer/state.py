@@ -6,8 +6,8 @@ What lives here (one counter per fact):
   counters in shared memory run slightly ahead; see ``shared/progress.py``);
 - training time: ``train_seconds_before`` (earlier sessions) plus this session's clock;
 - ``curriculum_states``: the latest curriculum state of every env by global env index;
-- per policy (``PolicyState``): the best mean return so far, the reward-shaping dict and the env
-  parameters of population-based training.
+- per policy (``PolicyState``): the best score so far (and what it scores), the reward-shaping dict
+  and the env parameters of population-based training.
 
 A policy's version, weights, optimizer and normalizers belong to its ``Learner`` (``learner.state_dict``).
 The checkpoint layout that combines both is the checkpointer's (``trainer/checkpointer.py``).
@@ -27,19 +27,24 @@ import torch
 
 log = logging.getLogger("relayrl.trainer")
 
+TRAINING_RETURN = "training_return"
+"""The default source of best scores (``PolicyState.best_source``): the windowed mean training return."""
+
 
 @dataclasses.dataclass
 class PolicyState:
     """Per-policy run state besides the learner's."""
 
     best_reward: float | None = None
-    """Best windowed mean episode return so far (the ``best.pt`` rule)."""
+    """The best score so far, what the policy's best file was written at (``best_source``)."""
     reward_shaping: dict[str, Any] | None = None
     """Delivered to the policy's envs as ``training_info["reward_shaping"]``."""
     env_steps: int = 0
     """Agent steps this policy took (with one policy and single-agent envs: the env steps)."""
     env_params: dict[str, float] | None = None
     """Population-based training's declared env parameters, delivered as ``training_info["env_params"]``."""
+    best_source: str | None = None
+    """What ``best_reward`` scores: ``TRAINING_RETURN`` or an evaluation key (``eval/reward``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +52,7 @@ class PolicyState:
             "reward_shaping": copy.deepcopy(self.reward_shaping),
             "env_steps": self.env_steps,
             "env_params": copy.deepcopy(self.env_params),
+            "best_source": self.best_source,
         }
 
     @staticmethod
@@ -57,6 +63,8 @@ class PolicyState:
             copy.deepcopy(data.get("reward_shaping")),
             int(data.get("env_steps", 0)),  # absent before several policies existed
             copy.deepcopy(data.get("env_params")),  # absent before population-based training existed
+            # absent before evaluation could pick the best files: the training return did
+            data.get("best_source", None if best is None else TRAINING_RETURN),
         )
 
 

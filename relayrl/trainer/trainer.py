@@ -63,7 +63,8 @@ class TrainSummary:
     experiment_dir: str
     checkpoint: str | None
     best_reward: float | None
-    """The best windowed mean return of any policy (what its ``best`` file was written at)."""
+    """The best score of any policy (what its ``best`` file was written at: the windowed mean training
+    return, or with evaluation the ``--best-metric`` value)."""
     interrupted: str | None = None
     """``"SIGTERM"`` when the run was stopped by SIGTERM (it can be resumed)."""
     env_errors: int = 0
@@ -131,11 +132,6 @@ class Trainer:
             self.publisher.compose()
         except TrainingInfoError as exc:
             raise ConfigError(str(exc)) from exc
-        self.extensions = build_extensions(
-            ExtensionContext(cfg, self.policies, self.state, self.publisher, self.experiment, ctx, cfg.seed)
-        )
-        for ext in self.extensions:
-            ext.start(resumed.extension_state(ext.name) if resumed is not None else None)
         self.checkpointer = ckpt.Checkpointer(
             self.experiment,
             cfg.checkpointing,
@@ -143,8 +139,15 @@ class Trainer:
             self.state,
             self.policies,
             self.reporter.episode_stats,
-            self.extensions,
+            lambda: {ext.name: ext.state_dict() for ext in self.extensions},
         )
+        self.extensions = build_extensions(
+            ExtensionContext(
+                cfg, self.policies, self.state, self.publisher, self.experiment, ctx, cfg.seed, self.checkpointer
+            )
+        )
+        for ext in self.extensions:
+            ext.start(resumed.extension_state(ext.name) if resumed is not None else None)
         self.stop = StopFlag()
         self.interrupted: str | None = None
         startup.mark("trainer")
@@ -283,6 +286,8 @@ class Trainer:
                 try:
                     source.stop()
                 finally:
+                    for ext in self.extensions:
+                        ext.close()
                     self.reporter.close()
                     restore_signal_handlers(handlers)
         if self.interrupted == "SIGINT":

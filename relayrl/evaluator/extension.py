@@ -1,0 +1,165 @@
+"""Trainer side of evaluation during training: a training extension (relayrl/trainer/extensions.py) built
+when ``--eval-every-env-steps`` is > 0.
+
+Every ``--eval-every-env-steps`` env steps (when no evaluation is in flight), ``housekeeping`` keeps a copy
+of every policy's learner state and publishes its weights to the evaluator's own ``SharedWeights`` (so the
+evaluated weights are exactly the copy, whatever the learner does meanwhile), then asks the runner
+(``runners.py``). When the report comes back, its metrics become the ``eval/...`` report keys (once, in a
+report the loop makes at once: ``report_now``) and each policy's ``--best-metric`` value goes to the
+checkpointer, which writes the policy's best file from the copy when it beats the best so far
+(``save_best_if``). The checkpointer follows this extension's scores instead of the training return from
+the start (``choose_best_by``). The next due step is saved in checkpoints.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from relayrl.config import Config, EvaluationConfig
+from relayrl.evaluator.runners import EvalRunner, runner_for
+from relayrl.evaluator.work import EvalReport, EvalRequest, EvalSetup, Evaluator, eval_config
+from relayrl.shared.weights import SharedWeights
+from relayrl.trainer.checkpointer import Checkpointer
+from relayrl.trainer.extensions import ExtensionBase, ExtensionContext
+from relayrl.trainer.policy_set import PolicySet
+from relayrl.trainer.sources import backend_name
+
+log = logging.getLogger("relayrl.evaluator")
+
+
+def build(ctx: ExtensionContext) -> EvaluationExtension:
+    """The evaluation extension of a run. Builds the evaluation env once here, so that an
+    ``--eval-env-kwargs`` the env rejects stops the run before training (ConfigError, the env's message)."""
+    cfg = ctx.cfg
+    weights = tuple(SharedWeights(p.learner.model.state_dict(), ctx.mp_context) for p in ctx.policies.all())
+    setup = EvalSetup(eval_config(cfg), weights, int(ctx.seed))
+    Evaluator(setup).close()  # the check: env, spaces, opponents
+    runner = runner_for(backend_name(cfg), setup, ctx.mp_context)
+    return EvaluationExtension(cfg, ctx.policies, ctx.checkpointer, runner, weights, ctx.state.env_steps)
+
+
+def metric_name(best_metric: str) -> str:
+    """A ``--best-metric`` key as the evaluator's per-policy metrics name it: ``eval/reward`` -> ``reward``,
+    ``eval/episode_extra_stats/success`` -> ``episode_extra_stats/success/mean``."""
+    name = best_metric.removeprefix("eval/")
+    if name.startswith("episode_extra_stats/") and not name.endswith("/mean"):
+        name += "/mean"
+    return name
+
+
+class EvaluationExtension(ExtensionBase):
+    """See the module docstring."""
+
+    name = "evaluation"
+
+    def __init__(
+        self,
+        cfg: Config,
+        policies: PolicySet,
+        checkpointer: Checkpointer,
+        runner: EvalRunner,
+        weights: Sequence[SharedWeights],
+        env_steps: int,
+    ) -> None:
+        """``weights``: the evaluator's, by policy id (what ``runner`` evaluates); ``env_steps``: the run's
+        env steps now (the first evaluation is due at the next multiple of the cadence)."""
+        self.cfg: EvaluationConfig = cfg.evaluation
+        self.policies = policies
+        self.checkpointer = checkpointer
+        self.runner = runner
+        self.weights = tuple(weights)
+        self.best_metric = cfg.evaluation.best_metric_key(cfg)
+        checkpointer.choose_best_by(self.best_metric)
+        self.next_env_steps = self._after(env_steps)
+        self.in_flight: dict[int, dict[str, Any]] | None = None
+        """The learner states being evaluated, by policy id (None: no evaluation in flight)."""
+        self.unreported: dict[str, float] = {}
+        self.warned_metric = False
+        self.evaluations = 0
+
+    def _after(self, env_steps: int) -> int:
+        every = self.cfg.every_env_steps
+        return (env_steps // every + 1) * every
+
+    # ----- extension hooks -----
+
+    def start(self, saved: Mapping[str, Any] | None) -> None:
+        if saved:
+            self.next_env_steps = int(saved.get("next_env_steps", self.next_env_steps))
+            self.warned_metric = bool(saved.get("warned_metric", False))
+
+    def housekeeping(self, env_steps: int) -> Sequence[int]:
+        """Ask for an evaluation when one is due and none is in flight; take finished reports."""
+        if self.in_flight is None and env_steps >= self.next_env_steps:
+            self.request(env_steps)
+        for report in self.runner.poll():
+            self.take(report)
+        return ()
+
+    def report_now(self) -> bool:
+        """An evaluation finished: report it at once (each evaluation gets its own report)."""
+        return bool(self.unreported)
+
+    def scalars(self) -> dict[str, float]:
+        """The latest evaluation's ``eval/...`` keys, once (at the report made when it finished)."""
+        out, self.unreported = self.unreported, {}
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"next_env_steps": self.next_env_steps, "warned_metric": self.warned_metric}
+
+    def close(self) -> None:
+        self.runner.close()
+
+    # ----- evaluations -----
+
+    def request(self, env_steps: int) -> None:
+        """Copy every policy's learner state, publish its weights to the evaluator, ask for an evaluation."""
+        self.in_flight = {}
+        for policy in self.policies.all():
+            state = copy.deepcopy(policy.learner.state_dict())
+            self.in_flight[policy.id] = state
+            self.weights[policy.id].publish(state["model"], policy.version)
+        self.next_env_steps = self._after(env_steps)
+        self.runner.submit(EvalRequest(env_steps))
+
+    def take(self, report: EvalReport) -> None:
+        """Report keys, a log line, and each policy's score for its best file."""
+        states, self.in_flight = self.in_flight or {}, None
+        self.evaluations += 1
+        several = len(self.policies) > 1
+        out = {"eval/env_steps": float(report.env_steps), "eval/seconds": report.seconds}
+        name = metric_name(self.best_metric)
+        missing = []
+        for k, metrics in report.metrics.items():
+            prefix = f"eval/policy_{k}/" if several else "eval/"
+            out.update({prefix + key: value for key, value in metrics.items()})
+            score = metrics.get(name)
+            if score is None:
+                missing.append(k)
+            else:
+                self.checkpointer.save_best_if(self.policies[k], score, self.best_metric, states.get(k))
+        self.unreported = out
+        first = report.metrics[min(report.metrics)]
+        log.info(
+            "evaluation at %d env steps (policy version %d): return %.3f (min %.3f, max %.3f), length %.1f, %.1f s",
+            report.env_steps,
+            int(first["policy_version"]),
+            first["reward"],
+            first["reward_min"],
+            first["reward_max"],
+            first["length"],
+            report.seconds,
+        )
+        if missing and not self.warned_metric:
+            self.warned_metric = True
+            keys = sorted("eval/" + key for key in first if key != "policy_version")
+            log.warning(
+                "--best-metric %s: no evaluation episode reports it, so no best file is written from evaluation; "
+                "the evaluation reports %s.",
+                self.best_metric,
+                ", ".join(keys),
+            )

@@ -1,0 +1,164 @@
+"""Where evaluations run: ``RUNNERS`` maps a ``--backend`` to an ``EvalRunner``.
+
+- ``ProcessRunner`` (``--backend local``): one evaluator process, forked like the rollout workers
+  (``worker/launcher.py``), started at the first request. Requests go over one queue, reports come back
+  over another; training never waits for it. It runs at the lowest CPU priority (``NICENESS``), so on a
+  machine whose cores the workers and the learner fill it takes their idle time, not theirs. It exits by
+  itself when the trainer is gone; an exception in it stops the run (``WorkerError`` with its traceback).
+- ``InlineRunner`` (``--backend serial``): the evaluation runs in the trainer, between updates, when it
+  is asked (training waits for it, as for every rollout in serial mode).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import queue
+import signal
+import traceback
+from typing import Any, Protocol
+
+from relayrl.errors import WorkerError
+from relayrl.evaluator.work import EvalFailed, EvalReport, EvalRequest, EvalSetup, Evaluator
+from relayrl.utils.logs import setup_logging
+
+NICENESS = 19
+"""How much lower the evaluator process's CPU priority is than the trainer's (``os.nice``). At +10 it
+still took enough CPU from the workers to cost CartPole's training about 10% of its frames/s."""
+POLL_SECONDS = 1.0
+STOP_SECONDS = 3.0
+
+
+class EvalRunner(Protocol):
+    """Runs evaluation requests (one at a time) and hands back their reports."""
+
+    def submit(self, request: EvalRequest) -> None: ...
+
+    def poll(self) -> list[EvalReport]:
+        """The reports finished since the last call (never blocks); ``WorkerError`` when the
+        evaluation failed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class InlineRunner:
+    """Evaluates in the calling thread, at ``submit``."""
+
+    def __init__(self, setup: EvalSetup, ctx: Any) -> None:
+        self.evaluator: Evaluator | None = None
+        self.setup = setup
+        self.done: list[EvalReport] = []
+
+    def submit(self, request: EvalRequest) -> None:
+        if self.evaluator is None:
+            self.evaluator = Evaluator(self.setup)
+        self.done.append(self.evaluator.run(request))
+
+    def poll(self) -> list[EvalReport]:
+        done, self.done = self.done, []
+        return done
+
+    def close(self) -> None:
+        if self.evaluator is not None:
+            self.evaluator.close()
+
+
+class _Stop:
+    """Tells the evaluator process to exit."""
+
+
+def evaluator_main(setup: EvalSetup, inbox: Any, outbox: Any) -> None:
+    """Entry point of the evaluator process: answer each ``EvalRequest`` with an ``EvalReport``."""
+    setup_logging("evaluator")
+    log = logging.getLogger("relayrl.evaluator")
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(setup.seed)  # sampled actions (--no-eval-deterministic)
+    # the trainer alone decides how a run stops, as for the rollout workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        os.nice(NICENESS)
+    except OSError:
+        pass
+    trainer = mp.parent_process()
+    evaluator = None
+    try:
+        evaluator = Evaluator(setup)
+        while True:
+            try:
+                msg = inbox.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if trainer is not None and not trainer.is_alive():
+                    log.warning("the trainer process is gone; the evaluator exits")
+                    return
+                continue
+            if isinstance(msg, _Stop):
+                return
+            outbox.put(evaluator.run(msg))
+    except BaseException:  # noqa: BLE001 - everything is reported to the trainer
+        outbox.put(EvalFailed(traceback.format_exc()))
+    finally:
+        if evaluator is not None:
+            evaluator.close()
+
+
+class ProcessRunner:
+    """Evaluates in a process of its own (see the module docstring)."""
+
+    def __init__(self, setup: EvalSetup, ctx: Any) -> None:
+        self.setup, self.ctx = setup, ctx
+        self.inbox = ctx.Queue()
+        self.outbox = ctx.Queue()
+        self.process: Any = None
+
+    def submit(self, request: EvalRequest) -> None:
+        if self.process is None:
+            self.process = self.ctx.Process(
+                target=evaluator_main, args=(self.setup, self.inbox, self.outbox), name="relayrl-evaluator", daemon=True
+            )
+            self.process.start()
+        self.inbox.put(request)
+
+    def poll(self) -> list[EvalReport]:
+        done: list[EvalReport] = []
+        while True:
+            try:
+                msg = self.outbox.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(msg, EvalFailed):
+                raise WorkerError(f"the evaluation process raised:\n{msg.traceback}")
+            done.append(msg)
+        if not done and self.process is not None and not self.process.is_alive():
+            raise WorkerError(f"the evaluation process died (exit code {self.process.exitcode})")
+        return done
+
+    def close(self) -> None:
+        if self.process is not None:
+            try:
+                self.inbox.put(_Stop())
+            except (OSError, ValueError):
+                pass
+            self.process.join(timeout=STOP_SECONDS)
+            if self.process.is_alive():  # in the middle of an evaluation: its result is not needed
+                self.process.terminate()
+                self.process.join(timeout=1.0)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(timeout=1.0)
+        for q in (self.inbox, self.outbox):
+            q.cancel_join_thread()
+            q.close()
+
+
+RUNNERS: dict[str, type[InlineRunner] | type[ProcessRunner]] = {"serial": InlineRunner, "local": ProcessRunner}
+"""``--backend`` -> where its evaluations run (``--backend ray`` is refused by the config group)."""
+
+
+def runner_for(backend: str, setup: EvalSetup, ctx: Any) -> EvalRunner:
+    """The runner of ``backend`` for ``setup`` (``ctx``: the multiprocessing context of the workers)."""
+    return RUNNERS[backend](setup, ctx)
