@@ -269,9 +269,7 @@ def test_every_json_flag_is_checked_under_its_own_name(flag: str, capsys: pytest
     assert err.count("\n") == 1 and err.startswith(f"relayrl: error: {flag} "), err
 
 
-@pytest.mark.parametrize(
-    ("old", "new"), [("--backend", "serial", "--backend serial"), ("--no-serial", "--backend local")]
-)
+@pytest.mark.parametrize(("old", "new"), [("--serial", "--backend serial"), ("--no-serial", "--backend local")])
 def test_a_removed_flag_names_its_replacement(old: str, new: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", old]) == 2
     err = capsys.readouterr().err

@@ -42,7 +42,7 @@ def json_flags(cls: type) -> Iterator[str]:
             yield from json_flags(hint)
 
 
-REMOVED_FLAGS = {"--backend", "serial": "--backend serial", "--no-serial": "--backend local"}
+REMOVED_FLAGS = {"--serial": "--backend serial", "--no-serial": "--backend local"}
 """Flags of earlier versions -> what replaced them (a one-line hint instead of tyro's box)."""
 
 
