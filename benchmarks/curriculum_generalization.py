@@ -30,7 +30,8 @@ EVAL_KEY = "eval/episode_extra_stats/success"
 
 
 def train_one(arm: str, seed: int, args: argparse.Namespace) -> dict:
-    name = f"maze_{arm}_seed{seed}"
+    suffix = f"_t{args.plr_temperature:g}" if arm == "plr" and args.plr_temperature != 0.1 else ""
+    name = f"maze_{arm}{suffix}_seed{seed}"
     saved = Path(args.out_dir, name, "result.json")
     if saved.is_file():
         row = json.loads(saved.read_text())
@@ -49,6 +50,7 @@ def train_one(arm: str, seed: int, args: argparse.Namespace) -> dict:
         environment__env_kwargs={"curriculum": arm, "train_levels": 200},
         sampling__num_workers=2,
         task_curriculum__kind=ARMS[arm],
+        task_curriculum__plr_temperature=args.plr_temperature,
         evaluation__every_env_steps=args.budget // 8,
         evaluation__episodes=100,
         evaluation__eval_env_kwargs={"eval": True},
@@ -118,9 +120,10 @@ def draw(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget", type=int, default=400_000, help="env steps per run")
+    parser.add_argument("--budget", type=int, default=300_000, help="env steps per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    parser.add_argument("--plr-temperature", type=float, default=0.1, help="PLR's rank temperature (the paper: 0.1)")
     parser.add_argument("--out-dir", type=str, default="generalization")
     args = parser.parse_args()
     rows = [train_one(arm, seed, args) for seed in args.seeds for arm in args.arms]
