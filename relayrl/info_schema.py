@@ -52,6 +52,20 @@ AGENTS = "agents"
 """Multi-agent envs: ``{agent id: {"policy_id", ...that policy's entry of POLICIES}}`` for the current
 episode (added by the worker, which decides the mapping; see worker/agent_info.py)."""
 
+TASK_DISTRIBUTION = "task_distribution"
+"""Task curricula (``--task-curriculum``): ``{"kind": "plr" | "learning_progress", "probs": [p_0 ..
+p_{n-1}], "version": int, "changed_at": float}``: the probability of each task of the env's task space
+being played next, published by the trainer's level table; ``changed_at`` is the wall-clock time
+(``time.time()``) of the rollout report whose episodes last changed it. Present only with
+``--task-curriculum``."""
+TASK = "task"
+"""The task (a level seed or a settings dict) of the episode about to start, for an env that reads
+training info instead of having a ``set_task`` method (``relayrl.curriculum.TaskCurriculum``)."""
+TASK_INFO = "relayrl_task"
+"""env -> trainer: the key a task curriculum puts in the last step's ``info`` of an episode:
+``{"index", "num_tasks", "delays"}`` (the task's index in the task space, its size, and the seconds
+from a distribution change to its arrival at the env, for each change since the last episode end)."""
+
 RESERVED_KEYS = frozenset(
     {
         APPROX_TOTAL_TRAINING_STEPS,
@@ -64,6 +78,8 @@ RESERVED_KEYS = frozenset(
         POLICIES,
         AGENTS,
         EVALUATION,
+        TASK_DISTRIBUTION,
+        TASK,
     }
 )
 """Keys the framework writes; a ``--training-info-fn`` may not return them."""

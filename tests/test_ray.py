@@ -473,3 +473,20 @@ def test_self_play_snapshots_reach_the_actors_through_the_object_store(cluster, 
     assert {f"snapshot {slot}" for slot in range(3)} <= set(_reads_per_channel(err))
     assert _progress(tmp_path)[-1]["self_play/pool_size"] == 3.0
     assert_no_actors_left()
+
+
+def test_plr_scores_and_distribution_cross_the_ray_backend(cluster, tmp_path, monkeypatch):
+    reports = record_reports(monkeypatch)
+    cfg = cfg_for(
+        cluster,
+        tmp_path,
+        "examples.procgen_maze:make_env",
+        environment__env_kwargs={"curriculum": "plr", "train_levels": 20},
+        task_curriculum__kind="plr",
+    )
+    relayrl.train(cfg)
+    scored = [ep for r in reports for ep in r.episodes if ep.task is not None and ep.score is not None]
+    assert scored and len({r.node for r in reports}) == 2  # scored episodes pickled back from the actors
+    rows = _progress(tmp_path)
+    assert any("task_curriculum/delay_p90" in row for row in rows)  # the distribution reached the actors' envs
+    assert_no_actors_left()

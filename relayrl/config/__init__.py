@@ -2,7 +2,7 @@
 
 ``Config`` holds the top-level settings and one frozen dataclass per option group: the core groups in
 ``groups.py`` and ``run_groups.py``, the features' groups in ``multiagent.py``, ``self_play.py``,
-``pbt.py`` and ``evaluation.py``. Defaults live only there. Derived values are properties, never
+``pbt.py``, ``evaluation.py`` and ``task_curriculum.py``. Defaults live only there. Derived values are properties, never
 fields filled in later.
 ``Config.validate()`` rejects bad values and combinations before any process starts: the top-level
 fields here, then every group's own ``validate(cfg)``. This package imports no feature package and
@@ -32,6 +32,7 @@ from relayrl.config.multiagent import MultiAgentConfig
 from relayrl.config.pbt import PBTConfig
 from relayrl.config.run_groups import CheckpointConfig, FaultConfig, LoggingConfig, RayConfig, TrainingInfoConfig
 from relayrl.config.self_play import SelfPlayConfig
+from relayrl.config.task_curriculum import TaskCurriculumConfig
 from relayrl.errors import ConfigError as ConfigError  # re-exported: relayrl.config.ConfigError
 from relayrl.errors import require
 from relayrl.hooks import hook_name
@@ -55,6 +56,7 @@ __all__ = [
     "RayConfig",
     "SamplingConfig",
     "SelfPlayConfig",
+    "TaskCurriculumConfig",
     "TrainingInfoConfig",
     "replace",
     "validate",
@@ -107,6 +109,7 @@ class Config:
     self_play: SelfPlayConfig = SelfPlayConfig()
     pbt: PBTConfig = PBTConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    task_curriculum: TaskCurriculumConfig = TaskCurriculumConfig()
 
     # ----- validation -----
 

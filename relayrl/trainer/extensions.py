@@ -52,6 +52,7 @@ EXTENSIONS: dict[str, str] = {
     "self_play": "relayrl.self_play.pool:build",
     "pbt": "relayrl.pbt.controller:build",
     "evaluation": "relayrl.evaluator.extension:build",
+    "task_curriculum": "relayrl.level_replay.extension:build",
 }
 """Config group name -> ``"module:factory"``: the extension is built when ``cfg.<group>.enabled``."""
 

@@ -59,6 +59,7 @@ class TrainingInfoPublisher:
         self.interval = cfg.training_info.interval
         self.last_publish = float("-inf")
         self.dirty = True
+        self.extension_keys: dict[str, Any] = {}
 
     def set_reward_shaping(self, shaping: dict[str, Any] | None, policy_id: int) -> None:
         """Change a policy's reward shaping (kept in the train state); published at the next chance."""
@@ -72,11 +73,18 @@ class TrainingInfoPublisher:
         self.state.policies[policy_id].env_params = dict(params) if params is not None else None
         self.dirty = True
 
+    def set_key(self, key: str, value: Any) -> None:
+        """Set a reserved key that an extension owns (``info_schema.TASK_DISTRIBUTION``); published at the
+        next chance (the loop's next pass)."""
+        self.extension_keys[key] = value
+        self.dirty = True
+
     def compose(self) -> dict[str, Any]:
         """The trainer part now (``TrainingInfoError`` when the user function misbehaves)."""
         view = self.view()
         user_keys = self._user_keys(view) if self.user_fn is not None else None
-        return info_schema.trainer_part(view.train_seconds, self.policy_table(), user_keys)
+        keys = {**self.extension_keys, **(user_keys or {})}
+        return info_schema.trainer_part(view.train_seconds, self.policy_table(), keys)
 
     def _user_keys(self, view: TrainerView) -> dict[str, Any]:
         name = self.cfg.training_info.fn

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from relayrl import info_schema
 from relayrl.envs import StepResult
 from relayrl.envs.episode_stats import EXTRA_STATS_KEY, flatten_extra_stats
 from relayrl.worker.report import EpisodeRecord
@@ -34,10 +35,13 @@ class EpisodeAccumulator:
         self.worker_index = worker_index
         self.env_name = env_name
         self.warned_keys: set[str] = set()
+        self.ended: list[tuple[EpisodeRecord, int, int]] = []
+        """This rollout's finished episodes with their row and the slot step they ended at."""
 
     def begin_rollout(self) -> None:
         """A new slot: every current episode continues from its row 0."""
         self.first_rows[:] = 0
+        self.ended = []
 
     def first_row(self, row: int) -> int:
         """The slot row where ``row``'s current episode began (0 if before this slot)."""
@@ -67,6 +71,7 @@ class EpisodeAccumulator:
             row = int(i)
             if row not in step.errors:  # an env that raised: dropped, not a finished episode
                 ended.append(self._record(row, step, controllers, opponent_of))
+                self.ended.append((ended[-1], row, t))
             self.returns[row] = 0.0
             self.lengths[row] = 0
         self.first_rows[dones] = t + 1
@@ -86,6 +91,10 @@ class EpisodeAccumulator:
         info = step.episode_infos.get(row)
         if info and EXTRA_STATS_KEY in info:
             episode.extra = flatten_extra_stats(info[EXTRA_STATS_KEY], functools.partial(self._skip, env_index=row))
+        task = info.get(info_schema.TASK_INFO) if info else None
+        if isinstance(task, dict):
+            episode.task, episode.num_tasks = int(task["index"]), int(task["num_tasks"])
+            episode.task_delays = [float(d) for d in task.get("delays", ())]
         return episode
 
     def _skip(self, key: str, value: Any, env_index: int) -> None:

@@ -20,6 +20,15 @@ class EpisodeRecord:
     """The controller of the agent: a policy id, or ``num_policies + slot`` for a self-play snapshot."""
     opponent: int | None = None
     """Multi-agent envs: the controller of another agent of the same env (self-play: the snapshot)."""
+    task: int | None = None
+    """A task curriculum's index of the episode's task in its task space (None: no task curriculum)."""
+    num_tasks: int = 0
+    """The size of that task space."""
+    task_delays: list[float] = dataclasses.field(default_factory=list)
+    """Seconds from each task-distribution change to its arrival at the env (since its last episode)."""
+    score: float | None = None
+    """The episode's level score (``--task-curriculum plr``): computed by the worker from the rollout's
+    values and rewards (``--plr-score``)."""
 
 
 @dataclasses.dataclass

@@ -29,6 +29,7 @@ from relayrl.worker.bootstrap import TruncationBootstrap
 from relayrl.worker.context import WorkerContext
 from relayrl.worker.episodes import EpisodeAccumulator
 from relayrl.worker.info_delivery import TrainingInfoDelivery
+from relayrl.worker.level_scores import LevelScores
 from relayrl.worker.mapping import AgentMapping
 from relayrl.worker.policies import WorkerPolicies
 from relayrl.worker.report import EpisodeRecord, RolloutReport
@@ -87,6 +88,10 @@ class RolloutWorker:
         self.env_batch.before_reset = self._before_reset
         self.episodes = EpisodeAccumulator(rows, w, cfg.env)
         self.bootstrap = TruncationBootstrap(self.policies, cfg.algorithm.gamma)
+        tc = cfg.task_curriculum
+        self.level_scores = (
+            LevelScores(rows, cfg.algorithm.gamma, cfg.algorithm.gae_lambda, tc.plr_score) if tc.kind == "plr" else None
+        )
         self.curricula = WorkerCurricula(self.env_batch, w * n)
         restored = self.curricula.restore(ctx.curriculum_states)
         if restored:
@@ -119,6 +124,11 @@ class RolloutWorker:
             b.bootstrap_value[slot] = values
             self.bootstrap.resolve(b.rewards[slot], values)
             tally.inference_seconds += time.perf_counter() - t0
+        if self.level_scores is not None:
+            s = slot
+            self.level_scores.score_rollout(
+                b.rewards[s], b.values[s], b.bootstrap_value[s], b.dones[s], b.valid[s], self.episodes.ended
+            )
         total = time.perf_counter() - t_start
         other = max(0.0, total - tally.env_seconds - tally.inference_seconds)
         stale_steps, stale_seconds = self.delivery.drain_staleness()
@@ -190,6 +200,8 @@ class RolloutWorker:
             b.valid[slot, self.episodes.first_row(i) : t + 1, i] = False
             dones[i] = True
             self.bootstrap.forget(i)
+            if self.level_scores is not None:
+                self.level_scores.forget(i)
         b.dones[slot, t] = torch.from_numpy(dones)
         self.rows.restart(dones)
         return dones
