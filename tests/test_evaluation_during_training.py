@@ -146,7 +146,6 @@ def test_opponents_give_win_rates(tmp_path: Path) -> None:
         ({"evaluation__best_metric": "eval/reward"}, "--best-metric needs evaluation"),
         ({"evaluation__opponents": "policy:0"}, "--eval-opponents needs evaluation"),
         ({"evaluation__every_env_steps": 100, "evaluation__best_metric": "reward"}, "not an evaluation key"),
-        ({"evaluation__every_env_steps": 100, "sampling__backend": "ray"}, "--backend ray"),
         ({"evaluation__every_env_steps": 100, "evaluation__opponents": "policy:3"}, "policy:J with J in 0..0"),
         ({"evaluation__every_env_steps": 100, "evaluation__episodes": 0}, "--eval-episodes"),
     ],
