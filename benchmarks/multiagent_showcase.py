@@ -106,6 +106,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import EngFormatter
 
     levels = len(BOT_GREEDINESS)
     fig, axes = plt.subplots(1, len(ARMS), figsize=(5 * len(ARMS), 4), sharey=True)
@@ -120,10 +121,13 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
                     [p["win"][level] for p in row["curve"]],
                     color=colors(level / (levels - 1)),
                     alpha=0.7,
+                    marker="o",
+                    markersize=3,
                     label=label,
                 )
         ax.set_title(arm)
-        ax.set_xlabel("env steps")
+        ax.set_xlabel("env steps (of the evaluated weights)")
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
         ax.axhline(0.8, color="grey", linestyle=":", linewidth=1)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("win rate (evaluation during training)")
