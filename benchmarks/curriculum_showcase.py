@@ -6,7 +6,11 @@ For every curriculum in --curricula (``none`` = flat training on the largest siz
 trains ``examples.minigrid_doorkey:make_env`` for --budget env steps (same hyperparameters for all
 arms; entropy bonus 0.01 for exploration), then evaluates the final policy with ``relayrl enjoy``
 on the largest size without a curriculum (--eval-episodes episodes, sampled actions), and draws
-all runs with ``relayrl plot`` (seeds grouped: mean and min-max). Prints a table and writes
+all runs with ``relayrl plot`` (seeds grouped: mean and min-max). During training, every
+--eval-every env steps, evaluation during training (docs/evaluation.md) plays --eval-during episodes on
+the largest size (``--eval-env-kwargs '{"eval": true}'``, sampled actions, at the trainer's CPU
+priority so that its results keep coming while training fills the cores): the plot shows that
+evaluated success (``eval/success``) next to the training success. Prints a table and writes
 ``results.json`` and ``doorkey.png`` into --out-dir. Each finished run also writes
 ``<out-dir>/<experiment>/showcase.json``; a rerun with the same budget and sizes reuses it, so an
 interrupted showcase continues where it stopped. Needs ``pip install minigrid``.
@@ -23,8 +27,17 @@ import relayrl
 from relayrl.cli.enjoy import EnjoyConfig, enjoy
 from relayrl.cli.plot import PlotConfig, plot
 from relayrl.config import replace
+from relayrl.experiment import Experiment
 
 KINDS = ("none", "progress", "performance", "global")
+
+
+def eval_curve(cfg: relayrl.Config) -> list[tuple[int, float]]:
+    """(env steps evaluated, success on the largest size) of every evaluation during training."""
+    path = Experiment.of(cfg).root / "progress.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    key = "eval/episode_extra_stats/success/mean"
+    return [(int(r["eval/env_steps"]), float(r[key])) for r in rows if key in r]
 
 
 def train_one(kind: str, seed: int, args: argparse.Namespace) -> dict:
@@ -32,7 +45,11 @@ def train_one(kind: str, seed: int, args: argparse.Namespace) -> dict:
     saved = Path(args.out_dir, name, "showcase.json")
     if saved.is_file():
         row = json.loads(saved.read_text())
-        if row.get("budget") == args.budget and row.get("sizes") == args.sizes:
+        if (
+            row.get("budget") == args.budget
+            and row.get("sizes") == args.sizes
+            and row.get("eval_every") == args.eval_every
+        ):
             print(f"{name}: reusing {saved} (delete it to train again)")
             return row
     env_kwargs = {"curriculum": kind, "sizes": args.sizes, "progress_step": args.budget // (2 * len(args.sizes))}
@@ -49,6 +66,12 @@ def train_one(kind: str, seed: int, args: argparse.Namespace) -> dict:
         algorithm__ent_coef=0.01,
         logging__report_interval=5.0,
         logging__progress_bar=False,
+        evaluation__every_env_steps=args.eval_every,
+        evaluation__episodes=args.eval_during,
+        evaluation__eval_env_kwargs={"eval": True},
+        evaluation__deterministic=False,
+        evaluation__niceness=0,
+        evaluation__best_metric="eval/episode_extra_stats/success",
     )
     summary = relayrl.train(cfg)
     result = enjoy(
@@ -73,6 +96,8 @@ def train_one(kind: str, seed: int, args: argparse.Namespace) -> dict:
         "eval_return_largest": result.mean_return,
         "budget": args.budget,
         "sizes": args.sizes,
+        "eval_every": args.eval_every,
+        "eval_during": eval_curve(cfg),
     }
     saved.write_text(json.dumps(row, indent=2))
     return row
@@ -85,18 +110,26 @@ def main() -> None:
     parser.add_argument("--curricula", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--sizes", type=int, nargs="+", default=[5, 6, 8, 16])
     parser.add_argument("--eval-episodes", type=int, default=100)
+    parser.add_argument("--eval-every", type=int, default=50_000, help="env steps between evaluations in training")
+    parser.add_argument("--eval-during", type=int, default=20, help="episodes per evaluation during training")
     parser.add_argument("--out-dir", type=str, default="showcase")
     args = parser.parse_args()
     rows = [train_one(kind, seed, args) for seed in args.seeds for kind in args.curricula]
     names = tuple(f"doorkey_{r['curriculum']}_seed{r['seed']}" for r in rows)
-    png = plot(PlotConfig(experiment=names, train_dir=args.out_dir, out=str(Path(args.out_dir) / "doorkey.png")))
+    metrics = ("return", "success", "eval/success", "size") + (
+        ("curriculum/level",) if set(args.curricula) - {"none"} else ()
+    )
+    out = str(Path(args.out_dir) / "doorkey.png")
+    png = plot(PlotConfig(experiment=names, train_dir=args.out_dir, out=out, metrics=metrics))
     print(
-        f"{'curriculum':>12} {'seed':>4} {'steps':>10} {'train success':>13} {'at size':>7} {'eval success @max':>17}"
+        f"{'curriculum':>12} {'seed':>4} {'steps':>10} {'train success':>13} {'at size':>7} {'eval success @max':>17} "
+        "eval during training (last)"
     )
     for r in rows:
         print(
             f"{r['curriculum']:>12} {r['seed']:>4} {r['env_steps']:>10,} {r['train_success'] or 0:>13.2f} "
-            f"{r['train_size'] or 0:>7.1f} {r['eval_success_largest'] or 0:>17.2f}"
+            f"{r['train_size'] or 0:>7.1f} {r['eval_success_largest'] or 0:>17.2f} "
+            + (f"{r['eval_during'][-1][1]:.2f} at {r['eval_during'][-1][0]:,}" if r["eval_during"] else "none")
         )
     for kind in args.curricula:
         values = [r["eval_success_largest"] or 0.0 for r in rows if r["curriculum"] == kind]

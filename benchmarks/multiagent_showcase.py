@@ -9,10 +9,14 @@ Arms (same hyperparameters, entropy bonus 0.01, 2 workers x 16 envs):
 - ``flat``: the same env always against the strongest bot, --budget env steps;
 - ``selfplay``: ``relayrl.envs.coin_duel:make_duel --self-play`` (never plays a bot), --selfplay-budget.
 
-Every run keeps a checkpoint every --save-every seconds; each is evaluated in this process against every
-bot level (--curve-games games per level, greedy actions) for the win-rate-over-env-steps plot, and the
-final one against every level with --eval-games games. Prints a table, writes ``results.json`` and
-``win_rate.png`` into --out-dir. A finished run leaves ``showcase.json`` in its folder and is reused.
+The win rates come from evaluation during training (docs/evaluation.md): every --eval-every env steps
+the latest weights play --eval-games games (greedy actions) against each bot, as
+``--eval-opponents relayrl.envs.coin_duel:bot_0,...,bot_4`` (the bot arms evaluate in the same game with
+both players as agents: ``--eval-env-kwargs '{"duel": true}'``). The curves and the table read
+``eval/vs/bot_<level>/win_rate`` from each run's progress.jsonl; the table shows the last evaluation of
+the run. The evaluator runs at the trainer's CPU priority (``--eval-niceness 0``), so that its results
+keep coming while training fills the cores. Prints the table, writes ``results.json`` and ``win_rate.png`` into --out-dir. A finished run
+leaves ``showcase.json`` in its folder and is reused.
 """
 
 from __future__ import annotations
@@ -23,23 +27,24 @@ from pathlib import Path
 from typing import Any
 
 import relayrl
-from relayrl.envs.coin_duel import BOT_GREEDINESS, CoinDuelVsBot
-from relayrl.evaluation import evaluate, policy_from_checkpoint
+from relayrl.config import replace
+from relayrl.envs.coin_duel import BOT_GREEDINESS
 from relayrl.experiment import Experiment
-from relayrl.trainer.checkpointer import read_checkpoint
 
 ARMS = ("curriculum", "flat", "selfplay")
+BOTS = tuple(f"bot_{level}" for level in range(len(BOT_GREEDINESS)))
+OPPONENTS = ",".join(f"relayrl.envs.coin_duel:{bot}" for bot in BOTS)
 
 
-def win_rates(cfg: relayrl.Config, data: dict[str, Any], games: int, seed: int) -> list[float]:
-    """Win rate of the checkpoint's policy 0 against every bot level."""
-    out = []
-    for level in range(len(BOT_GREEDINESS)):
-        env = CoinDuelVsBot({"bot_level": level})
-        model = policy_from_checkpoint(cfg, env, data)
-        result = evaluate(env, model, games, seed=seed + 1000 * level, deterministic=True)
-        out.append(result.extra_stats.get("win", 0.0))
-    return out
+def evaluations(cfg: relayrl.Config) -> list[dict[str, Any]]:
+    """The run's evaluations from progress.jsonl: env steps evaluated and the win rate against every bot."""
+    path = Experiment.of(cfg).root / "progress.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return [
+        {"env_steps": int(r["eval/env_steps"]), "win": [r[f"eval/vs/{bot}/win_rate"] for bot in BOTS]}
+        for r in rows
+        if "eval/env_steps" in r
+    ]
 
 
 def train_one(arm: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -48,7 +53,7 @@ def train_one(arm: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     budget = args.selfplay_budget if arm == "selfplay" else args.budget
     if saved.is_file():
         row = json.loads(saved.read_text())
-        if row.get("budget") == budget:
+        if row.get("budget") == budget and row.get("eval_games") == args.eval_games and "curve" in row:
             print(f"{name}: reusing {saved}")
             return row
     env = "relayrl.envs.coin_duel:make_duel" if arm == "selfplay" else "examples.coin_duel_bots:make_env"
@@ -62,24 +67,34 @@ def train_one(arm: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
         sampling=relayrl.SamplingConfig(num_workers=2, num_envs_per_worker=16),
         algorithm=relayrl.AlgorithmConfig(ent_coef=0.01),
         logging=relayrl.LoggingConfig(progress_bar=False, report_interval=10.0),
-        checkpointing=relayrl.CheckpointConfig(save_every_seconds=args.save_every, keep_checkpoints=1000, resume=False),
+        checkpointing=relayrl.CheckpointConfig(resume=False),
         self_play=relayrl.SelfPlayConfig(enabled=arm == "selfplay"),
     )
+    cfg = replace(
+        cfg,
+        evaluation__every_env_steps=args.eval_every,
+        evaluation__episodes=args.eval_games,
+        evaluation__opponents=OPPONENTS,
+        # the bot arms train against a bot inside the env; evaluation plays the same game with both
+        # players as agents, so that every listed bot can take the other seat
+        evaluation__eval_env_kwargs={} if arm == "selfplay" else {"duel": True},
+        evaluation__best_metric="eval/vs/bot_4/win_rate",
+        # training fills both cores of a small machine: at the default idle priority the evaluator
+        # would hardly ever get the CPU during these short runs
+        evaluation__niceness=args.eval_niceness,
+    )
     summary = relayrl.train(cfg)
-    experiment = Experiment.of(cfg)
-    curve = []
-    for path in experiment.checkpoints():
-        data = read_checkpoint(path)
-        curve.append({"env_steps": int(data["env_steps"]), "win": win_rates(cfg, data, args.curve_games, seed)})
-    final = read_checkpoint(experiment.checkpoints()[-1])
+    curve = evaluations(cfg)
     row = {
         "arm": arm,
         "seed": seed,
         "budget": budget,
+        "eval_games": args.eval_games,
         "env_steps": summary.env_steps,
         "wall_seconds": summary.wall_seconds,
         "fps": summary.fps,
-        "final_win": win_rates(cfg, final, args.eval_games, seed + 7),
+        "final_env_steps": curve[-1]["env_steps"] if curve else None,
+        "final_win": curve[-1]["win"] if curve else [float("nan")] * len(BOTS),
         "curve": curve,
     }
     saved.write_text(json.dumps(row))
@@ -91,6 +106,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import EngFormatter
 
     levels = len(BOT_GREEDINESS)
     fig, axes = plt.subplots(1, len(ARMS), figsize=(5 * len(ARMS), 4), sharey=True)
@@ -105,13 +121,16 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
                     [p["win"][level] for p in row["curve"]],
                     color=colors(level / (levels - 1)),
                     alpha=0.7,
+                    marker="o",
+                    markersize=3,
                     label=label,
                 )
         ax.set_title(arm)
-        ax.set_xlabel("env steps")
+        ax.set_xlabel("env steps (of the evaluated weights)")
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
         ax.axhline(0.8, color="grey", linestyle=":", linewidth=1)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("win rate (evaluation)")
+    axes[0].set_ylabel("win rate (evaluation during training)")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -123,17 +142,17 @@ def main() -> None:
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
     parser.add_argument("--budget", type=int, default=200_000, help="env steps of the bot arms")
     parser.add_argument("--selfplay-budget", type=int, default=300_000, help="env steps of the self-play arm")
-    parser.add_argument("--save-every", type=float, default=4.0, help="seconds between checkpoints (curve points)")
-    parser.add_argument("--curve-games", type=int, default=50)
-    parser.add_argument("--eval-games", type=int, default=200)
+    parser.add_argument("--eval-every", type=int, default=10_000, help="env steps between evaluations")
+    parser.add_argument("--eval-games", type=int, default=50, help="games against each bot per evaluation")
+    parser.add_argument("--eval-niceness", type=int, default=0, help="--eval-niceness of the runs")
     parser.add_argument("--out-dir", default="ma_showcase")
     args = parser.parse_args()
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     rows = [train_one(arm, seed, args) for arm in args.arms for seed in args.seeds]
-    print("arm        seed  env steps  win rate vs bot 0..4 (final checkpoint, greedy actions)")
+    print("arm        seed  env steps  evaluated at  win rate vs bot 0..4 (last evaluation, greedy actions)")
     for row in rows:
         wins = " / ".join(f"{w:.2f}" for w in row["final_win"])
-        print(f"{row['arm']:<10} {row['seed']:>4}  {row['env_steps']:>9}  {wins}")
+        print(f"{row['arm']:<10} {row['seed']:>4}  {row['env_steps']:>9}  {row['final_env_steps']!s:>12}  {wins}")
     Path(args.out_dir, "results.json").write_text(json.dumps(rows, indent=1))
     plot(rows, Path(args.out_dir, "win_rate.png"))
 

@@ -6,6 +6,11 @@
 ``{"curriculum": true}`` (default): each env instance starts against the weakest bot and moves up a
 level when it wins 70% of its last 20 games at that level (down below 20%); ``false``: always the
 strongest bot. ``{"bot_level": k}`` without a curriculum plays bot ``k`` (for evaluation).
+``{"duel": true}`` is the same game with both players as agents (``CoinDuel``: the same observation
+for player 0), so that evaluation during training can play the policy against every bot::
+
+    relayrl train --env examples.coin_duel_bots:make_env --eval-every-env-steps 20000 \
+        --eval-env-kwargs '{"duel": true}' --eval-opponents relayrl.envs.coin_duel:bot_0,relayrl.envs.coin_duel:bot_4
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ from relayrl.curriculum.snapshots import SnapshotAgeCurriculum
 from relayrl.envs.coin_duel import BOT_GREEDINESS, CoinDuel, CoinDuelVsBot
 
 
-def make_env(config: dict | None = None) -> gym.Env:
+def make_env(config: dict | None = None) -> gym.Env | CoinDuel:
     config = dict(config or {})
+    if config.pop("duel", False):
+        config.pop("curriculum", None)
+        return CoinDuel(config)
     curriculum = bool(config.pop("curriculum", "bot_level" not in config))
     env = CoinDuelVsBot(config)
     if not curriculum:

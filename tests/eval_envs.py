@@ -3,6 +3,7 @@ worker and evaluator processes as ``eval_envs:EvalAwareEnv``)."""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -16,7 +17,8 @@ class EvalAwareEnv(gym.Env, relayrl.TrainingInfoInterface):
     """Episodes of ``horizon`` steps (obs [0], two actions, both alike). Reward per step, from the
     training info: in training ``steps / 10,000`` (it rises with training), in evaluation
     ``1 - steps / 8,192`` (it falls): a late policy has a high training return and a low evaluated one.
-    Every episode reports ``episode_extra_stats["evaluation"]`` (1.0 when its training info said so).
+    Every episode reports ``episode_extra_stats["evaluation"]`` (1.0 when its training info said so), and
+    an evaluation episode its process's niceness (``niceness``).
     Config: ``level`` (must be >= 0), ``eval_step_seconds`` (each evaluation step sleeps this long)."""
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
@@ -51,4 +53,6 @@ class EvalAwareEnv(gym.Env, relayrl.TrainingInfoInterface):
         done = self.t >= self.horizon
         if done:
             info["episode_extra_stats"] = {"evaluation": float(self.evaluating)}
+            if self.evaluating:
+                info["episode_extra_stats"]["niceness"] = float(os.nice(0))
         return np.zeros(1, np.float32), float(reward), done, False, info

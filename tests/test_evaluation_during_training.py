@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,7 @@ def test_evaluation_runs_in_its_own_process_and_training_does_not_wait(tmp_path:
         evaluation__every_env_steps=1024,
         evaluation__episodes=2,
         evaluation__eval_env_kwargs={"eval_step_seconds": 0.2},
+        evaluation__niceness=7,
     )
     summary = relayrl.train(cfg)
     rows = _eval_rows(cfg)
@@ -119,6 +121,7 @@ def test_evaluation_runs_in_its_own_process_and_training_does_not_wait(tmp_path:
     # two cadences (in the trainer's process it would have come back before the next rollout)
     assert first["env_steps"] - first["eval/env_steps"] >= 2048
     assert first["eval/episode_extra_stats/evaluation/mean"] == 1.0
+    assert first["eval/episode_extra_stats/niceness/mean"] == min(19, os.nice(0) + 7)  # --eval-niceness
     assert summary.env_steps >= 12_000
 
 
@@ -146,14 +149,32 @@ def test_opponents_give_win_rates(tmp_path: Path) -> None:
         ({"evaluation__best_metric": "eval/reward"}, "--best-metric needs evaluation"),
         ({"evaluation__opponents": "policy:0"}, "--eval-opponents needs evaluation"),
         ({"evaluation__every_env_steps": 100, "evaluation__best_metric": "reward"}, "not an evaluation key"),
-        ({"evaluation__every_env_steps": 100, "sampling__backend": "ray"}, "--backend ray"),
         ({"evaluation__every_env_steps": 100, "evaluation__opponents": "policy:3"}, "policy:J with J in 0..0"),
         ({"evaluation__every_env_steps": 100, "evaluation__episodes": 0}, "--eval-episodes"),
+        ({"evaluation__every_env_steps": 100, "evaluation__niceness": 20}, "--eval-niceness must be in 0..19"),
     ],
 )
 def test_bad_evaluation_flags(changes: dict[str, Any], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle.replace("..", r"\.\.")):
         replace(relayrl.Config(), **changes).validate()
+
+
+def test_a_single_agent_env_is_evaluated_against_opponents_in_its_multiagent_form(tmp_path: Path) -> None:
+    # trained against a bot inside the env; evaluated in the same game with both players as agents
+    cfg = fast_config(
+        tmp_path,
+        "examples.coin_duel_bots:make_env",
+        train_for_env_steps=1024,
+        sampling__backend="serial",
+        evaluation__every_env_steps=512,
+        evaluation__episodes=2,
+        evaluation__eval_env_kwargs={"duel": True},
+        evaluation__opponents="relayrl.envs.coin_duel:bot_0,relayrl.envs.coin_duel:bot_4",
+    )
+    relayrl.train(cfg)
+    rows = _eval_rows(cfg)
+    assert [row["eval/env_steps"] for row in rows] == [512, 1024]
+    assert all(0.0 <= row[f"eval/vs/{b}/win_rate"] <= 1.0 for row in rows for b in ("bot_0", "bot_4"))
 
 
 def test_opponents_need_a_multiagent_env(tmp_path: Path) -> None:

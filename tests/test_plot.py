@@ -297,3 +297,47 @@ def test_self_play_win_rate_is_a_default_metric(tmp_path: Path) -> None:
     assert metrics[:2] == ["reward_mean", "self_play/win_rate_vs_pool"]
     assert "episode_extra_stats/win/mean" in metrics
     assert plotting.metric_title("self_play/win_rate_vs_pool") == "self-play win rate vs pool"
+
+
+def write_eval_run(train_dir: Path, name: str, policies: int = 1) -> None:
+    """Reports every 1,000 env steps; an evaluation of the weights at 2,000 * j comes back 3,000 steps
+    later, in its own row (as the evaluation extension reports it)."""
+    exp = train_dir / name
+    exp.mkdir(parents=True)
+    lines = []
+    for i in range(1, 21):
+        row: dict[str, Any] = {"env_steps": 1000 * i, "reward_mean": float(i)}
+        evaluated = 1000 * i - 3000
+        if evaluated > 0 and evaluated % 2000 == 0:
+            row["eval/env_steps"] = evaluated
+            for k in range(policies):
+                prefix = f"eval/policy_{k}/" if policies > 1 else "eval/"
+                row[prefix + "reward"] = evaluated / 1000 + k
+                row[prefix + "episode_extra_stats/success/mean"] = evaluated / 20_000
+                row[f"policy_{k}/reward_mean"] = float(i)
+        lines.append(json.dumps(row))
+    (exp / "progress.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_eval_keys_are_drawn_against_the_env_steps_they_evaluated(tmp_path: Path) -> None:
+    write_eval_run(tmp_path, "ev")
+    run = load_run(str(tmp_path), "ev")
+    x, y = run.series("eval/reward")
+    assert list(x) == [2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000]  # not the reports' 5000, 7000, ...
+    assert list(y) == list(x / 1000)
+    assert run.series("reward_mean")[0][0] == 1000  # training keys keep the report's env steps
+    assert plotting.default_metrics([run])[:2] == ["reward_mean", "eval/reward"]
+    assert plotting.resolve_metric("eval/success", plotting.all_keys([run])) == "eval/episode_extra_stats/success/mean"
+    assert plotting.metric_title("eval/episode_extra_stats/success/mean") == "success (evaluation)"
+    assert plotting.metric_title("eval/reward") == "episode return (evaluation)"
+    assert_png(plot(PlotConfig(experiment=("ev",), train_dir=str(tmp_path), out=str(tmp_path / "ev.png")))[0])
+
+
+def test_each_policys_eval_keys_are_drawn(tmp_path: Path) -> None:
+    write_eval_run(tmp_path, "pop", policies=2)
+    runs = [load_run(str(tmp_path), "pop")]
+    assert "eval/reward" in plotting.default_metrics(runs)
+    series = plotting.split_policies(group_runs(runs))
+    assert [s.column("eval/reward") for s in series] == ["eval/policy_0/reward", "eval/policy_1/reward"]
+    x, y = runs[0].series("eval/policy_1/reward")
+    assert x[0] == 2000 and y[0] == 3.0

@@ -453,6 +453,28 @@ def test_two_policies_with_pbt_tell_every_agent_its_own_policy_and_env_params_on
 
 
 @pytest.mark.timeout(180)
+def test_evaluation_runs_in_an_actor_on_the_trainers_node_and_leaves_nothing_behind(cluster, tmp_path):
+    err = _train_cli(
+        cluster,
+        tmp_path,
+        *("--env", "eval_envs:EvalAwareEnv", "--eval-every-env-steps", "4096", "--eval-episodes", "2"),
+        *("--eval-niceness", "0"),  # a busy test machine: its results must come back during the run
+        steps=65_536,  # ~15 s: the actor's process starts (imports) while training runs
+    )
+    rows = [row for row in _progress(tmp_path) if "eval/reward" in row]
+    assert len(rows) >= 2, err[-3000:]
+    steps = [row["eval/env_steps"] for row in rows]
+    assert steps == sorted(set(steps)) and steps[0] >= 4096  # the env steps of the weights each evaluated
+    for row in rows:
+        assert row["eval/episode_extra_stats/evaluation/mean"] == 1.0  # the eval env got evaluation: True
+        assert row["eval/reward"] == pytest.approx(8 * (1 - row["eval/env_steps"] / 8192))  # the weights' steps
+    placed = err.split("evaluator actor ")[1].splitlines()[0]  # "<name> placed on node <id> (pid <pid>)"
+    assert f"placed on node {cluster.head_node.node_id} " in placed  # the trainer's node
+    assert_gone({int(placed.rsplit("(pid ", 1)[1].rstrip(")"))})
+    assert_no_actors_left()
+
+
+@pytest.mark.timeout(180)
 def test_self_play_snapshots_reach_the_actors_through_the_object_store(cluster, tmp_path):
     log_dir = tmp_path / "records"
     err = _train_cli(

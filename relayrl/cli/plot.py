@@ -15,6 +15,9 @@ Policies (runs trained with ``--num-policies N``): every policy is drawn by defa
 per policy (``<name> policy <k>``), from the ``policy_<k>/...`` columns of the progress file; a
 column no policy has under its own prefix (``fps``, ``self_play/...``) is drawn once.
 
+Evaluation during training (``eval/...`` columns) is drawn against the env steps it evaluated
+(``eval/env_steps``); ``eval/reward`` is in the default plot when a run has it.
+
 Every problem with the input (missing experiment dir, missing or empty progress file, a metric no run
 has) is a ``ConfigError`` naming the path or metric; a run that lacks a metric other runs have is left
 out of that subplot with a warning.
@@ -54,6 +57,7 @@ EXTRA = "episode_extra_stats/"
 RETURN_KEY = "reward_mean"
 LEVEL_KEY = EXTRA + "curriculum/level/mean"
 SELF_PLAY_KEY = "self_play/win_rate_vs_pool"
+EVAL_RETURN_KEY = "eval/reward"
 ALIASES = {"reward": RETURN_KEY, "return": RETURN_KEY, "episode_return": RETURN_KEY, "length": "length_mean"}
 LINESTYLES: list[Any] = ["-", "--", ":", "-."]
 
@@ -73,10 +77,12 @@ class PlotConfig:
 
     metrics: tuple[str, ...] = ()
     """Metrics to plot, one subplot each: a progress.jsonl column (``reward_mean``, ``fps``,
-    ``episode_extra_stats/success/max``, ``derived/x``) or a short name (``return``, ``length``, an
-    episode_extra_stats key such as ``success`` or ``curriculum/level``). Default: episode return, the
-    self-play win rate against the pool if present, the mean of every episode_extra_stats key found in
-    any run, curriculum level last if present. Runs with several policies: every policy's curve."""
+    ``episode_extra_stats/success/max``, ``eval/reward``, ``derived/x``) or a short name (``return``,
+    ``length``, an episode_extra_stats key such as ``success`` or ``curriculum/level``, ``eval/success``
+    for its evaluated mean). Default: episode return, the evaluated return if present, the self-play win
+    rate against the pool if present, the mean of every episode_extra_stats key found in any run,
+    curriculum level last if present. ``eval/`` columns are drawn against the env steps they evaluated.
+    Runs with several policies: every policy's curve."""
 
     group_seeds: bool = True
     """Draw runs whose names differ only by a seed suffix (``_seed1``, ``_s1``, ``_1``, ``-1``) as one
@@ -84,11 +90,11 @@ class PlotConfig:
 
 
 def default_metrics(runs: Sequence[Run]) -> list[str]:
-    """Episode return, the self-play win rate against the pool, the mean of every episode_extra_stats
-    key in any run (of any policy), curriculum level last."""
+    """Episode return, the evaluated return, the self-play win rate against the pool, the mean of every
+    episode_extra_stats key in any run (of any policy), curriculum level last."""
     keys = all_keys(runs)
     extras = sorted(k for k in keys if k.startswith(EXTRA) and k.endswith("/mean") and k != LEVEL_KEY)
-    first = [key for key in (RETURN_KEY, SELF_PLAY_KEY) if key in keys]
+    first = [key for key in (RETURN_KEY, EVAL_RETURN_KEY, SELF_PLAY_KEY) if key in keys]
     metrics = first + extras + ([LEVEL_KEY] if LEVEL_KEY in keys else [])
     if not metrics:
         paths = ", ".join(str(run.path) for run in runs)
@@ -101,6 +107,8 @@ def default_metrics(runs: Sequence[Run]) -> list[str]:
 def resolve_metric(metric: str, keys: set[str]) -> str:
     """A --metrics entry -> the progress.jsonl column it names; ConfigError when no run has it."""
     candidates = [ALIASES.get(metric, metric), f"{EXTRA}{metric}/mean", f"{metric}_mean", f"derived/{metric}"]
+    if metric.startswith("eval/"):  # eval/success: the evaluated mean of an episode_extra_stats key
+        candidates.append(f"eval/{EXTRA}{metric.removeprefix('eval/')}/mean")
     for key in candidates:
         if key in keys:
             return key
@@ -114,6 +122,10 @@ def resolve_metric(metric: str, keys: set[str]) -> str:
 
 
 def metric_title(key: str) -> str:
+    if key.startswith("eval/") and key != "eval/env_steps":
+        rest = key.removeprefix("eval/")
+        inner = {"reward": RETURN_KEY, "length": "length_mean"}.get(rest, rest)
+        return f"{metric_title(inner)} (evaluation)"
     if key == RETURN_KEY:
         return "episode return"
     if key == "length_mean":

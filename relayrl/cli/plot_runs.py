@@ -9,6 +9,10 @@ common env-step grid (the env-step range all its runs cover).
 
 Policies: a run with ``policy_<k>/`` columns (trained with several policies) is one legend entry per
 policy.
+
+Evaluation keys (``eval/...``) are drawn against the env steps of the weights they evaluated
+(``eval/env_steps``), not the env steps of the report that carried them (later: evaluations run
+alongside training). With several policies, policy k's evaluation columns are ``eval/policy_<k>/...``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ log = logging.getLogger("relayrl.plot")
 
 SEED_SUFFIX = re.compile(r"^(?P<base>.+)[_-](?:seed|s)?(?P<seed>\d+)$")
 POLICY_PREFIX = re.compile(r"^policy_(\d+)/")
+EVAL_POLICY_PREFIX = re.compile(r"^eval/policy_\d+/")
+EVAL = "eval/"
+EVAL_STEPS = "eval/env_steps"
 GRID_POINTS = 200
 
 
@@ -50,10 +57,12 @@ class Run:
         return sorted({int(m.group(1)) for key in self.keys() if (m := POLICY_PREFIX.match(key))})
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """(env_steps, values) of ``key``, sorted by env steps, finite values only (None when absent)."""
+        """(env_steps, values) of ``key``, sorted by env steps, finite values only (None when absent);
+        an ``eval/`` key against ``eval/env_steps`` (the env steps of the weights it evaluated)."""
         points: dict[float, float] = {}
+        steps = EVAL_STEPS if key.startswith(EVAL) else "env_steps"
         for row in self.rows:
-            x, y = row.get("env_steps"), row.get(key)
+            x, y = row.get(steps), row.get(key)
             if (
                 isinstance(x, (int, float))
                 and isinstance(y, (int, float))
@@ -83,7 +92,10 @@ class Series:
         """The progress-file column this entry draws for metric ``key`` (None: none, by design)."""
         if self.policy is None:
             return key
-        prefixed = f"policy_{self.policy}/{key}"
+        if key.startswith(EVAL) and key != EVAL_STEPS:
+            prefixed = f"{EVAL}policy_{self.policy}/{key[len(EVAL) :]}"
+        else:
+            prefixed = f"policy_{self.policy}/{key}"
         if any(prefixed in run.keys() for run in self.runs):
             return prefixed
         return key if self.shared else None
@@ -133,10 +145,10 @@ def split_policies(series: Sequence[Series]) -> list[Series]:
 
 
 def all_keys(runs: Sequence[Run]) -> set[str]:
-    """Every column of the runs, plus each ``policy_<k>/`` column without its prefix (a metric that
-    only some policy reports is still found by name)."""
+    """Every column of the runs, plus each ``policy_<k>/`` (``eval/policy_<k>/``) column without its
+    policy prefix (a metric that only some policy reports is still found by name)."""
     keys = set().union(*(run.keys() for run in runs))
-    return keys | {POLICY_PREFIX.sub("", key) for key in keys}
+    return keys | {EVAL_POLICY_PREFIX.sub(EVAL, POLICY_PREFIX.sub("", key)) for key in keys}
 
 
 def load_run(train_dir: str, name: str) -> Run:

@@ -30,7 +30,8 @@ class EvaluationConfig:
 
     every_env_steps: Annotated[int, flag("eval-every-env-steps")] = 0
     """Evaluate the latest weights every this many env steps (0: no evaluation). The evaluation runs
-    in a process of its own (``--backend local``) or between updates (``--backend serial``), reports
+    in a process of its own (``--backend local``), a Ray actor on the trainer's node (``--backend ray``)
+    or between updates (``--backend serial``), reports
     ``eval/...`` keys, and ``best.pt`` is then chosen by ``--best-metric``."""
 
     episodes: Annotated[int, flag("eval-episodes")] = 10
@@ -47,6 +48,11 @@ class EvaluationConfig:
     """Multi-agent envs: a comma list of opponents that the evaluated policy plays, each for
     ``--eval-episodes`` episodes: ``package.module:function`` (a scripted ``function(obs) -> action``)
     or ``policy:J`` (policy J of this run). Reported as ``eval/vs/<name>/win_rate``."""
+
+    niceness: Annotated[int, flag("eval-niceness")] = 19
+    """How much lower the evaluator's CPU priority is than the trainer's (``nice``, 0-19). At 19 it takes
+    only idle CPU time; on a machine whose cores training fills, its results may then come back rarely:
+    lower it to share the CPU with training (training then runs slower)."""
 
     best_metric: Annotated[str | None, flag("best-metric")] = None
     """The evaluation key that picks ``best.pt`` (higher is better): ``eval/reward`` (default),
@@ -74,16 +80,12 @@ class EvaluationConfig:
     def validate(self, cfg: Config) -> None:
         require(self.every_env_steps >= 0, f"--eval-every-env-steps must be >= 0 (0: off; got {self.every_env_steps}).")
         require(self.episodes >= 1, f"--eval-episodes must be >= 1 (got {self.episodes}).")
+        require(0 <= self.niceness <= 19, f"--eval-niceness must be in 0..19 (got {self.niceness}).")
         check_json_object(self.eval_env_kwargs, "--eval-env-kwargs", '{"level": 4}')
         if not self.enabled:
             for name, given in (("--eval-opponents", bool(self.opponents)), ("--best-metric", self.best_metric)):
                 require(not given, f"{name} needs evaluation: give --eval-every-env-steps N (N > 0).")
             return
-        require(
-            cfg.sampling.backend != "ray",
-            "--eval-every-env-steps is not available with --backend ray yet (the evaluator runs on the "
-            "trainer's machine only); use --backend local or serial, or evaluate with relayrl enjoy.",
-        )
         names = [opponent_name(spec) for spec in self.opponent_specs]
         for spec in self.opponent_specs:
             if spec.startswith("policy:"):

@@ -1,12 +1,15 @@
-"""Where evaluations run: ``RUNNERS`` maps a ``--backend`` to an ``EvalRunner``.
+"""Where evaluations run: ``RUNNERS`` maps a ``--backend`` to an ``EvalRunner`` (imported only when chosen).
 
 - ``ProcessRunner`` (``--backend local``): one evaluator process, forked like the rollout workers
   (``worker/launcher.py``), started at the first request. Requests go over one queue, reports come back
-  over another; training never waits for it. It runs at the lowest CPU priority (``NICENESS``), so on a
-  machine whose cores the workers and the learner fill it takes their idle time, not theirs. It exits by
+  over another; training never waits for it. It runs at the lowest CPU priority (``--eval-niceness``,
+  default 19), so on a machine whose cores the workers and the learner fill it takes their idle time,
+  not theirs. It exits by
   itself when the trainer is gone; an exception in it stops the run (``WorkerError`` with its traceback).
 - ``InlineRunner`` (``--backend serial``): the evaluation runs in the trainer, between updates, when it
   is asked (training waits for it, as for every rollout in serial mode).
+- ``RayRunner`` (``--backend ray``, ``ray_runner.py``): a Ray actor on the trainer's node, reading each
+  evaluation's weights from the object store.
 """
 
 from __future__ import annotations
@@ -21,13 +24,20 @@ from typing import Any, Protocol
 
 from relayrl.errors import WorkerError
 from relayrl.evaluator.work import EvalFailed, EvalReport, EvalRequest, EvalSetup, Evaluator
+from relayrl.hooks import import_object
 from relayrl.utils.logs import setup_logging
 
-NICENESS = 19
-"""How much lower the evaluator process's CPU priority is than the trainer's (``os.nice``). At +10 it
-still took enough CPU from the workers to cost CartPole's training about 10% of its frames/s."""
 POLL_SECONDS = 1.0
 STOP_SECONDS = 3.0
+
+
+def lower_priority(niceness: int) -> None:
+    """Lower this process's CPU priority by ``niceness`` (``--eval-niceness``; the default 19: at 10 the
+    evaluator still took enough CPU from the workers to cost CartPole's training about 10% of its frames/s)."""
+    try:
+        os.nice(niceness)
+    except OSError:
+        pass
 
 
 class EvalRunner(Protocol):
@@ -80,10 +90,7 @@ def evaluator_main(setup: EvalSetup, inbox: Any, outbox: Any) -> None:
     # the trainer alone decides how a run stops, as for the rollout workers
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        os.nice(NICENESS)
-    except OSError:
-        pass
+    lower_priority(setup.cfg.evaluation.niceness)
     trainer = mp.parent_process()
     evaluator = None
     try:
@@ -155,10 +162,16 @@ class ProcessRunner:
             q.close()
 
 
-RUNNERS: dict[str, type[InlineRunner] | type[ProcessRunner]] = {"serial": InlineRunner, "local": ProcessRunner}
-"""``--backend`` -> where its evaluations run (``--backend ray`` is refused by the config group)."""
+RUNNERS: dict[str, str] = {
+    "serial": "relayrl.evaluator.runners:InlineRunner",
+    "local": "relayrl.evaluator.runners:ProcessRunner",
+    "ray": "relayrl.evaluator.ray_runner:RayRunner",
+}
+"""``--backend`` -> ``"module:Class"`` of the runner its evaluations run in (one registration line per backend;
+the class is built with the ``EvalSetup`` and the workers' multiprocessing context)."""
 
 
 def runner_for(backend: str, setup: EvalSetup, ctx: Any) -> EvalRunner:
     """The runner of ``backend`` for ``setup`` (``ctx``: the multiprocessing context of the workers)."""
-    return RUNNERS[backend](setup, ctx)
+    runner: EvalRunner = import_object(RUNNERS[backend], f"evaluation with --backend {backend}")(setup, ctx)
+    return runner
