@@ -23,8 +23,10 @@ train: $(STAMP)
 # other failure, so an empty selection can never pass silently.
 test: test-fast test-multiprocess
 
+# The fast set runs on every core (pytest-xdist): its tests are single-process and independent. The
+# multi-process set runs one test at a time: its worker processes and Ray nodes need the cores.
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow and not multiprocess"
+	$(PY) -m pytest -q -n auto -m "not slow and not multiprocess"
 
 test-multiprocess: $(STAMP)
 	$(PY) -m pytest -q -m "multiprocess and not slow"
