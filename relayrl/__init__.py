@@ -33,6 +33,9 @@ _EXPORTS: dict[str, str] = {
     "GlobalPerformanceCurriculum": "relayrl.curriculum",
     "PerformanceCurriculum": "relayrl.curriculum",
     "ProgressCurriculum": "relayrl.curriculum",
+    "TaskSpace": "relayrl.curriculum",
+    "PrioritizedLevelReplay": "relayrl.curriculum",
+    "LearningProgressCurriculum": "relayrl.curriculum",
     "EnvError": "relayrl.envs.faults",
     "ObservationError": "relayrl.envs.faults",
     "TrainingInfoInterface": "relayrl.envs.info_interface",
@@ -59,6 +62,9 @@ __all__ = [
     "ObservationError",
     "PerformanceCurriculum",
     "ProgressCurriculum",
+    "TaskSpace",
+    "PrioritizedLevelReplay",
+    "LearningProgressCurriculum",
     "RayConfig",
     "MultiAgentConfig",
     "PBTConfig",
@@ -105,7 +111,15 @@ if TYPE_CHECKING:
         SelfPlayConfig,
         TrainingInfoConfig,
     )
-    from relayrl.curriculum import Curriculum, GlobalPerformanceCurriculum, PerformanceCurriculum, ProgressCurriculum
+    from relayrl.curriculum import (
+        Curriculum,
+        GlobalPerformanceCurriculum,
+        LearningProgressCurriculum,
+        PerformanceCurriculum,
+        PrioritizedLevelReplay,
+        ProgressCurriculum,
+        TaskSpace,
+    )
     from relayrl.envs.faults import EnvError, ObservationError
     from relayrl.envs.info_interface import TrainingInfoInterface, find_training_info_interface
     from relayrl.errors import CheckpointError, ConfigError, TrainingInfoError, WorkerError
