@@ -12,7 +12,7 @@ policy's progress from ``table()``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from relayrl import info_schema
@@ -85,11 +85,11 @@ class PolicySet(Mapping[int, Policy]):
         """The highest policy version (a run's progress in learner updates; checkpoint file names)."""
         return max(p.version for p in self._by_id.values())
 
-    def lag(self, versions: Mapping[int, int] | Iterable[int]) -> int:
-        """Policy lag of a rollout collected with ``versions`` (by policy id): the most updates any
-        policy's learner has made since (0 when every policy's weights were the latest)."""
-        by_id = dict(versions) if isinstance(versions, Mapping) else dict(enumerate(versions))
-        return max((p.version - by_id[k] for k, p in self._by_id.items() if k in by_id), default=0)
+    def lag(self, versions: Sequence[int]) -> int:
+        """Policy lag of a rollout collected with ``versions`` (``RolloutReport.policy_versions``, index =
+        policy id): the most updates any policy's learner has made since (0 when every policy's weights
+        were the latest)."""
+        return max((p.version - versions[k] for k, p in self._by_id.items() if k < len(versions)), default=0)
 
     def add_episodes(self, episodes: Iterable[EpisodeRecord]) -> None:
         """Each finished episode into its policy's window (episodes of self-play snapshots, whose
