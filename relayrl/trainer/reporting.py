@@ -151,9 +151,6 @@ class Reporter:
             out.update({f"policy_{p.id}/learner/{key}": v for key, v in p.learner_stats.items()})
         return out
 
-    def mean_reward(self) -> float | None:
-        return self.run_window.flat().get("reward_mean")
-
     def _derived(self) -> dict[str, float]:
         if self.metrics_fn is None:
             return {}
