@@ -69,6 +69,15 @@ def test_best_file_follows_the_evaluation_not_the_training_return(tmp_path: Path
     assert best["policy_version"] == best["learner"]["policy_version"] == first["eval/policy_version"]
 
 
+def test_the_final_weights_are_evaluated_when_training_ends_between_evaluations(tmp_path: Path) -> None:
+    cfg = _serial(tmp_path, train_for_env_steps=2560)
+    summary = relayrl.train(cfg)
+    assert summary.env_steps == 2560
+    assert [row["eval/env_steps"] for row in _eval_rows(cfg)] == [1024, 2048, 2560]
+    relayrl.train(cfg)  # already at its end: the final weights were evaluated, not again
+    assert [row["eval/env_steps"] for row in _eval_rows(cfg)] == [1024, 2048, 2560]
+
+
 def test_resume_keeps_the_best_score(tmp_path: Path) -> None:
     cfg = _serial(tmp_path, train_for_env_steps=2048)
     relayrl.train(cfg)
@@ -123,6 +132,9 @@ def test_evaluation_runs_in_its_own_process_and_training_does_not_wait(tmp_path:
     assert first["eval/episode_extra_stats/evaluation/mean"] == 1.0
     assert first["eval/episode_extra_stats/niceness/mean"] == min(19, os.nice(0) + 7)  # --eval-niceness
     assert summary.env_steps >= 12_000
+    # at the end the trainer waited for the evaluation in flight, then evaluated the final weights
+    assert rows[-1]["eval/env_steps"] == summary.env_steps
+    assert rows[-1]["eval/policy_version"] == summary.policy_version
 
 
 def test_opponents_give_win_rates(tmp_path: Path) -> None:

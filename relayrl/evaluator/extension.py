@@ -9,6 +9,11 @@ report the loop makes at once: ``report_now``) and each policy's ``--best-metric
 checkpointer, which writes the policy's best file from the copy when it beats the best so far
 (``save_best_if``). The checkpointer follows this extension's scores instead of the training return from
 the start (``choose_best_by``). The next due step is saved in checkpoints.
+
+When training reaches its end, ``finish`` waits for the evaluation in flight and then evaluates the final
+weights (unless they were the last ones evaluated), before the final checkpoint: the final policy is a
+candidate for the best file like every other evaluated one. It waits at most ``FINAL_WAIT_FACTOR`` times
+the longest evaluation so far (at least ``FINAL_WAIT_SECONDS``); a signal or an error skips it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from relayrl.trainer.policy_set import PolicySet
 from relayrl.trainer.sources import backend_name
 
 log = logging.getLogger("relayrl.evaluator")
+
+FINAL_WAIT_SECONDS = 60.0
+FINAL_WAIT_FACTOR = 3.0
 
 
 def build(ctx: ExtensionContext) -> EvaluationExtension:
@@ -79,6 +87,9 @@ class EvaluationExtension(ExtensionBase):
         self.unreported: dict[str, float] = {}
         self.warned_metric = False
         self.evaluations = 0
+        self.last_evaluated = -1
+        """The env steps of the latest finished evaluation (-1: none yet)."""
+        self.longest_seconds = 0.0
 
     def _after(self, env_steps: int) -> int:
         every = self.cfg.every_env_steps
@@ -90,6 +101,7 @@ class EvaluationExtension(ExtensionBase):
         if saved:
             self.next_env_steps = int(saved.get("next_env_steps", self.next_env_steps))
             self.warned_metric = bool(saved.get("warned_metric", False))
+            self.last_evaluated = int(saved.get("last_evaluated", -1))
 
     def housekeeping(self, env_steps: int) -> Sequence[int]:
         """Ask for an evaluation when one is due and none is in flight; take finished reports."""
@@ -109,7 +121,26 @@ class EvaluationExtension(ExtensionBase):
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        return {"next_env_steps": self.next_env_steps, "warned_metric": self.warned_metric}
+        return {
+            "next_env_steps": self.next_env_steps,
+            "warned_metric": self.warned_metric,
+            "last_evaluated": self.last_evaluated,
+        }
+
+    def finish(self, env_steps: int) -> None:
+        """The evaluation in flight, then one of the final weights (see the module docstring)."""
+        if self.in_flight is not None:
+            self._wait("the evaluation in flight")
+        if self.in_flight is None and self.last_evaluated < env_steps:
+            self.request(env_steps)
+            self._wait("the final evaluation")
+
+    def _wait(self, what: str) -> None:
+        timeout = max(FINAL_WAIT_SECONDS, FINAL_WAIT_FACTOR * self.longest_seconds)
+        for report in self.runner.wait(timeout):
+            self.take(report)
+        if self.in_flight is not None:
+            log.warning("%s did not finish within %.0f s; the run ends without it", what, timeout)
 
     def close(self) -> None:
         self.runner.close()
@@ -130,6 +161,8 @@ class EvaluationExtension(ExtensionBase):
         """Report keys, a log line, and each policy's score for its best file."""
         states, self.in_flight = self.in_flight or {}, None
         self.evaluations += 1
+        self.last_evaluated = report.env_steps
+        self.longest_seconds = max(self.longest_seconds, report.seconds)
         several = len(self.policies) > 1
         out = {"eval/env_steps": float(report.env_steps), "eval/seconds": report.seconds}
         name = metric_name(self.best_metric)

@@ -119,11 +119,14 @@ class RayRunner:
         self.pending = self.actor.evaluate.remote(request, weights)
 
     def poll(self) -> list[EvalReport]:
+        return self.wait(0.0)
+
+    def wait(self, timeout: float) -> list[EvalReport]:
         if self.where is not None and ray.wait([self.where], timeout=0)[0]:
             node, pid = self._get(self.where)
             self.where = None
             log.info("evaluator actor %s placed on node %s (pid %d)", self.name, node, pid)
-        if self.pending is None or not ray.wait([self.pending], timeout=0)[0]:
+        if self.pending is None or not ray.wait([self.pending], timeout=timeout)[0]:
             return []
         msg = self._get(self.pending)
         self.pending = None

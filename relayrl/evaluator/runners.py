@@ -19,6 +19,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import time
 import traceback
 from typing import Any, Protocol
 
@@ -50,6 +51,10 @@ class EvalRunner(Protocol):
         evaluation failed."""
         ...
 
+    def wait(self, timeout: float) -> list[EvalReport]:
+        """Like ``poll``, but waits up to ``timeout`` seconds for the evaluation in flight to finish."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -69,6 +74,9 @@ class InlineRunner:
     def poll(self) -> list[EvalReport]:
         done, self.done = self.done, []
         return done
+
+    def wait(self, timeout: float) -> list[EvalReport]:
+        return self.poll()  # evaluations finish at submit
 
     def close(self) -> None:
         if self.evaluator is not None:
@@ -131,12 +139,22 @@ class ProcessRunner:
         self.inbox.put(request)
 
     def poll(self) -> list[EvalReport]:
+        return self.wait(0.0)
+
+    def wait(self, timeout: float) -> list[EvalReport]:
         done: list[EvalReport] = []
+        deadline = time.monotonic() + timeout
         while True:
             try:
-                msg = self.outbox.get_nowait()
+                left = deadline - time.monotonic()
+                if done or left <= 0:
+                    msg = self.outbox.get_nowait()
+                else:  # a short timeout, to notice a dead evaluator process
+                    msg = self.outbox.get(timeout=min(left, POLL_SECONDS))
             except queue.Empty:
-                break
+                if done or time.monotonic() >= deadline or self.process is None or not self.process.is_alive():
+                    break
+                continue
             if isinstance(msg, EvalFailed):
                 raise WorkerError(f"the evaluation process raised:\n{msg.traceback}")
             done.append(msg)

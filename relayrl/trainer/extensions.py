@@ -19,6 +19,9 @@ checkpointer call every one of them, by name, at the same points:
 - ``state_dict()``: its checkpoint entry (plain data and tensors), saved under ``name``;
 - ``frozen_weights()`` / ``frozen_table()``: extra controllers for the workers (frozen snapshots that act
   but never train) and the table that says which are live;
+- ``finish(env_steps)``: once, when training reaches its end (``--train-for-env-steps`` or
+  ``--train-for-seconds``; not on a signal or an error), before the final checkpoint: do what is due at
+  the end (evaluation: a last evaluation of the final weights, so the best file can be the final policy);
 - ``close()``: once, when the run ends (after the final checkpoint, with the workers): stop what it
   started (a process, a thread).
 
@@ -97,6 +100,8 @@ class Extension(Protocol):
 
     def frozen_table(self) -> SharedBlob | None: ...
 
+    def finish(self, env_steps: int) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -130,6 +135,9 @@ class ExtensionBase:
         return ()
 
     def frozen_table(self) -> SharedBlob | None:
+        return None
+
+    def finish(self, env_steps: int) -> None:
         return None
 
     def close(self) -> None:

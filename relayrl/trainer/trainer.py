@@ -265,6 +265,9 @@ class Trainer:
             startup.mark("workers")
             self.state.start_session()  # training time counts from here (start-up excluded)
             loop.run()
+            if not self.stop:
+                for ext in self.extensions:
+                    ext.finish(self.state.env_steps)
         except KeyboardInterrupt:
             self.stop.request("SIGINT")  # handlers not installed (not the main thread) or Ctrl-C before them
             raise
