@@ -1,22 +1,28 @@
-# Fresh-clone entry points: `make train` and `make test` create .venv and install everything first.
+# Fresh-clone entry points: `make train` and `make test` create .venv and install first: `make train`
+# only what the main job needs (torch, gymnasium and the core), `make test` every optional extra too.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+CORE_STAMP := $(VENV)/.installed-core
 STAMP := $(VENV)/.installed
 
 .PHONY: install train test test-fast test-multiprocess test-slow lint bench clean
 
-$(STAMP): pyproject.toml
+$(CORE_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch is pinned for the dev/test install: 2.13.0 is the CPU build this project is tested with.
 	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e .
+	touch $(CORE_STAMP)
+
+$(STAMP): $(CORE_STAMP)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-train: $(STAMP)
+train: $(CORE_STAMP)
 	$(VENV)/bin/relayrl train --env CartPole-v1 --experiment cartpole
 
 # `make test` runs both sets; pytest's exit code 5 ("no tests collected") fails the target like any
