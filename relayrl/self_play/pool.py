@@ -173,7 +173,7 @@ class SnapshotPool(ExtensionBase):
     def opponent_weights(self) -> dict[int, float]:
         """Slot -> sampling weight by ``--self-play-opponents`` (see the module docstring)."""
         mode = self.cfg.opponents
-        if mode == "latest":
+        if mode == "latest" and self.versions:
             newest = max(self.versions, key=lambda s: self.versions[s])
             return {slot: float(slot == newest) for slot in self.versions}
         if mode == "rating" and self.league is not None:
