@@ -1,4 +1,4 @@
-"""``relayrl train | enjoy | plot | export``: dispatch to the command's module (imported only when it runs).
+"""``relayrl train | enjoy | plot | export | league``: dispatch to the command's module (imported only when it runs).
 
 Exit codes: 0 success, 1 a rollout worker failed (or training info, the final checkpoint, or an exported
 file's check), 2 a usage or configuration error, 130 interrupted.
@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": (
         "relayrl.cli.export",
         "Export a trained policy to ONNX (deterministic action and value) for inference without relayrl.",
+    ),
+    "league": (
+        "relayrl.cli.league",
+        "Print the league table (skill ratings) of an experiment trained with --self-play.",
     ),
 }
 """Command -> (module with ``run(argv) -> exit code``, one-line help)."""

@@ -10,8 +10,13 @@ steps carry controller id ``num_policies + slot``, which no learner selects.
 
 The learner's results against each slot (win = the ``--self-play-win-key`` episode stat, else return > 0)
 are kept over its last ``RESULTS_WINDOW`` games; ``hardest`` sampling weighs a slot ``1.05 - win rate``.
-The pool (weights, versions, results) is saved in checkpoints (``state_dict``, under ``self_play``) and
-restored on resume (``start``). The learning policy is the run's one policy (``--self-play`` needs
+Every game also updates the ratings of the learner (player ``policy_<k>``) and the snapshot
+(``snapshot_<k>_<version>``) in the pool's ``LeagueTable`` (relayrl/league/table.py; a snapshot's rating
+starts from the learner's when it is added), whatever the sampling; ``rating`` sampling weighs a slot
+by the predicted chance that the learner beats it (relayrl/league/selection.py), ``latest`` plays only
+the newest snapshot. The pool (weights, versions, results, ratings) is saved in checkpoints
+(``state_dict``, under ``self_play``) and restored on resume (``start``; a checkpoint without ratings
+starts them afresh). The learning policy is the run's one policy (``--self-play`` needs
 ``--num-policies 1``).
 """
 
@@ -26,6 +31,8 @@ from typing import Any
 import torch
 
 from relayrl.config import SelfPlayConfig
+from relayrl.league.ratings import snapshot_id
+from relayrl.league.table import build_table
 from relayrl.shared.progress import SharedBlob
 from relayrl.shared.weights import SharedWeights
 from relayrl.trainer.extensions import ExtensionBase, ExtensionContext
@@ -81,6 +88,10 @@ class SnapshotPool(ExtensionBase):
         self.states: dict[int, dict[str, torch.Tensor]] = {}
         self.last_version: int | None = None
         self.last_table = time.monotonic()
+        self.league = build_table(cfg.win_key)
+        """The ratings of the learner and the snapshots (None: openskill is not installed)."""
+        if self.league is not None:
+            self.league.add_learner(learning.id)
 
     # ----- extension hooks -----
 
@@ -127,10 +138,14 @@ class SnapshotPool(ExtensionBase):
             slot = len(self.versions)
         else:
             slot = min(self.versions, key=lambda s: self.versions[s])  # the oldest
+            if self.league is not None:
+                self.league.retire(self.player(slot))
         self.states[slot] = {k: v.detach().to("cpu", copy=True) for k, v in state_dict.items()}
         self.versions[slot] = version
         self.results[slot] = collections.deque(maxlen=RESULTS_WINDOW)
         self.last_version = version
+        if self.league is not None:
+            self.league.add_snapshot(self.learning.id, self.player(slot))
         self.weights[slot].publish(self.states[slot], version)
         self.publish_table()
         return slot
@@ -145,17 +160,35 @@ class SnapshotPool(ExtensionBase):
             slot = ep.opponent - self.num_policies
             if slot in self.results:
                 self.results[slot].append(is_win(ep, self.cfg.win_key))
+                if self.league is not None:
+                    self.league.game(self.learning.id, self.player(slot), ep)
+
+    def player(self, slot: int) -> str:
+        """The league player id of the snapshot in ``slot``."""
+        return snapshot_id(self.learning.id, self.versions[slot])
 
     def win_rates(self) -> dict[int, float | None]:
         return {slot: (sum(r) / len(r) if r else None) for slot, r in self.results.items()}
 
+    def opponent_weights(self) -> dict[int, float]:
+        """Slot -> sampling weight by ``--self-play-opponents`` (see the module docstring)."""
+        mode = self.cfg.opponents
+        if mode == "latest" and self.versions:
+            newest = max(self.versions, key=lambda s: self.versions[s])
+            return {slot: float(slot == newest) for slot in self.versions}
+        if mode == "rating" and self.league is not None:
+            players = {slot: self.player(slot) for slot in self.versions}
+            return self.league.weights(self.learning.id, players, self.cfg.rating_weight)
+        return sampling_weights(self.win_rates(), "hardest" if mode == "hardest" else "uniform")
+
     def publish_table(self) -> None:
         self.last_table = time.monotonic()
-        weights = sampling_weights(self.win_rates(), self.cfg.opponents)
+        weights = self.opponent_weights()
         self.table.publish({slot: {"version": self.versions[slot], "weight": weights[slot]} for slot in self.versions})
 
     def scalars(self) -> dict[str, float]:
-        """``self_play/...`` report values: pool size, win rate against the whole pool and per slot age."""
+        """``self_play/...`` report values: pool size, win rate against the whole pool and per slot age;
+        ``league/<player>/{mu,sigma,ordinal}`` of the learner and the snapshots in the pool."""
         out = {"self_play/pool_size": float(len(self.versions))}
         games = [x for r in self.results.values() for x in r]
         if games:
@@ -165,6 +198,8 @@ class SnapshotPool(ExtensionBase):
             rate = self.win_rates()[slot]
             if rate is not None:
                 out[f"self_play/win_rate_vs_snapshot_{age}"] = rate  # 0: the newest snapshot
+        if self.league is not None:
+            out.update(self.league.scalars())
         return out
 
     # ----- checkpoints -----
@@ -180,6 +215,7 @@ class SnapshotPool(ExtensionBase):
                 for slot in self.versions
             },
             "last_version": self.last_version,
+            **({"league": self.league.state_dict()} if self.league is not None else {}),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -193,4 +229,9 @@ class SnapshotPool(ExtensionBase):
             self.weights[slot].publish(self.states[slot], self.versions[slot])
         last = state.get("last_version")
         self.last_version = None if last is None else int(last)
+        if self.league is not None:
+            self.league.load_state_dict(state.get("league", {}))
+            self.league.add_learner(self.learning.id)  # a checkpoint without ratings: rated afresh
+            for slot in self.versions:
+                self.league.add_snapshot(self.learning.id, self.player(slot))
         self.publish_table()

@@ -1,0 +1,90 @@
+"""``relayrl league``: print the league table of an experiment trained with ``--self-play``.
+
+``league_table(LeagueConfig(experiment=...))`` reads the checkpoint (the latest by default) and returns
+its ratings (the self-play pool's ``league`` entry, relayrl/league/table.py), best conservative estimate
+(``mu - 3 sigma``) first; ``format_table`` makes the printed text. Reading needs no openskill. An
+experiment, checkpoint or rating that is missing is a ``ConfigError`` naming the fix (exit 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from relayrl.cli.parsing import parse
+from relayrl.cli.policy_choice import read_checkpoint_file
+from relayrl.config import ConfigError
+from relayrl.experiment import Experiment
+from relayrl.league.ratings import Ratings, Row
+from relayrl.utils.logs import setup_logging
+
+
+@dataclasses.dataclass(frozen=True)
+class LeagueConfig:
+    """Print the league table (every player's rating) of an experiment trained with --self-play."""
+
+    experiment: str
+    """Experiment name: the folder under train_dir that training wrote."""
+
+    train_dir: str = "train_dir"
+    """Root folder for experiments."""
+
+    checkpoint: str = "latest"
+    """Which checkpoint's ratings: ``latest``, ``best`` or a path to a ``.pt`` file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LeagueTableView:
+    """The table of one checkpoint: its rows (best first), the players in play, where it came from."""
+
+    rows: list[Row]
+    active: frozenset[str]
+    """The learners and the snapshots in the pool when the checkpoint was written."""
+    checkpoint: str
+    env_steps: int
+
+
+def league_table(cfg: LeagueConfig) -> LeagueTableView:
+    """The ratings saved in the experiment's checkpoint; ConfigError when it has none."""
+    experiment = Experiment.existing(cfg.train_dir, cfg.experiment)
+    data = read_checkpoint_file(experiment, cfg.checkpoint)
+    path = str(data.get("path", cfg.checkpoint))
+    saved: Any = (data.get("self_play") or {}).get("league")
+    if not saved or not saved.get("players"):
+        raise ConfigError(
+            f"checkpoint {path} of experiment {cfg.experiment} holds no league ratings; they are kept by runs "
+            "trained with --self-play (and openskill installed: pip install 'relayrl[league]')."
+        )
+    ratings = Ratings()
+    ratings.load_state_dict(saved)
+    return LeagueTableView(ratings.table(), frozenset(saved.get("active", ())), path, int(data.get("env_steps", 0)))
+
+
+def _status(row: Row, view: LeagueTableView) -> str:
+    if row.player.startswith("policy_"):
+        return "learner"
+    return "in pool" if row.player in view.active else "retired"
+
+
+def format_table(view: LeagueTableView) -> str:
+    """The table as text: one line per player, best conservative estimate first."""
+    width = max(len("player"), *(len(row.player) for row in view.rows))
+    lines = [
+        f"league table of {view.checkpoint} ({view.env_steps:,} env steps), best conservative estimate first",
+        f"{'rank':>4}  {'player':<{width}}  {'mu':>7}  {'sigma':>6}  {'mu-3sigma':>9}  {'games':>7}  status",
+    ]
+    for rank, row in enumerate(view.rows, 1):
+        lines.append(
+            f"{rank:>4}  {row.player:<{width}}  {row.mu:>7.2f}  {row.sigma:>6.2f}  {row.ordinal:>9.2f}  "
+            f"{row.games:>7}  {_status(row, view)}"
+        )
+    return "\n".join(lines)
+
+
+def run(argv: Sequence[str]) -> int:
+    """``relayrl league`` flags -> the table on stdout."""
+    cfg = parse(LeagueConfig, argv, "league")
+    setup_logging("main")
+    print(format_table(league_table(cfg)))
+    return 0
