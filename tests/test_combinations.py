@@ -17,7 +17,7 @@ FEATURES: dict[str, dict[str, object]] = {
     "pbt": {"multi_agent__num_policies": 2, "pbt__enabled": True},
     "pbt + self-play": {"multi_agent__num_policies": 2, "pbt__enabled": True, "self_play__enabled": True},
 }
-REFUSED = {"pbt + self-play": "self-play trains one policy, PBT a population of 2 or more"}
+REFUSED = {"pbt + self-play": "self-play.s learners play each other as a league, PBT.s population copies weights"}
 """Feature sets refused on every backend, with (part of) their one-line reason."""
 
 

@@ -4,6 +4,7 @@ league table, its checkpoint round trip, ``--self-play-opponents rating`` end to
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import math
 import sys
@@ -23,6 +24,7 @@ from relayrl.league.selection import rating_weights, weight_of
 from relayrl.league.table import LeagueTable, game_score
 from relayrl.self_play.pool import SnapshotPool
 from relayrl.trainer.checkpointer import read_checkpoint
+from relayrl.worker.mapping import AgentMapping
 from relayrl.worker.report import EpisodeRecord
 
 BETA = MU / 6  # openskill's default performance spread
@@ -210,7 +212,7 @@ def _learning(state: dict) -> SimpleNamespace:
 def _pool(**cfg) -> SnapshotPool:
     state = {"w": torch.zeros(2)}
     config = SelfPlayConfig(**{"enabled": True, "every": 10, "pool_size": 2, **cfg})
-    return SnapshotPool(config, _learning(state), num_policies=1, ctx=torch.multiprocessing)
+    return SnapshotPool(config, [_learning(state)], ctx=torch.multiprocessing)
 
 
 def test_the_pool_rates_its_games_reports_active_players_and_round_trips():
@@ -226,9 +228,8 @@ def test_the_pool_rates_its_games_reports_active_players_and_round_trips():
     p = {slot: ratings.predict_win("policy_0", snapshot_id(0, v)) for slot, v in pool.versions.items()}
     pool.publish_table()  # as the trainer's housekeeping does every TABLE_SECONDS
     _, table = pool.table.read()
-    assert table[1]["weight"] == pytest.approx(p[1] * (1 - p[1])) and table[0]["weight"] == pytest.approx(
-        p[0] * (1 - p[0])
-    )
+    weights = table["weights"][0]  # learner 0's, by controller id (1 + slot)
+    assert weights[1 + 1] == pytest.approx(p[1] * (1 - p[1])) and weights[1 + 0] == pytest.approx(p[0] * (1 - p[0]))
     pool.add(w, 20)  # replaces version 0 (the oldest)
     scalars = pool.scalars()
     players = {key.split("/")[1] for key in scalars if key.startswith("league/")}
@@ -255,7 +256,7 @@ def test_latest_plays_only_the_newest_snapshot():
         pool.add({"w": torch.zeros(2)}, version)
     pool.add({"w": torch.zeros(2)}, 30)  # into slot 0
     _, table = pool.table.read()
-    assert {slot: entry["weight"] for slot, entry in table.items()} == {0: 1.0, 1: 0.0, 2: 0.0}
+    assert table["weights"][0] == {1 + 0: 1.0, 1 + 1: 0.0, 1 + 2: 0.0}
 
 
 # ----- config -----
@@ -331,3 +332,84 @@ def test_league_of_an_experiment_without_ratings_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "holds no league ratings" in err[0] and "--self-play" in err[0]
     assert cli_main(["league", "--experiment", "nope", "--train-dir", str(tmp_path)]) == 2
+
+
+# ----- several learners -----
+
+
+def _learner(k: int) -> SimpleNamespace:
+    learner = SimpleNamespace(model=SimpleNamespace(state_dict=lambda: {"w": torch.zeros(2)}), policy_version=0)
+    return SimpleNamespace(id=k, learner=learner, version=0)
+
+
+def test_a_pool_of_two_learners_gives_each_its_own_slots_and_plays_them_against_each_other():
+    config = SelfPlayConfig(enabled=True, every=10, pool_size=2, opponents="hardest")
+    pool = SnapshotPool(config, [_learner(0), _learner(1)], ctx=torch.multiprocessing)
+    assert len(pool.weights) == 4  # 2 slots per learner
+    pool.start(None)  # each learner's first snapshot
+    assert pool.owner == {0: 0, 2: 1}
+    for version in (10, 20):
+        pool.maybe_add({"w": torch.zeros(2)}, version, k=1)
+    assert pool.owner == {0: 0, 2: 1, 3: 1} and pool.versions[2] == 20  # learner 1's oldest slot was reused
+    # learner 0 (controller 0) beats learner 1 (controller 1): both sides' episodes, rated once
+    pool.record([EpisodeRecord(1.0, 5, {"win": 1.0}, policy_id=0, opponent=1)] * 3)
+    pool.record([EpisodeRecord(-1.0, 5, {"win": 0.0}, policy_id=1, opponent=0)] * 3)
+    pool.record([EpisodeRecord(-1.0, 5, {"win": 0.0}, policy_id=0, opponent=2 + 3)])  # vs learner 1's snapshot
+    ratings = pool.league.ratings
+    assert ratings["policy_0"].games == 4 and ratings["policy_1"].games == 3
+    assert ratings["policy_0"].mu > ratings["policy_1"].mu
+    assert set(pool.candidates(0)) == {1, 2 + 0, 2 + 2, 2 + 3}  # learner 1 and every snapshot, not itself
+    weights = pool.opponent_weights(1)
+    assert weights[0] == pytest.approx(1.05) and weights[2 + 0] == 1.0  # learner 1 never beat learner 0
+    scalars = pool.scalars()
+    assert scalars["self_play/policy_0/win_rate_vs_policy_1"] == 1.0
+    assert scalars["self_play/policy_1/win_rate_vs_policy_0"] == 0.0
+    assert scalars["self_play/policy_0/win_rate_vs_pool"] == 0.0
+    _, table = pool.table.read()
+    assert set(table["weights"]) == {0, 1} and table["slots"][3] == {"version": 10, "policy": 1}
+    restored = SnapshotPool(config, [_learner(0), _learner(1)], ctx=torch.multiprocessing)
+    restored.start(pool.state_dict())
+    assert restored.owner == pool.owner and restored.versions == pool.versions
+    assert restored.opponent_weights(1) == weights and restored.league.ratings.table() == ratings.table()
+    assert restored.maybe_add({"w": torch.zeros(2)}, 25, k=1) is False  # learner 1's cadence goes on from 20
+
+
+def test_a_single_learner_checkpoint_loads_into_learner_0s_slots():
+    old = {  # the self_play entry of a checkpoint written before leagues of several learners
+        "slots": {
+            0: {"version": 20, "weights": {"w": torch.ones(2)}, "results": [1.0, 0.0]},
+            1: {"version": 10, "weights": {"w": torch.zeros(2)}, "results": [1.0]},
+        },
+        "last_version": 20,
+    }
+    config = SelfPlayConfig(enabled=True, every=10, pool_size=2)
+    pool = SnapshotPool(config, [_learner(0), _learner(1)], ctx=torch.multiprocessing)
+    pool.start(old)
+    assert pool.owner == {0: 0, 1: 0, 2: 1} and pool.versions[0] == 20
+    assert pool.win_rates(0) == {0: 0.5, 1: 1.0, 2: None}  # controller ids moved from 1 + slot to 2 + slot
+    assert pool.maybe_add({"w": torch.zeros(2)}, 25, k=0) is False
+
+
+def test_self_play_draws_the_learner_and_can_pair_two_learners():
+    cfg = replace(relayrl.Config(env="x"), self_play__enabled=True, multi_agent__num_policies=2)
+    table = {0: {1: 1.0}, 1: {0: 1.0, 2: 1.0}}  # learner 0 plays learner 1; learner 1 plays 0 or snapshot slot 0
+    mapping = AgentMapping(cfg, ["a", "b"], 40, 0, seed=1, pool_weights=lambda k: table[k])
+    pairs = set()
+    for e in range(40):
+        mapping.new_episode(e)
+        pairs.add(tuple(sorted(mapping.controller[2 * e : 2 * e + 2].tolist())))
+    assert pairs == {(0, 1), (1, 2)}  # learner vs learner, and learner 1 vs the snapshot (controller 2)
+
+
+def test_a_league_of_three_learners_trains_end_to_end(tmp_path):
+    cfg = _duel_cfg(tmp_path, train_for_env_steps=3000, multi_agent__num_policies=3, self_play__every=4)
+    summary = relayrl.train(cfg)
+    assert summary.env_steps >= 3000
+    saved = read_checkpoint(Path(summary.checkpoint))
+    assert all(p["policy_version"] > 0 for p in saved["policies"].values()) and len(saved["policies"]) == 3
+    owners = {entry["policy"] for entry in saved["self_play"]["slots"].values()}
+    assert owners == {0, 1, 2}
+    rows = [json.loads(line) for line in (tmp_path / "e" / "progress.jsonl").read_text().splitlines()]
+    keys = set().union(*rows)
+    assert {f"league/policy_{k}/ordinal" for k in range(3)} <= keys
+    assert any(key.startswith("self_play/policy_2/win_rate_vs_policy_") for key in keys)

@@ -103,7 +103,6 @@ def test_a_hook_that_raises_mid_run_names_the_hook():
         (dict(num_policies=4, policy_mapping="fixed"), ("a", "b"), "would never act"),
         (dict(num_policies=9), ("a", "b"), "exceeds the 8 agents"),
         (dict(self_play=True), None, "needs a multi-agent env"),
-        (dict(self_play=True, num_policies=2), ("a", "b"), "--num-policies 1"),
     ],
 )
 def test_bad_mapping_settings_are_refused_up_front(ma, agents, match):
@@ -112,7 +111,7 @@ def test_bad_mapping_settings_are_refused_up_front(ma, agents, match):
 
 
 def test_self_play_maps_one_learner_against_a_pool_snapshot():
-    mapping = AgentMapping(_cfg(self_play=True), ["a", "b"], 20, 0, seed=3, pool_weights=lambda: {0: 1.0, 2: 1.0})
+    mapping = AgentMapping(_cfg(self_play=True), ["a", "b"], 20, 0, seed=3, pool_weights=lambda k: {1: 1.0, 3: 1.0})
     for e in range(20):
         mapping.new_episode(e)
         rows = mapping.controller[2 * e : 2 * e + 2].tolist()
@@ -178,7 +177,7 @@ def _learning(state: dict) -> SimpleNamespace:
 
 def test_pool_snapshots_every_k_versions_replaces_the_oldest_and_round_trips():
     cfg = SelfPlayConfig(enabled=True, every=10, pool_size=2, opponents="hardest")
-    pool = SnapshotPool(cfg, _learning(_state(0.0)), num_policies=1, ctx=torch.multiprocessing)
+    pool = SnapshotPool(cfg, [_learning(_state(0.0))], ctx=torch.multiprocessing)
     assert pool.maybe_add(_state(0.0), 0)
     assert not pool.maybe_add(_state(1.0), 5)
     assert pool.maybe_add(_state(1.0), 10) and pool.maybe_add(_state(2.0), 20)
@@ -187,12 +186,13 @@ def test_pool_snapshots_every_k_versions_replaces_the_oldest_and_round_trips():
     pool.record([EpisodeRecord(-1.0, 5, {"win": 0.0}, policy_id=0, opponent=1 + 0)])
     pool.record([EpisodeRecord(1.0, 5, {"win": 1.0}, policy_id=1, opponent=0)])  # the snapshot's own episode
     assert pool.win_rates() == {0: 0.0, 1: 1.0}
-    restored = SnapshotPool(cfg, _learning(_state(0.0)), num_policies=1, ctx=torch.multiprocessing)
+    restored = SnapshotPool(cfg, [_learning(_state(0.0))], ctx=torch.multiprocessing)
     restored.load_state_dict(pool.state_dict())
     assert restored.versions == pool.versions and restored.win_rates() == pool.win_rates()
     assert restored.weights[0].tensors["w"].tolist() == [2.0, 2.0] and int(restored.weights[0].version[0]) == 20
     _, table = restored.table.read()
-    assert table[0]["weight"] > table[1]["weight"]  # hardest: the slot the learner never beats
+    weights = table["weights"][0]  # learner 0's, by controller id (1 + slot)
+    assert weights[1 + 0] > weights[1 + 1]  # hardest: the slot the learner never beats
     assert restored.maybe_add(_state(3.0), 25) is False  # the cadence continues from the restored version
 
 
@@ -283,8 +283,8 @@ def test_snapshot_age_curriculum_moves_to_newer_snapshots_as_the_learner_wins():
         1,
         0,
         seed=0,
-        pool_weights=lambda: {0: 1.0, 1: 1.0, 2: 1.0},
-        pool_versions=lambda: {0: 30, 1: 10, 2: 20},
+        pool_weights=lambda k: {1: 1.0, 2: 1.0, 3: 1.0},
+        pool_versions=lambda k: {0: 30, 1: 10, 2: 20},
         opponent_level=lambda e: 1,
     )
     mapping.new_episode(0)

@@ -156,13 +156,13 @@ def test_self_play_pool_is_checkpointed_and_restored(tmp_path):
     data = read_checkpoint(Path(summary.checkpoint))
     saved = data["self_play"]
     versions = sorted(slot["version"] for slot in saved["slots"].values())
-    assert len(versions) == 3 and versions[-1] == saved["last_version"] > 0
+    assert len(versions) == 3 and versions[-1] == saved["last_versions"][0] > 0
     # one of the two players learns in every game step; the snapshot's steps are nobody's
     assert data["policies"][0]["env_steps"] == data["env_steps"]
     progress = rows(summary)
     last = progress[-1]  # the final report, made after the final checkpoint with the same results
     assert last["self_play/pool_size"] == 3.0
-    games = {slot: entry["results"] for slot, entry in saved["slots"].items()}
+    games = {slot: saved["results"].get(f"0:{1 + slot}", []) for slot in saved["slots"]}  # learner 0 vs 1 + slot
     assert last["self_play/win_rate_vs_pool"] == pytest.approx(mean([x for r in games.values() for x in r]))
     newest_first = sorted(games, key=lambda slot: -saved["slots"][slot]["version"])
     for age, slot in enumerate(newest_first):
@@ -179,15 +179,15 @@ def test_self_play_pool_is_checkpointed_and_restored(tmp_path):
     # would hold one snapshot of the current weights).
     more = relayrl.train(replace(cfg, train_for_env_steps=data["env_steps"] + 1, self_play__every=10**6))
     again = read_checkpoint(Path(more.checkpoint))["self_play"]
-    assert again["last_version"] == saved["last_version"]
+    assert again["last_versions"][0] == saved["last_versions"][0]
     assert set(again["slots"]) == set(saved["slots"])
     for slot, entry in saved["slots"].items():
         now = again["slots"][slot]
         assert now["version"] == entry["version"]
         assert all(torch.equal(now["weights"][name], w) for name, w in entry["weights"].items())
         # the saved results, then the few games of the one rollout since (a window of RESULTS_WINDOW games)
-        played = now["results"]
-        assert any((entry["results"] + played[len(played) - n :])[-RESULTS_WINDOW:] == played for n in range(33))
+        before, played = games[slot], again["results"].get(f"0:{1 + slot}", [])
+        assert any((before + played[len(played) - n :])[-RESULTS_WINDOW:] == played for n in range(33))
 
 
 def test_a_mapping_hook_that_raises_stops_the_run_naming_it_and_leaves_a_loadable_checkpoint(tmp_path):

@@ -497,6 +497,31 @@ def test_self_play_snapshots_reach_the_actors_through_the_object_store(cluster, 
     assert_no_actors_left()
 
 
+@pytest.mark.timeout(180)
+def test_a_league_of_two_learners_plays_each_other_and_all_snapshots_on_other_nodes(cluster, tmp_path):
+    log_dir = tmp_path / "records"
+    err = _train_cli(
+        cluster,
+        tmp_path,
+        *("--env", "ray_envs:make_recorded_duel", "--env-kwargs", json.dumps({"log_dir": str(log_dir)})),
+        *("--self-play", "--num-policies", "2", "--self-play-every", "2", "--self-play-pool-size", "2"),
+        *("--self-play-opponents", "rating"),
+    )
+    learners: set[tuple[int, ...]] = set()  # the learning policies of each episode, as the envs were told
+    slots: set[int] = set()
+    for rec in _duel_records(tmp_path):
+        for d in rec["deliveries"]:
+            ids = [entry["policy_id"] for entry in d["agents"].values()]
+            learners.add(tuple(sorted(k for k in ids if k is not None)))
+            slots.update(e["snapshot_slot"] for e in d["agents"].values() if e["policy_id"] is None)
+    assert {(0,), (1,), (0, 1)} <= learners  # each learner vs a snapshot, and the two learners together
+    assert {0, 2} <= slots  # snapshots of both learners (learner k's slots: 2k, 2k + 1)
+    assert {"snapshot 0", "snapshot 2"} <= set(_reads_per_channel(err))
+    last = _progress(tmp_path)[-1]
+    assert "league/policy_0/ordinal" in last and "league/policy_1/ordinal" in last
+    assert_no_actors_left()
+
+
 def test_plr_scores_and_distribution_cross_the_ray_backend(cluster, tmp_path, monkeypatch):
     reports = record_reports(monkeypatch)
     cfg = cfg_for(

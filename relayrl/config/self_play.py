@@ -19,23 +19,24 @@ RATING_WEIGHTS = ("hard", "even")
 
 @dataclasses.dataclass(frozen=True)
 class SelfPlayConfig:
-    """Self-play against a pool of the learning policy's snapshots (docs/multi-agent.md)."""
+    """Self-play against a pool of the learning policies' snapshots (docs/multi-agent.md, docs/league.md)."""
 
     enabled: Annotated[bool, flag("self-play")] = False
-    """Self-play for a multi-agent env: each episode one agent (drawn at random) is the learning
-    policy and the others are played by a frozen snapshot of it from a pool; snapshot agents are
-    not learned from. Needs ``--num-policies 1``."""
+    """Self-play for a multi-agent env: each episode one agent (drawn at random) is a learning policy
+    and the others are its opponent: a frozen snapshot from the pool (not learned from) or, with
+    ``--num-policies N`` > 1 (a league of N learners), another learning policy."""
 
     every: Annotated[int, flag("self-play-every")] = 10
-    """Add a snapshot of the learning policy to the pool every this many policy versions."""
+    """Add a snapshot of each learning policy to the pool every this many of its versions."""
 
     pool_size: Annotated[int, flag("self-play-pool-size")] = 5
-    """Snapshots kept in the pool (the oldest is replaced when it is full)."""
+    """Snapshots kept in the pool per learning policy (its oldest is replaced when they are full)."""
 
     opponents: Annotated[Literal["uniform", "hardest", "latest", "rating"], flag("self-play-opponents")] = "uniform"
-    """How an episode's opponent is drawn from the pool: ``uniform``; ``hardest`` (weighted toward the
-    snapshots the learner has beaten least: weight ``1.05 - win rate`` over its last 100 games against
-    each); ``latest`` (always the newest snapshot); or ``rating`` (weighted by the rating-predicted
+    """How an episode's opponent is drawn for its learner, among the pool's snapshots and the other
+    learning policies: ``uniform``; ``hardest`` (weighted toward the opponents the learner has beaten
+    least: weight ``1.05 - win rate`` over its last 100 games against each); ``latest`` (the newest
+    snapshot of each learning policy, and the other learning policies); or ``rating`` (weighted by the rating-predicted
     chance p that the learner wins, see --self-play-rating-weight; needs ``pip install 'relayrl[league]'``;
     docs/league.md)."""
 
@@ -67,11 +68,9 @@ class SelfPlayConfig:
         if self.enabled:
             require(
                 not cfg.pbt.enabled,
-                "--pbt and --self-play cannot be combined: self-play trains one policy, PBT a population of 2 or "
-                "more; drop one of them.",
+                "--pbt and --self-play cannot be combined: self-play's learners play each other as a league, PBT's "
+                "population copies weights between its members; drop one of them.",
             )
-            n = cfg.multi_agent.num_policies
-            require(n == 1, f"--self-play trains one policy against its snapshots; use --num-policies 1 (got {n}).")
             require(
                 self.opponents != "rating" or importlib.util.find_spec("openskill") is not None,
                 "--self-play-opponents rating needs the openskill package: pip install 'relayrl[league]' "

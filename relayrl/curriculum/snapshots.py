@@ -1,12 +1,12 @@
 """``SnapshotAgeCurriculum``: the opponent-difficulty curriculum of self-play, over snapshot ages.
 
 The per-env-instance curriculum of ``OpponentCurriculum``, with the levels taken from the self-play pool
-instead of scripted bots: level 0 is the oldest snapshot in the pool, level ``L - 1`` the newest (the
+instead of scripted bots: level 0 is the learner's oldest snapshot in the pool, level ``L - 1`` its newest (the
 strongest, usually). It wraps a multi-agent env (it follows the same contract, so it goes where the env
 is made, in the factory); each episode the worker's mapping plays the snapshot of this instance's level
 (``worker/mapping.py`` reads ``opponent_level``) instead of drawing one. The learning agent of an
-episode is the one ``training_info["agents"]`` names as policy 0 (delivered before every episode with
-self-play). On that agent's last step its win (``metric``) enters this instance's window; the level
+episode is the one agent that ``training_info["agents"]`` names with a policy id (delivered before
+every episode with self-play; an episode of two learners against each other is not counted). On that agent's last step its win (``metric``) enters this instance's window; the level
 moves up at a win rate >= ``promote_threshold`` and down below ``demote_threshold``, and the window is
 emptied. The episode's level is added to the learning agent's ``episode_extra_stats`` as
 ``opponent/level``; ``get_state`` / ``set_state`` carry level and window through checkpoints like
@@ -63,7 +63,7 @@ class SnapshotAgeCurriculum:
     def set_training_info(self, training_info: dict[str, Any]) -> None:
         self.training_info = training_info
         agents = training_info.get("agents") or {}
-        learners = [agent for agent, entry in agents.items() if entry.get("policy_id") == 0]
+        learners = [agent for agent, entry in agents.items() if entry.get("policy_id") is not None]
         self.learner = learners[0] if len(learners) == 1 else None
         inner = getattr(self.env, "set_training_info", None)
         if callable(inner):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,21 +23,45 @@ class SharedWeights:
 
     A rollout source whose workers cannot map this memory (workers on other machines) ``subscribe``s
     and forwards each publication its own way.
+
+    The tensors are views into one shared buffer per dtype, and version and serial share one more, so
+    that passing this object to a new process passes a few file descriptors, not one per tensor (a
+    process start carries at most a few hundred; a league's snapshot pool holds dozens of models).
     """
 
     def __init__(self, state_dict: dict[str, torch.Tensor], ctx: Any = mp) -> None:
-        self.tensors = {k: v.detach().to("cpu", copy=True).share_memory_() for k, v in state_dict.items()}
-        self.version = torch.zeros((1,), dtype=torch.int64).share_memory_()
-        self.serial = torch.zeros((1,), dtype=torch.int64).share_memory_()
+        sizes: dict[torch.dtype, int] = {}
+        self.layout: dict[str, tuple[torch.dtype, int, tuple[int, ...]]] = {}
+        """Key -> (dtype, offset in that dtype's buffer, shape)."""
+        for key, value in state_dict.items():
+            offset = sizes.get(value.dtype, 0)
+            self.layout[key] = (value.dtype, offset, tuple(value.shape))
+            sizes[value.dtype] = offset + value.numel()
+        self.buffers = {dtype: torch.zeros(n, dtype=dtype).share_memory_() for dtype, n in sizes.items()}
+        self.meta = torch.zeros((2,), dtype=torch.int64).share_memory_()
+        self._views()
+        for key, value in state_dict.items():
+            self.tensors[key].copy_(value.detach())
         self.lock = ctx.Lock()
         self.listeners: list[WeightsListener] = []
 
+    def _views(self) -> None:
+        self.tensors = {
+            key: self.buffers[dtype][offset : offset + math.prod(shape)].view(shape)
+            for key, (dtype, offset, shape) in self.layout.items()
+        }
+        self.version = self.meta[0:1]
+        self.serial = self.meta[1:2]
+
     def __getstate__(self) -> dict[str, Any]:
-        # Listeners belong to the trainer's process (a worker process gets the memory, not them).
-        return {k: v for k, v in self.__dict__.items() if k != "listeners"}
+        # Listeners belong to the trainer's process (a worker process gets the memory, not them); the
+        # views are rebuilt from the buffers (pickled one by one, each would carry its own descriptor).
+        skip = ("listeners", "tensors", "version", "serial")
+        return {k: v for k, v in self.__dict__.items() if k not in skip}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._views()
         self.listeners = []
 
     def subscribe(self, listener: WeightsListener) -> None:

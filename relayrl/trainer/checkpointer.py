@@ -8,10 +8,11 @@ Content (``FORMAT_VERSION`` 2), tensors and plain Python types only, so files lo
     policies {policy id: {learner (model, optimizer, normalizers, policy_version), policy_version,
                           best_reward, best_source, reward_shaping, env_steps, env_params}},
     <extension name>: each enabled training extension's ``state_dict()`` (relayrl/trainer/extensions.py):
-        self_play (--self-play) {slots {slot: {version, weights, results}}, last_version,
+        self_play (--self-play) {slots {slot: {version, policy, weights}}, results {"k:controller": [..]},
+                                 last_versions {k: version}, num_policies,
                                  league {model, players {id: {mu, sigma, games, changing}}, active}}
         pbt (--pbt) {last_ranked, lineage, hyperparameters, warned_objective}
-        evaluation (--eval-every-env-steps) {next_env_steps, warned_metric}
+        evaluation (--eval-every-env-steps) {next_env_steps, warned_metric, last_evaluated}
 
 Keys added within format 2 (a policy's ``env_steps``, ``env_params`` and ``best_source``, the
 extensions' entries) are optional when read.

@@ -25,12 +25,14 @@ from relayrl import info_schema
 
 
 class PoolTable:
-    """The self-play pool as a worker reads it: ``{slot: {"version": v, "weight": w}}`` (a ``SharedBlob``)."""
+    """The self-play pool as a worker reads it (a ``SharedBlob``): ``{"slots": {slot: {"version": v,
+    "policy": k}}, "weights": {k: {controller id: w}}}`` (relayrl/self_play/pool.py)."""
 
     def __init__(self, reader: Any | None) -> None:
         self.reader = reader
         self.read_version = -1
-        self.table: dict[int, dict[str, float]] = {}
+        self.slots: dict[int, dict[str, int]] = {}
+        self.by_learner: dict[int, dict[int, float]] = {}
 
     def _refresh(self) -> None:
         if self.reader is None:
@@ -38,21 +40,26 @@ class PoolTable:
         version = self.reader.version()
         if version != self.read_version:
             self.read_version, value = self.reader.read()
-            self.table = {int(k): dict(v) for k, v in (value or {}).items()}
+            value = value or {}
+            self.slots = {int(s): {key: int(x) for key, x in e.items()} for s, e in value.get("slots", {}).items()}
+            self.by_learner = {
+                int(k): {int(c): float(w) for c, w in weights.items()}
+                for k, weights in value.get("weights", {}).items()
+            }
 
-    def weights(self) -> dict[int, float]:
-        """Slot -> sampling weight of the filled slots."""
+    def weights(self, k: int = 0) -> dict[int, float]:
+        """Controller id -> sampling weight of each opponent of learner ``k`` (snapshots: ``N + slot``)."""
         self._refresh()
-        return {slot: float(entry["weight"]) for slot, entry in self.table.items()}
+        return dict(self.by_learner.get(k, {}))
 
-    def versions(self) -> dict[int, int]:
-        """Slot -> version of the filled slots."""
+    def versions(self, k: int = 0) -> dict[int, int]:
+        """Slot -> version of learner ``k``'s snapshots."""
         self._refresh()
-        return {slot: int(entry["version"]) for slot, entry in self.table.items()}
+        return {slot: e["version"] for slot, e in self.slots.items() if e.get("policy", 0) == k}
 
     def version_of(self, slot: int) -> int | None:
         self._refresh()
-        entry = self.table.get(slot)
+        entry = self.slots.get(slot)
         return None if entry is None else int(entry["version"])
 
 

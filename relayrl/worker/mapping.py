@@ -1,7 +1,10 @@
 """Agent -> policy mapping, decided in the rollout worker at every episode start.
 
 A *controller* id says who acts for a row: ``0 .. P-1`` are the trained policies; with self-play,
-``P + j`` is the frozen snapshot in pool slot ``j`` (never learned from). Each env's rows are
+``P + j`` is the frozen snapshot in pool slot ``j`` (never learned from). With self-play each episode
+has one learner, drawn uniformly among the P policies, against one opponent for its other agents: a
+snapshot or another learner, drawn by that learner's weights in the pool table (or the snapshot of the
+env's ``SnapshotAgeCurriculum`` level among the learner's own). Each env's rows are
 (re)assigned right before the env resets (the env batch's ``before_reset``), so training info delivered
 for the new episode already names the right policies. A user hook that raises or returns an unknown
 id must not be mistaken for an env error (which the batch would handle by restarting the env): the
@@ -57,13 +60,13 @@ class AgentMapping:
         num_envs: int,
         first_env_index: int,
         seed: int,
-        pool_weights: Callable[[], dict[int, float]] | None = None,
-        pool_versions: Callable[[], dict[int, int]] | None = None,
+        pool_weights: Callable[[int], dict[int, float]] | None = None,
+        pool_versions: Callable[[int], dict[int, int]] | None = None,
         opponent_level: Callable[[int], int | None] | None = None,
     ) -> None:
         """``agents``: the agent ids of one env (``[0]`` for a single-agent env); ``first_env_index``:
-        the global index of the worker's env 0; ``pool_weights()``: self-play pool slot -> sampling
-        weight; ``pool_versions()``: slot -> snapshot version; ``opponent_level(e)``: env ``e``'s
+        the global index of the worker's env 0; ``pool_weights(k)``: learner ``k``'s opponents, controller
+        id -> sampling weight; ``pool_versions(k)``: slot -> version of learner ``k``'s snapshots; ``opponent_level(e)``: env ``e``'s
         snapshot-age curriculum level (``SnapshotAgeCurriculum``), or None to draw the opponent."""
         ma = cfg.multi_agent
         self.num_policies = ma.num_policies
@@ -127,23 +130,23 @@ class AgentMapping:
         return policy
 
     def _self_play_assignment(self, e: int) -> np.ndarray:
-        """One agent (at random) is policy 0; the others are one snapshot: the one of env ``e``'s
-        curriculum level (0: the oldest in the pool), else drawn from the pool by weight."""
-        out = np.empty(self.num_agents, dtype=np.int64)
-        weights = self.pool_weights() if self.pool_weights is not None else {}
+        """One agent (at random) is a learner k (drawn uniformly); the others are one opponent: the
+        snapshot of env ``e``'s curriculum level among k's own (0: the oldest), else drawn by k's weights
+        (a snapshot or another learner); with no opponent yet, the learner plays itself."""
+        k = int(self.rng.integers(self.num_policies)) if self.num_policies > 1 else 0
         level = self.opponent_level(e) if self.opponent_level is not None else None
-        versions = self.pool_versions() if self.pool_versions is not None and level is not None else {}
+        versions = self.pool_versions(k) if self.pool_versions is not None and level is not None else {}
+        weights = self.pool_weights(k) if self.pool_weights is not None and not versions else {}
+        opponent = k
         if versions and level is not None:
             by_age = sorted(versions, key=lambda slot: versions[slot])  # oldest first
-            out[:] = self.num_policies + by_age[min(level, len(by_age) - 1)]
-        elif weights:
-            slots = sorted(weights)
-            p = np.asarray([weights[s] for s in slots], dtype=np.float64)
-            slot = slots[int(self.rng.choice(len(slots), p=p / p.sum()))]
-            out[:] = self.num_policies + slot
-        else:  # empty pool: the learner plays itself
-            out[:] = 0
-        out[int(self.rng.integers(self.num_agents))] = 0
+            opponent = self.num_policies + by_age[min(level, len(by_age) - 1)]
+        elif weights and sum(weights.values()) > 0:
+            ids = sorted(weights)
+            p = np.asarray([weights[c] for c in ids], dtype=np.float64)
+            opponent = ids[int(self.rng.choice(len(ids), p=p / p.sum()))]
+        out = np.full(self.num_agents, opponent, dtype=np.int64)
+        out[int(self.rng.integers(self.num_agents))] = k
         return out
 
     def opponent_of(self, row: int, controller: np.ndarray) -> int | None:
@@ -173,10 +176,6 @@ def validate_mapping(cfg: Config, agents: Sequence[Any] | None, num_envs_total: 
             raise ConfigError(
                 f"--self-play needs a multi-agent env (several agents to play each other); {cfg.env!r} is a "
                 "single-agent env: drop --self-play, or return a PettingZoo ParallelEnv from the env factory."
-            )
-        if ma.num_policies != 1:
-            raise ConfigError(
-                f"--self-play trains one policy against its snapshots; use --num-policies 1 (got {ma.num_policies})."
             )
         return
     if kind == "fixed" and ma.num_policies > num_agents:

@@ -163,7 +163,8 @@ class ProcessSource:
     # ----- stop -----
 
     def stop(self) -> None:
-        procs = [p for p in self.procs if p is not None]
+        # a process whose start failed (e.g. too many descriptors to pass) has nothing to stop
+        procs = [p for p in self.procs if p is not None and p.pid is not None]
         for inbox in self.inboxes:
             try:
                 if inbox is not None:
