@@ -413,3 +413,27 @@ def test_a_league_of_three_learners_trains_end_to_end(tmp_path):
     keys = set().union(*rows)
     assert {f"league/policy_{k}/ordinal" for k in range(3)} <= keys
     assert any(key.startswith("self_play/policy_2/win_rate_vs_policy_") for key in keys)
+
+
+def test_evaluation_matches_against_bots_rate_the_bots_in_the_league(tmp_path):
+    cfg = _duel_cfg(
+        tmp_path,
+        train_for_env_steps=1500,
+        evaluation__every_env_steps=512,
+        evaluation__episodes=4,
+        evaluation__opponents="relayrl.envs.coin_duel:bot_0,relayrl.envs.coin_duel:bot_4",
+    )
+    summary = relayrl.train(cfg)
+    players = read_checkpoint(Path(summary.checkpoint))["self_play"]["league"]["players"]
+    evaluations = [
+        row
+        for row in map(json.loads, (tmp_path / "e" / "progress.jsonl").read_text().splitlines())
+        if "eval/reward" in row
+    ]
+    for bot in ("bot_0", "bot_4"):
+        # every evaluation game (4 per evaluation, the final one included) rated the bot, a fixed player
+        assert players[f"bot:relayrl.envs.coin_duel:{bot}"]["games"] == 4 * len(evaluations)
+        assert not players[f"bot:relayrl.envs.coin_duel:{bot}"]["changing"]
+    assert "league/bot:relayrl.envs.coin_duel:bot_4/ordinal" in json.loads(
+        (tmp_path / "e" / "progress.jsonl").read_text().splitlines()[-1]
+    )

@@ -36,6 +36,8 @@ class EvalResult:
     """The checkpoint file evaluated (set by ``relayrl enjoy``)."""
     policy_id: int | None = None
     """The policy of that checkpoint that was evaluated (set by ``relayrl enjoy``)."""
+    episode_extras: list[dict[str, float]] = dataclasses.field(default_factory=list)
+    """Each episode's ``episode_extra_stats`` (flattened; multi-agent matches: the focus agent's)."""
 
 
 def policy_from_checkpoint(train_cfg: Config, env: gym.Env, data: dict[str, Any], policy_id: int = 0) -> ActorCritic:

@@ -129,6 +129,7 @@ def evaluate_multiagent(
     returns: list[float] = []
     lengths: list[int] = []
     extras: dict[str, list[float]] = {}
+    per_episode: list[dict[str, float]] = []
     for i in range(num_episodes):
         recording = video if i < max_video_episodes else None
         deliver_training_info(env, training_info)
@@ -151,9 +152,12 @@ def evaluate_multiagent(
                     extra = (infos.get(focus) or {}).get(EXTRA_STATS_KEY)
         returns.append(total)
         lengths.append(length)
-        for key, value in (flatten_extra_stats(extra, lambda k, v: None) if extra else {}).items():
+        per_episode.append(flatten_extra_stats(extra, lambda k, v: None) if extra else {})
+        for key, value in per_episode[-1].items():
             extras.setdefault(key, []).append(value)
     arr = np.asarray(returns, dtype=np.float64)
     means = {key: float(np.mean(values)) for key, values in sorted(extras.items())}
     video_path = str(video.path) if video is not None else None
-    return EvalResult(returns, lengths, float(arr.mean()), float(arr.std()), video_path, means)
+    return EvalResult(
+        returns, lengths, float(arr.mean()), float(arr.std()), video_path, means, episode_extras=per_episode
+    )

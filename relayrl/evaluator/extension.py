@@ -26,9 +26,10 @@ from typing import Any
 from relayrl.config import Config, EvaluationConfig
 from relayrl.evaluator.runners import EvalRunner, runner_for
 from relayrl.evaluator.work import EvalReport, EvalRequest, EvalSetup, Evaluator, eval_config
+from relayrl.league.ratings import policy_id
 from relayrl.shared.weights import SharedWeights
 from relayrl.trainer.checkpointer import Checkpointer
-from relayrl.trainer.extensions import ExtensionBase, ExtensionContext
+from relayrl.trainer.extensions import ExtensionBase, ExtensionContext, Match
 from relayrl.trainer.policy_set import PolicySet
 from relayrl.trainer.sources import backend_name
 
@@ -87,6 +88,8 @@ class EvaluationExtension(ExtensionBase):
         self.unreported: dict[str, float] = {}
         self.warned_metric = False
         self.evaluations = 0
+        self.played: list[Match] = []
+        """Games against ``--eval-opponents`` not yet handed out (``matches``)."""
         self.last_evaluated = -1
         """The env steps of the latest finished evaluation (-1: none yet)."""
         self.longest_seconds = 0.0
@@ -110,6 +113,11 @@ class EvaluationExtension(ExtensionBase):
         for report in self.runner.poll():
             self.take(report)
         return ()
+
+    def matches(self) -> Sequence[Match]:
+        """The games of the evaluations taken since the last call (against ``--eval-opponents``)."""
+        out, self.played = self.played, []
+        return out
 
     def report_now(self) -> bool:
         """An evaluation finished: report it at once (each evaluation gets its own report)."""
@@ -176,6 +184,8 @@ class EvaluationExtension(ExtensionBase):
             else:
                 self.checkpointer.save_best_if(self.policies[k], score, self.best_metric, states.get(k))
         self.unreported = out
+        for k, games in report.games.items():
+            self.played += [Match(policy_id(k), player, score) for player, scores in games.items() for score in scores]
         first = report.metrics[min(report.metrics)]
         log.info(
             "evaluation at %d env steps (policy version %d): return %.3f (min %.3f, max %.3f), length %.1f, %.1f s",

@@ -29,9 +29,12 @@ from relayrl.envs.parallel_contract import agent_spaces, is_multiagent_env
 from relayrl.evaluation import EvalResult, env_action
 from relayrl.evaluation.episodes import deliver_training_info
 from relayrl.evaluation.matches import ModelPlayer, ScriptedPlayer, evaluate_multiagent, resolve_opponent
+from relayrl.league.ratings import bot_id, policy_id
+from relayrl.league.table import game_score
 from relayrl.models import ActorCritic, build_actor_critic
 from relayrl.shared.weights import SharedWeights
 from relayrl.utils.obs_tree import zip_obs
+from relayrl.worker.report import EpisodeRecord
 
 SEED_OFFSET = 1_000_003
 """Evaluation episode i resets with ``seed + SEED_OFFSET + i`` (apart from the training envs' seeds)."""
@@ -65,6 +68,9 @@ class EvalReport:
     ``episode_extra_stats/<key>/mean``, ``vs/<opponent>/reward`` and ``vs/<opponent>/win_rate``, and
     ``policy_version`` (of the evaluated weights)."""
     seconds: float
+    games: dict[int, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
+    """With ``--eval-opponents``: policy id -> opponent's league player id (``bot:<spec>``,
+    ``policy_<j>``) -> the policy's result in each game (1 won, 0.5 draw, 0 lost: ``game_score``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,7 +197,13 @@ class Evaluator:
                 "(an env that plays its own opponent chooses it through --eval-env-kwargs)."
             )
         ids = list(range(len(self.setup.weights)))
-        return [(opponent_name(s), resolve_opponent(s, ids, self.setup.cfg.env)) for s in specs]
+        resolved = [resolve_opponent(s, ids, self.setup.cfg.env) for s in specs]
+        self.players = {
+            opponent_name(s): policy_id(r) if isinstance(r, int) else bot_id(s)
+            for s, r in zip(specs, resolved, strict=True)
+        }
+        """Opponent name -> its league player id."""
+        return [(opponent_name(s), r) for s, r in zip(specs, resolved, strict=True)]
 
     def run(self, request: EvalRequest) -> EvalReport:
         """Evaluate every policy's published weights (see the module docstring)."""
@@ -200,16 +212,20 @@ class Evaluator:
         for k, weights in enumerate(self.setup.weights):
             self.held[k] = weights.load_into(self.models[k], self.held[k])
             versions.append(self.held[k][1])
-        metrics = {k: self._policy(k, versions[k], request.env_steps) for k in range(len(self.models))}
-        return EvalReport(request.env_steps, metrics, time.monotonic() - t0)
+        metrics, games = {}, {}
+        for k in range(len(self.models)):
+            metrics[k], games[k] = self._policy(k, versions[k], request.env_steps)
+        return EvalReport(request.env_steps, metrics, time.monotonic() - t0, games)
 
-    def _policy(self, k: int, version: int, env_steps: int) -> dict[str, float]:
+    def _policy(self, k: int, version: int, env_steps: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+        """Policy ``k``'s metrics and, against ``--eval-opponents``, its game results by opponent player."""
         cfg = self.setup.cfg
         ev = cfg.evaluation
         seed = self.setup.seed + SEED_OFFSET
         info = info_schema.evaluation_info(env_steps, k, version)
         if self.agents is None:
             out = summarize([play_together(self.envs, self.models[k], seed, ev.deterministic, info)])
+            games: dict[str, list[float]] = {}
         else:
             results = {}
             for name, opponent in self.opponents or [("self", k)]:
@@ -221,12 +237,17 @@ class Evaluator:
                     self.env, players, self.agents[0], ev.episodes, seed, training_info=info
                 )
             out = summarize(list(results.values()))
+            games = {}
             for name, res in results.items():
                 if self.opponents:
                     out[f"vs/{name}/reward"] = res.mean_return
                     out[f"vs/{name}/win_rate"] = win_rate(res, cfg.self_play.win_key)
+                    games[self.players[name]] = [
+                        game_score(EpisodeRecord(ret, n, extra), cfg.self_play.win_key)
+                        for ret, n, extra in zip(res.returns, res.lengths, res.episode_extras, strict=True)
+                    ]
         out["policy_version"] = float(version)
-        return out
+        return out, games
 
     def _player(self, who: int | Callable[[Any], Any], deterministic: bool) -> Any:
         if isinstance(who, int):

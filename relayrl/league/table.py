@@ -96,6 +96,15 @@ class LeagueTable:
             self.keys_seen.update(episode.extra)
         self.ratings.record(policy_id(k), opponent, game_score(episode, self.win_key))
 
+    def match(self, a: str, b: str, score_a: float) -> None:
+        """Rate one game between players ``a`` and ``b`` played outside the rollouts (an evaluation match);
+        a player not in the table yet (a scripted opponent, ``bot:<spec>``) joins as a fixed, active player."""
+        for player in (a, b):
+            if player not in self.ratings:
+                self.ratings.add(player)
+            self.active.add(player)  # also after a resume, which leaves a restored table's players inactive
+        self.ratings.record(a, b, score_a)
+
     def predictions(self, k: int, candidates: Mapping[K, str]) -> dict[K, float]:
         """Candidate -> the predicted probability that policy ``k`` beats that player."""
         return {key: self.ratings.predict_win(policy_id(k), player) for key, player in candidates.items()}

@@ -40,7 +40,7 @@ from relayrl.league.ratings import policy_id, snapshot_id
 from relayrl.league.table import build_table
 from relayrl.shared.progress import SharedBlob
 from relayrl.shared.weights import SharedWeights
-from relayrl.trainer.extensions import ExtensionBase, ExtensionContext
+from relayrl.trainer.extensions import ExtensionBase, ExtensionContext, Match
 from relayrl.trainer.policy_set import Policy
 from relayrl.worker.report import EpisodeRecord, RolloutReport
 
@@ -122,6 +122,13 @@ class SnapshotPool(ExtensionBase):
             policy = self.learners.get(k)
             if policy is not None and self.maybe_add(policy.learner.model.state_dict(), policy.version, k):
                 log.info("self-play: snapshot of policy %d version %d added to the pool", k, policy.version)
+
+    def on_matches(self, matches: Sequence[Match]) -> None:
+        """Rate the games played outside the rollouts (evaluation against fixed opponents: a scripted
+        opponent enters the table as a fixed player at its first game)."""
+        if self.league is not None:
+            for match in matches:
+                self.league.match(match.a, match.b, match.score_a)
 
     def housekeeping(self, env_steps: int) -> Sequence[int]:
         if time.monotonic() - self.last_table >= TABLE_SECONDS:

@@ -19,6 +19,9 @@ checkpointer call every one of them, by name, at the same points:
 - ``state_dict()``: its checkpoint entry (plain data and tensors), saved under ``name``;
 - ``frozen_weights()`` / ``frozen_table()``: extra controllers for the workers (frozen snapshots that act
   but never train) and the table that says which are live;
+- ``matches()`` / ``on_matches(matches)``: games played outside the rollouts (evaluation matches
+  against fixed opponents) as ``Match`` records: the loop collects every extension's ``matches()`` on
+  each pass and hands them all to every extension's ``on_matches`` (the league rates them);
 - ``finish(env_steps)``: once, when training reaches its end (``--train-for-env-steps`` or
   ``--train-for-seconds``; not on a signal or an error), before the final checkpoint: do what is due at
   the end (evaluation: a last evaluation of the final weights, so the best file can be the final policy);
@@ -61,6 +64,16 @@ EXTENSIONS: dict[str, str] = {
 
 
 @dataclasses.dataclass(frozen=True)
+class Match:
+    """One game between two league players (``relayrl/league/ratings.py`` ids: ``policy_<k>``,
+    ``bot:<spec>``): ``score_a`` is ``a``'s result, 1 won, 0.5 draw, 0 lost."""
+
+    a: str
+    b: str
+    score_a: float
+
+
+@dataclasses.dataclass(frozen=True)
 class ExtensionContext:
     """What an extension is built with (by the trainer, once)."""
 
@@ -100,6 +113,10 @@ class Extension(Protocol):
 
     def frozen_table(self) -> SharedBlob | None: ...
 
+    def matches(self) -> Sequence[Match]: ...
+
+    def on_matches(self, matches: Sequence[Match]) -> None: ...
+
     def finish(self, env_steps: int) -> None: ...
 
     def close(self) -> None: ...
@@ -135,6 +152,12 @@ class ExtensionBase:
         return ()
 
     def frozen_table(self) -> SharedBlob | None:
+        return None
+
+    def matches(self) -> Sequence[Match]:
+        return ()
+
+    def on_matches(self, matches: Sequence[Match]) -> None:
         return None
 
     def finish(self, env_steps: int) -> None:

@@ -145,6 +145,13 @@ class TrainingLoop:
             ext.after_update(updated)
         p.reporter.add_main_time("learner", time.monotonic() - t0)
 
+    def exchange_matches(self) -> None:
+        """Hand the games extensions played outside the rollouts (evaluation) to every extension."""
+        played = [match for ext in self.p.extensions for match in ext.matches()]
+        if played:
+            for ext in self.p.extensions:
+                ext.on_matches(played)
+
     def housekeeping(self, force_report: bool = False) -> None:
         """Extensions, training info, progress bar, the periodic report with the best checkpoints,
         periodic saves."""
@@ -153,6 +160,7 @@ class TrainingLoop:
             # e.g. weights a policy copied (PBT) go out now; its env side with the publication below
             for k in ext.housekeeping(p.state.env_steps):
                 p.policies[k].publish()
+        self.exchange_matches()
         p.publisher.maybe_publish()
         p.reporter.update_bar(p.state.env_steps)
         now = time.monotonic()

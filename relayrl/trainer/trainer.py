@@ -268,6 +268,7 @@ class Trainer:
             if not self.stop:
                 for ext in self.extensions:
                     ext.finish(self.state.env_steps)
+                loop.exchange_matches()  # the final evaluation's games, before the final checkpoint
         except KeyboardInterrupt:
             self.stop.request("SIGINT")  # handlers not installed (not the main thread) or Ctrl-C before them
             raise
