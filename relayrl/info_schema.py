@@ -66,6 +66,13 @@ TASK_INFO = "relayrl_task"
 ``{"index", "num_tasks", "delays"}`` (the task's index in the task space, its size, and the seconds
 from a distribution change to its arrival at the env, for each change since the last episode end)."""
 
+LEAGUE = "league"
+"""Self-play (``--self-play``, with openskill installed): the league's ratings, ``{"ratings": {player id:
+{"mu", "sigma"}}, "snapshots": {k: [player ids of learner k's snapshots in the pool, oldest first]}}``
+(players: the learners ``policy_<k>``, the snapshots in the pool, rated scripted opponents
+``bot:<spec>``; relayrl/league/), republished about once a second. ``SnapshotAgeCurriculum(gate="rating")``
+reads it."""
+
 RESERVED_KEYS = frozenset(
     {
         APPROX_TOTAL_TRAINING_STEPS,
@@ -80,6 +87,7 @@ RESERVED_KEYS = frozenset(
         EVALUATION,
         TASK_DISTRIBUTION,
         TASK,
+        LEAGUE,
     }
 )
 """Keys the framework writes; a ``--training-info-fn`` may not return them."""

@@ -437,3 +437,51 @@ def test_evaluation_matches_against_bots_rate_the_bots_in_the_league(tmp_path):
     assert "league/bot:relayrl.envs.coin_duel:bot_4/ordinal" in json.loads(
         (tmp_path / "e" / "progress.jsonl").read_text().splitlines()[-1]
     )
+
+
+def test_the_snapshot_age_curriculum_can_promote_by_rating():
+    from relayrl.curriculum.snapshots import SnapshotAgeCurriculum
+    from relayrl.envs.coin_duel import CoinDuel
+
+    env = SnapshotAgeCurriculum(CoinDuel(), levels=3, gate="rating")
+    league = {
+        "ratings": {"policy_1": {"mu": 26.0, "sigma": 2.0}, "snapshot_1_0": {"mu": 20.0, "sigma": 3.0}},
+        "snapshots": {1: ["snapshot_1_0", "snapshot_1_10", "snapshot_1_20"]},
+    }
+    league["ratings"].update({"snapshot_1_10": {"mu": 25.0, "sigma": 3.0}, "snapshot_1_20": {"mu": 27.0, "sigma": 3.0}})
+
+    def episode() -> None:
+        env.set_training_info(
+            {"agents": {"player_0": {"policy_id": 1}, "player_1": {"policy_id": None}}, "league": league}
+        )
+        env.reset(seed=0)
+        while env.agents:
+            env.step({"player_0": 0, "player_1": 0})  # results do not matter: the ratings decide
+
+    episode()
+    assert env.opponent_level == 1  # policy_1 (mu 26) passed the next level's snapshot_1_10 (mu 25)
+    episode()
+    assert env.opponent_level == 1  # not snapshot_1_20 (mu 27)
+    league["ratings"]["policy_1"]["mu"] = 27.5
+    episode()
+    assert env.opponent_level == 2
+    with pytest.raises(ValueError, match="gate must be one of win_rate, rating"):
+        SnapshotAgeCurriculum(CoinDuel(), levels=3, gate="elo")
+
+
+def test_self_play_publishes_the_league_in_training_info(tmp_path):
+    from relayrl import info_schema
+
+    assert info_schema.LEAGUE in info_schema.RESERVED_KEYS
+    published: dict = {}
+    pool = SnapshotPool(
+        SelfPlayConfig(enabled=True, every=10, pool_size=2),
+        [_learner(0), _learner(1)],
+        ctx=torch.multiprocessing,
+        publisher=SimpleNamespace(set_key=published.__setitem__),
+    )
+    pool.start(None)
+    pool.maybe_add({"w": torch.zeros(2)}, 10, k=0)
+    league = published[info_schema.LEAGUE]
+    assert league["snapshots"] == {0: ["snapshot_0_0", "snapshot_0_10"], 1: ["snapshot_1_0"]}
+    assert set(league["ratings"]) == {"policy_0", "policy_1", "snapshot_0_0", "snapshot_0_10", "snapshot_1_0"}

@@ -11,6 +11,14 @@ moves up at a win rate >= ``promote_threshold`` and down below ``demote_threshol
 emptied. The episode's level is added to the learning agent's ``episode_extra_stats`` as
 ``opponent/level``; ``get_state`` / ``set_state`` carry level and window through checkpoints like
 every curriculum's.
+
+``gate="rating"`` promotes by the league's ratings instead of the win-rate window (docs/league.md): at
+the end of each of the learner's episodes, the instance moves one level up when the learner's rating
+(mu) has passed that of the snapshot of the next level, read from ``training_info["league"]`` (the
+trainer publishes the ratings of the learners and of the pool's snapshots, with each learner's
+snapshots oldest first). It does not demote (a learner's rating does not fall below its own past
+snapshots' without losing to them, which the ratings then show); without ratings in training info
+(openskill not installed) the level stays.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from relayrl.envs.episode_stats import EXTRA_STATS_KEY
+
+GATES = ("win_rate", "rating")
 
 
 class SnapshotAgeCurriculum:
@@ -34,11 +44,15 @@ class SnapshotAgeCurriculum:
         promote_threshold: float = 0.7,
         demote_threshold: float | None = 0.2,
         start_level: int = 0,
+        gate: str = "win_rate",
     ) -> None:
         """``levels``: how many snapshot ages (at most ``--self-play-pool-size``; levels beyond the
-        snapshots in the pool play the newest)."""
+        snapshots in the pool play the newest); ``gate``: ``win_rate`` (the window) or ``rating``."""
         if levels < 1 or window < 1:
             raise ValueError(f"levels and window must be >= 1, got {levels} and {window}")
+        if gate not in GATES:
+            raise ValueError(f"gate must be one of {', '.join(GATES)}, got {gate!r}")
+        self.gate = gate
         if demote_threshold is not None and demote_threshold >= promote_threshold:
             raise ValueError(
                 f"demote_threshold ({demote_threshold}) must be below promote_threshold ({promote_threshold})"
@@ -51,6 +65,7 @@ class SnapshotAgeCurriculum:
         self.episode_level = self.opponent_level
         self.window: collections.deque[float] = collections.deque(maxlen=window)
         self.learner: Any = None
+        self.learner_policy: Any = None
         self.training_info: dict[str, Any] = {}
         self.possible_agents = env.possible_agents
         self.observation_space = env.observation_space
@@ -65,6 +80,7 @@ class SnapshotAgeCurriculum:
         agents = training_info.get("agents") or {}
         learners = [agent for agent, entry in agents.items() if entry.get("policy_id") is not None]
         self.learner = learners[0] if len(learners) == 1 else None
+        self.learner_policy = agents[self.learner]["policy_id"] if self.learner is not None else None
         inner = getattr(self.env, "set_training_info", None)
         if callable(inner):
             inner(training_info)
@@ -79,12 +95,26 @@ class SnapshotAgeCurriculum:
         if agent is not None and (terms.get(agent) or truncs.get(agent)):
             info = dict(infos.get(agent) or {})
             extra = dict(info.get(EXTRA_STATS_KEY) or {})
-            if self.metric in extra:
+            if self.gate == "rating":
+                self.check_ratings()
+            elif self.metric in extra:
                 self.episode_finished(float(extra[self.metric]))
             extra["opponent/level"] = float(self.episode_level)
             info[EXTRA_STATS_KEY] = extra
             infos = {**infos, agent: info}
         return obs, rewards, terms, truncs, infos
+
+    def check_ratings(self) -> None:
+        """``gate="rating"``: one level up when the learner's mu has passed the next level's snapshot's."""
+        league = self.training_info.get("league") or {}
+        ratings, snapshots = league.get("ratings") or {}, (league.get("snapshots") or {}).get(self.learner_policy)
+        if self.episode_level != self.opponent_level or not snapshots or self.opponent_level >= self.levels - 1:
+            return
+        nxt = snapshots[min(self.opponent_level + 1, len(snapshots) - 1)]
+        me = ratings.get(f"policy_{self.learner_policy}")
+        if me is not None and nxt in ratings and me["mu"] > ratings[nxt]["mu"]:
+            self.opponent_level += 1
+            self.window.clear()
 
     def episode_finished(self, win: float) -> None:
         """Count a result at the current level; promote / demote once the window is full."""

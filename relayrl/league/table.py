@@ -105,6 +105,10 @@ class LeagueTable:
             self.active.add(player)  # also after a resume, which leaves a restored table's players inactive
         self.ratings.record(a, b, score_a)
 
+    def ratings_now(self) -> dict[str, dict[str, float]]:
+        """The active players' ``{"mu", "sigma"}`` (what training info carries: ``info_schema.LEAGUE``)."""
+        return {p: {"mu": self.ratings[p].mu, "sigma": self.ratings[p].sigma} for p in sorted(self.active)}
+
     def predictions(self, k: int, candidates: Mapping[K, str]) -> dict[K, float]:
         """Candidate -> the predicted probability that policy ``k`` beats that player."""
         return {key: self.ratings.predict_win(policy_id(k), player) for key, player in candidates.items()}

@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from relayrl import info_schema
 from relayrl.config import SelfPlayConfig
 from relayrl.league.ratings import policy_id, snapshot_id
 from relayrl.league.table import build_table
@@ -70,7 +71,7 @@ def is_win(episode: EpisodeRecord, key: str) -> float:
 
 def build(ctx: ExtensionContext) -> SnapshotPool:
     """The self-play extension of a run (``--self-play``): every policy of the run is a learner."""
-    return SnapshotPool(ctx.cfg.self_play, list(ctx.policies.all()), ctx.mp_context)
+    return SnapshotPool(ctx.cfg.self_play, list(ctx.policies.all()), ctx.mp_context, ctx.publisher)
 
 
 class SnapshotPool(ExtensionBase):
@@ -78,7 +79,9 @@ class SnapshotPool(ExtensionBase):
 
     name = "self_play"
 
-    def __init__(self, cfg: SelfPlayConfig, learners: Sequence[Policy], ctx: Any) -> None:
+    def __init__(self, cfg: SelfPlayConfig, learners: Sequence[Policy], ctx: Any, publisher: Any = None) -> None:
+        """``publisher``: the run's ``TrainingInfoPublisher``, which the league's ratings go out through
+        (``info_schema.LEAGUE``; None: not published)."""
         self.cfg = cfg
         self.learners = {p.id: p for p in learners}
         self.num_policies = len(self.learners)
@@ -97,6 +100,7 @@ class SnapshotPool(ExtensionBase):
         self.last_version: dict[int, int] = {}
         """Learner -> version of its latest snapshot."""
         self.last_table = time.monotonic()
+        self.publisher = publisher
         self.league = build_table(cfg.win_key)
         """The ratings of the learners and the snapshots (None: openskill is not installed)."""
         if self.league is not None:
@@ -230,6 +234,10 @@ class SnapshotPool(ExtensionBase):
         self.last_table = time.monotonic()
         slots = {slot: {"version": self.versions[slot], "policy": self.owner[slot]} for slot in sorted(self.versions)}
         self.table.publish({"slots": slots, "weights": {k: self.opponent_weights(k) for k in self.learners}})
+        if self.publisher is not None and self.league is not None:
+            by_age = sorted(self.versions, key=lambda s: self.versions[s])
+            snapshots = {k: [self.player(s) for s in by_age if self.owner[s] == k] for k in self.learners}
+            self.publisher.set_key(info_schema.LEAGUE, {"ratings": self.league.ratings_now(), "snapshots": snapshots})
 
     def scalars(self) -> dict[str, float]:
         """``self_play/...`` report values: the learners' win rates against the pool (and, with one learner,
