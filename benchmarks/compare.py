@@ -1,10 +1,12 @@
-"""relayrl side by side with Sample Factory 2.1.1 and Stable-Baselines3, on the same workloads.
+"""relayrl side by side with Sample Factory 2.1.1, Stable-Baselines3 and PufferLib 3.0, on the same workloads.
 
     python -m benchmarks.compare --workload cartpole              # workload 1, 3 interleaved repeats
     python -m benchmarks.compare --workload cartpole-vec          # workload 4: relayrl --vectorized
     python -m benchmarks.compare --workload minigrid              # workload 2: DoorKey 5x5 to 0.9 success
     python -m benchmarks.compare --workload minigrid-8x8          # workload 2 on DoorKey 8x8 (2M steps)
     python -m benchmarks.compare --workload atari                 # workload 3: Pong, Nature CNN
+    python -m benchmarks.compare --workload cartpole --frameworks relayrl pufferlib pufferlib-mp
+    python -m benchmarks.compare --background-load 1              # one busy loop beside every run
     python -m benchmarks.compare --setup-only                     # only create the peers' venvs
 
 Run it with relayrl's venv python. It creates one venv per peer under ``benchmarks/.venvs/``
@@ -18,7 +20,8 @@ the runner and all its descendants: peak RSS and PSS summed over the processes, 
 
 Prints one table per workload (medians, min-max, ratios relayrl/peer and the issue's targets) and
 relayrl's per-phase timing; writes everything (the raw JSON of every run, runner logs, the tables
-as markdown) under ``--out-dir``.
+as markdown) under ``--out-dir``. ``--background-load N`` runs N busy loops beside every measured run
+(``benchmarks/background_load.py``); every run records the load average at its start and end.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import functools
 import json
 import math
 import os
@@ -37,6 +41,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks import background_load, puffer_venv
 
 ROOT = Path(__file__).resolve().parent
 RUNNERS = ROOT / "peer_runners"
@@ -56,7 +62,11 @@ PEER_VENVS: dict[str, list[str]] = {
         "minigrid==3.2.0",
         "gymnasium[mujoco]",
     ],
+    # source only, built with a patch and without its downloads (benchmarks/puffer_venv.py)
+    "puffer": puffer_venv.REQUIREMENTS,
 }
+PEER_BUILDS = {"puffer": puffer_venv.build}
+"""Venvs whose peer needs more than ``pip install`` of its PEER_VENVS entry: key -> build(python, torch pin, log)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +110,9 @@ FRAMEWORKS = {
         Framework("relayrl-update-publish", None, "run_relayrl.py", {"publish_every_epoch": False}),
         Framework("sample-factory", "sf", "run_sf.py"),
         Framework("sb3", "sb3", "run_sb3.py"),
+        # PufferLib's single-process backend (all envs in the trainer's process) and its multi-process one
+        Framework("pufferlib", "puffer", "run_puffer.py", {"backend": "Serial"}),
+        Framework("pufferlib-mp", "puffer", "run_puffer.py", {"backend": "Multiprocessing"}),
     )
 }
 
@@ -191,6 +204,9 @@ WORKLOADS = {
                 "sample-factory fps": ("fps", "min", 3.0),
                 "sb3 fps": ("fps", "min", 10.0),
                 "sample-factory time": ("seconds_to_target", "max", 0.5),
+                # run with --frameworks ... pufferlib pufferlib-mp
+                "pufferlib process fps": ("process_fps", "min", 2.0),
+                "pufferlib-mp process fps": ("process_fps", "min", 2.0),
             },
             "Workload 1: CartPole-v1, MLP 64x64",
         ),
@@ -244,7 +260,10 @@ def ensure_venv(key: str, log) -> Path:
     pip = [str(py), "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run([*pip, TORCH], check=True)
-    subprocess.run([*pip, *PEER_VENVS[key]], check=True)
+    if key in PEER_BUILDS:
+        PEER_BUILDS[key](py, TORCH, log)
+    else:
+        subprocess.run([*pip, *PEER_VENVS[key]], check=True)
     got = subprocess.run(
         [str(py), "-c", "import torch; print(torch.__version__)"], check=True, capture_output=True, text=True
     ).stdout.strip()
@@ -597,6 +616,13 @@ def main() -> None:
     )
     parser.add_argument("--out-dir", type=str, default=None, help="default: train_dir/benchmarks/compare-<time>")
     parser.add_argument("--setup-only", action="store_true", help="create the peers' venvs and stop")
+    parser.add_argument(
+        "--background-load",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N CPU-bound busy loops beside every measured run, started before it and stopped after it",
+    )
     args = parser.parse_args()
 
     # SIGTERM unwinds like Ctrl-C, so the running runner's process group is killed on the way out
@@ -605,6 +631,8 @@ def main() -> None:
     def log(msg: str) -> None:
         print(f"[{datetime.datetime.now():%H:%M:%S}] {msg}", flush=True)
 
+    if args.background_load < 0:
+        raise SystemExit(f"--background-load must be >= 0 (got {args.background_load})")
     unknown = [f for f in args.frameworks or () if f not in FRAMEWORKS]
     if unknown:  # checked before the venvs are set up (the lookup below would raise a KeyError)
         raise SystemExit(f"--frameworks: unknown {unknown}; choose from {sorted(FRAMEWORKS)}")
@@ -648,11 +676,15 @@ def main() -> None:
         for rep in range(args.repeats):
             for name in w.frameworks:
                 log(f"{wname} round {rep + 1}/{args.repeats}: {name} ...")
-                r = run_one(
-                    FRAMEWORKS[name],
-                    {**params, "seed": args.first_seed + rep},
-                    out / wname / f"{rep + 1}-{name}",
-                    args.timeout or w.timeout,
+                r = background_load.measured(
+                    args.background_load,
+                    functools.partial(
+                        run_one,
+                        FRAMEWORKS[name],
+                        {**params, "seed": args.first_seed + rep},
+                        out / wname / f"{rep + 1}-{name}",
+                        args.timeout or w.timeout,
+                    ),
                 )
                 r["round"] = rep + 1
                 runs.append(r)
@@ -662,7 +694,7 @@ def main() -> None:
                 }
                 log(f"  {name}: {brief}")
                 (out / wname / "runs.json").write_text(json.dumps({"raw": raw, "runs": runs}, indent=1))
-        text = summarize(w, runs, raw)
+        text = summarize(w, runs, raw) + "\n" + background_load.load_table(runs) + "\n"
         report.append(f"## {wname}\n\n{text}")
         print("\n" + text, flush=True)
     (out / "report.md").write_text("\n\n".join(report) + "\n")
