@@ -18,10 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import relayrl
 from benchmarks.compare import ensure_venv
 
 ROOT = Path(__file__).resolve().parent
 RUNNERS = ROOT / "peer_runners"
+RELAYRL_ROOT = str(Path(relayrl.__file__).resolve().parent.parent)
+"""The folder of the relayrl package this process runs: training subprocesses import the same one."""
 
 
 def _kill_group(pgid: int) -> None:
@@ -31,11 +34,15 @@ def _kill_group(pgid: int) -> None:
         pass  # nothing left in the group
 
 
-def run_process(cmd: list[str], run_dir: Path, timeout: float) -> tuple[int | None, float, str]:
-    """Run ``cmd`` in ``run_dir`` (stdout/stderr to files there); (exit code or None on timeout,
-    wall seconds from launch to exit, stdout)."""
+def run_process(
+    cmd: list[str], run_dir: Path, timeout: float, pythonpath: str | None = None
+) -> tuple[int | None, float, str]:
+    """Run ``cmd`` in ``run_dir`` (stdout/stderr to files there; ``pythonpath``: its PYTHONPATH, else
+    none); (exit code or None on timeout, wall seconds from launch to exit, stdout)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("PYTHONPATH", None)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     with open(run_dir / "stdout.txt", "w") as out, open(run_dir / "stderr.txt", "w") as err:
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=run_dir, env=env, stdout=out, stderr=err, start_new_session=True)
@@ -89,7 +96,8 @@ def run_relayrl(
     cmd += ["--seed", str(seed), "--train-for-env-steps", str(steps), "--train-dir", str(train_dir)]
     cmd += ["--experiment", experiment, "--no-progress-bar", "--report-interval", "10", *flags]
     load = os.getloadavg()[0]
-    rc, wall, stdout = run_process(cmd, run_dir, timeout)
+    # the relayrl this process imported (and evaluates with), not whatever the venv's install points at
+    rc, wall, stdout = run_process(cmd, run_dir, timeout, pythonpath=RELAYRL_ROOT)
     result: dict[str, Any] = {
         "framework": "relayrl",
         "env": env,
