@@ -171,7 +171,9 @@ class GameResult:
     extra: dict[Any, dict[str, float]]
 
 
-def play_game(env: Any, players: Mapping[Any, Any], seed: int, training_info: dict[str, Any] | None = None) -> GameResult:
+def play_game(
+    env: Any, players: Mapping[Any, Any], seed: int, training_info: dict[str, Any] | None = None
+) -> GameResult:
     """One episode of a multi-agent env reset with ``seed``; ``players``: agent id -> player
     (``ModelPlayer`` / ``ScriptedPlayer``, each reset first); ``training_info`` delivered before the
     reset. Every agent's result, also of agents that left before the end."""

@@ -5,14 +5,15 @@ The pure part lives here: the schedule (``round_robin``: seats alternate within 
 (``fit_ratings``), the win-rate, draw-rate and predicted matrices (``TournamentResult``), the JSON and
 the printed table. Turning player specs into players and playing the games is ``contestants.py``.
 
-**How ratings are fit.** Openskill's update is online: each game moves the two players' means by a
-step proportional to their sigma², so a game rated early, against an opponent whose mean was still
-far from its final value, is never revisited. ``fit_ratings`` therefore rates the games in passes: the
-first pass rates every game once (in a shuffled order, seeded) starting from new players; each further
-pass rates every game once more (reshuffled), starting from the previous pass's means with a new
-player's sigma, so every game is rated against opponents that are already near their fitted means.
-Each pass counts every game once: sigma and ``games`` are those of one pass (feeding the games twice
-into one table would shrink sigma as if twice as many games had been played).
+**How ratings are fit.** A fresh ``Ratings`` rates every game once, in a shuffled (seeded) order: the
+players are fixed, so there is no drift, and the shuffle keeps the order of the schedule (all of one
+pair's games, then the next pair's) out of the result. Openskill's update is online: a game rated early,
+against an opponent whose mean was still far from its final value, is not revisited. ``passes`` > 1 rates
+the games again (reshuffled), each pass starting from the previous pass's means with a new player's
+sigma, so that every game is rated against opponents already near their fitted means; each pass counts
+every game once (sigma and ``games`` are one pass's). On the CoinDuel calibration run (docs/league.md)
+more passes did not predict held-out games better: lopsided pairs (one side wins every game) pull the
+means further apart each pass, no longer held by the new-player prior. So one pass is the default.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 from relayrl.errors import ConfigError
 from relayrl.league.ratings import Ratings
 
-DEFAULT_PASSES = 2
+DEFAULT_PASSES = 1
 """Rating passes over the games (see the module docstring)."""
 
 
