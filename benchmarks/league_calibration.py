@@ -9,10 +9,13 @@
    evenly spread ages and the scripted bots ``bot_0`` .. ``bot_4``: --games games per pair, seats
    alternating, sampled actions.
 3. Splits every pair's games into two halves (games 0-1, 4-5, ... and games 2-3, 6-7, ...: each half
-   has both seat orders equally often): fits the ratings on the first half (``fit_ratings``) and compares, for every pair, the win
-   probability ``Ratings.predict_win`` gives with the win rate observed in the other half (draws as
-   half a win), then the other way round. Reports the mean absolute error over pairs and the share of
-   draws, and saves the calibration plot (predicted vs observed, one dot per pair and direction).
+   has both seat orders equally often): fits the ratings on one half (``fit_ratings``, for each of
+   --passes) and compares, for every pair, the win probability ``Ratings.predict_win`` gives with the
+   win rate observed in the other half (draws as half a win), then the other way round. Reports the
+   mean absolute error over those points, the same for the logistic read-out of the same ratings (the
+   likelihood openskill's update fits), the noise floor (one half's observed win rates as the
+   prediction of the other's), the share of draws and openskill's ``predict_draw``, and saves the
+   calibration plot (predicted vs observed, one dot per pair and half; both read-outs).
 
 Writes ``results.json`` and ``league_calibration.png`` into --out-dir (``--plot`` copies the plot
 elsewhere, e.g. docs/img/league_calibration.png).
@@ -200,7 +203,8 @@ def main() -> None:
     draws = sum(p["draw_rate"] for p in points) / len(points)
     predicted_draws = sum(p["predicted_draw"] for p in points) / len(points)
     print(
-        f"draws: {draws:.3f} of the games on average (up to {max(p['draw_rate'] for p in points):.3f} in one pair); "
+        f"draws: {draws:.3f} of the games on average (up to {max(p['draw_rate'] for p in points):.3f} in one pair's "
+        "half); "
         f"openskill predict_draw: {predicted_draws:.3f} on average, MAE {mae_of(points, 'predicted_draw', 'draw_rate'):.3f}"
     )
     (out / "results.json").write_text(

@@ -28,7 +28,8 @@ from relayrl.utils.logs import setup_logging
 
 @dataclasses.dataclass(frozen=True)
 class LeagueConfig:
-    """Print the league table (every player's rating) of an experiment trained with --self-play."""
+    """Print the league table (every player's rating) of an experiment trained with --self-play, or with
+    --tournament play a round robin among its checkpoints and scripted opponents and print theirs."""
 
     experiment: str
     """Experiment name: the folder under train_dir that training wrote."""

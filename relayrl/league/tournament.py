@@ -168,9 +168,10 @@ def format_tournament(result: TournamentResult) -> str:
     index = {p: i for i, p in enumerate(result.players)}
     width = max(len("player"), *(len(p) for p in result.players))
     actions = "greedy" if result.deterministic else "sampled"
+    passes = "1 pass" if result.passes == 1 else f"{result.passes} passes"
     lines = [
         f"tournament: {n} players, {result.games_per_pair} games per pair ({len(result.games)} games, {actions} "
-        f"actions, seed {result.seed}); ratings fit in {result.passes} passes, best conservative estimate first",
+        f"actions, seed {result.seed}); ratings fit in {passes}, best conservative estimate first",
         f"{'#':>3}  {'player':<{width}}  {'mu':>7}  {'sigma':>6}  {'mu-3sigma':>9}  {'games':>6}  {'win rate':>8}",
     ]
     for row in result.ratings.table():
