@@ -1,4 +1,6 @@
-"""``relayrl league``: print the league table of an experiment trained with ``--self-play``.
+"""``relayrl league``: print the league table of an experiment trained with ``--self-play``, or, with
+``--tournament``, play a round robin among chosen players and print their fitted ratings and win-rate
+matrix (relayrl/league/tournament.py and contestants.py; docs/league.md).
 
 ``league_table(LeagueConfig(experiment=...))`` reads the checkpoint (the latest by default) and returns
 its ratings (the self-play pool's ``league`` entry, relayrl/league/table.py), best conservative estimate
@@ -9,20 +11,25 @@ experiment, checkpoint or rating that is missing is a ``ConfigError`` naming the
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from relayrl.cli.parsing import parse
 from relayrl.cli.policy_choice import read_checkpoint_file
 from relayrl.config import ConfigError
 from relayrl.experiment import Experiment
+from relayrl.league.contestants import play_tournament
 from relayrl.league.ratings import Ratings, Row
+from relayrl.league.tournament import DEFAULT_PASSES, format_tournament
 from relayrl.utils.logs import setup_logging
 
 
 @dataclasses.dataclass(frozen=True)
 class LeagueConfig:
-    """Print the league table (every player's rating) of an experiment trained with --self-play."""
+    """Print the league table (every player's rating) of an experiment trained with --self-play, or with
+    --tournament play a round robin among its checkpoints and scripted opponents and print theirs."""
 
     experiment: str
     """Experiment name: the folder under train_dir that training wrote."""
@@ -32,6 +39,28 @@ class LeagueConfig:
 
     checkpoint: str = "latest"
     """Which checkpoint's ratings: ``latest``, ``best`` or a path to a ``.pt`` file."""
+
+    tournament: bool = False
+    """Play a round robin among --players instead, then print their ratings and win-rate matrix."""
+
+    games: int = 100
+    """--tournament: games each pair of players plays (seats alternate; an even number balances them)."""
+
+    players: str = ""
+    """--tournament: a comma list of players: checkpoint:<latest|best|env steps|file>, policy:<k>[@<which>],
+    package.module:function (a scripted opponent). Default: a spread of the experiment's checkpoints and best."""
+
+    deterministic: bool = False
+    """--tournament: the policies act greedily (default: they sample their actions, as in training)."""
+
+    seed: int = 0
+    """--tournament: seeds the games (each pair's games are reproducible on their own)."""
+
+    passes: int = DEFAULT_PASSES
+    """--tournament: rating passes over the games (docs/league.md#tournament)."""
+
+    out: str | None = None
+    """--tournament: also write the matrices, the ratings and the predicted win probabilities to this JSON file."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,9 +111,24 @@ def format_table(view: LeagueTableView) -> str:
     return "\n".join(lines)
 
 
+def tournament(cfg: LeagueConfig) -> str:
+    """Play ``cfg``'s tournament; its printed text (and the ``--out`` JSON written)."""
+    if cfg.passes < 1:
+        raise ConfigError(f"--passes must be >= 1 (got {cfg.passes}).")
+    experiment = Experiment.existing(cfg.train_dir, cfg.experiment)
+    specs = [s.strip() for s in cfg.players.split(",") if s.strip()]
+    result = play_tournament(
+        experiment, experiment.read_config(), specs or None, cfg.games, cfg.deterministic, cfg.seed, cfg.passes
+    )
+    if cfg.out:
+        Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(cfg.out).write_text(json.dumps(result.to_json(), indent=1))
+    return format_tournament(result)
+
+
 def run(argv: Sequence[str]) -> int:
-    """``relayrl league`` flags -> the table on stdout."""
+    """``relayrl league`` flags -> the table (or the tournament's results) on stdout."""
     cfg = parse(LeagueConfig, argv, "league")
     setup_logging("main")
-    print(format_table(league_table(cfg)))
+    print(tournament(cfg) if cfg.tournament else format_table(league_table(cfg)))
     return 0

@@ -231,7 +231,8 @@ def make_duel(config: dict | None = None, render_mode: str | None = None) -> Coi
 
 
 def _scripted(level: int) -> Any:
-    """Bot ``level`` as a scripted opponent that reads a player's observation (``relayrl enjoy --opponent``)."""
+    """Bot ``level`` as a scripted opponent that reads a player's observation (``relayrl enjoy --opponent``);
+    ``bot.seed(n)`` reseeds its random moves."""
     rng = random.Random(level)
 
     def act(obs: Any) -> int:
@@ -248,6 +249,9 @@ def _scripted(level: int) -> Any:
         return rng.randrange(5)
 
     act.__name__ = f"bot_{level}"
+    # a tournament reseeds each pair's games (relayrl/league/contestants.py), so results do not depend on
+    # which games the bot played before
+    act.seed = rng.seed  # type: ignore[attr-defined]
     return act
 
 

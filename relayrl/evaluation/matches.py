@@ -1,9 +1,11 @@
 """Evaluating policies in a multi-agent env: one agent played by the evaluated policy, the others by
 another policy of the checkpoint or by a scripted opponent (``relayrl enjoy --opponent``), optionally
-recorded into a video."""
+recorded into a video; ``play_game`` plays one game between given players and returns every agent's
+result (the league's tournaments, relayrl/league/tournament.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import re
@@ -161,3 +163,38 @@ def evaluate_multiagent(
     return EvalResult(
         returns, lengths, float(arr.mean()), float(arr.std()), video_path, means, episode_extras=per_episode
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class GameResult:
+    """One finished episode of a multi-agent env, for every agent: its return, its length (steps it
+    acted) and its last step's ``episode_extra_stats`` (flattened to ``a/b`` paths, numbers only)."""
+
+    returns: dict[Any, float]
+    lengths: dict[Any, int]
+    extra: dict[Any, dict[str, float]]
+
+
+def play_game(
+    env: Any, players: Mapping[Any, Any], seed: int, training_info: dict[str, Any] | None = None
+) -> GameResult:
+    """One episode of a multi-agent env reset with ``seed``; ``players``: agent id -> player
+    (``ModelPlayer`` / ``ScriptedPlayer``, each reset first); ``training_info`` delivered before the
+    reset. Every agent's result, also of agents that left before the end."""
+    deliver_training_info(env, training_info)
+    obs, _ = env.reset(seed=seed)
+    for player in players.values():
+        player.reset()
+    returns = {agent: 0.0 for agent in players}
+    lengths = {agent: 0 for agent in players}
+    extra: dict[Any, dict[str, float]] = {agent: {} for agent in players}
+    while env.agents:
+        acting = list(env.agents)
+        obs, rewards, terms, truncs, infos = env.step({agent: players[agent].act(obs[agent]) for agent in acting})
+        for agent in acting:
+            returns[agent] += float(rewards.get(agent, 0.0))
+            lengths[agent] += 1
+            stats = (infos.get(agent) or {}).get(EXTRA_STATS_KEY) if terms.get(agent) or truncs.get(agent) else None
+            if stats:
+                extra[agent] = flatten_extra_stats(stats, lambda k, v: None)
+    return GameResult(returns, lengths, extra)
