@@ -87,6 +87,14 @@ class ProcgenMaze(gym.Env):
         return self._obs(), reward, success, truncated, info
 
 
+def total_positive_value_loss(episode: Any) -> float:
+    """A ``--plr-score``: the positive value loss summed over the episode's steps, not averaged (the
+    worker's ``episode.score`` is the average). With the average, the one or two steps of a trivial
+    level (the goal next to the start) that the sampling policy happened to solve at once outrank the
+    long episodes of the levels that still teach something."""
+    return float(episode.score) * int(episode.length)
+
+
 def make_env(config: dict[str, Any] | None = None) -> gym.Env:
     """The maze, wrapped in the task curriculum ``config["curriculum"]`` over ``train_levels`` seeds."""
     config = dict(config or {})

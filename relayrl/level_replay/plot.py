@@ -81,9 +81,9 @@ def plot_task_distribution(name: str, out: Path, experiment: Experiment) -> Path
         fig.colorbar(mesh, ax=ax, label="probability x number of tasks (1: uniform)")
         final = probs[-1]
         ax.set_title(
-            f"{name}: {KIND_TITLE.get(kind, kind or 'task curriculum')} over {num_tasks} tasks, "
-            f"{len(steps)} records; at the end: entropy {entropy(final):.2f} nats "
-            f"(uniform {np.log(num_tasks):.2f}), top task {int(np.argmax(final))} at {final.max():.2f}",
+            f"{name}: {KIND_TITLE.get(kind, kind or 'task curriculum')} over {num_tasks} tasks ({len(steps)} records)\n"
+            f"at the end: entropy {entropy(final):.2f} nats (uniform {np.log(num_tasks):.2f}), "
+            f"top task {int(np.argmax(final))} at {final.max():.2f}",
             fontsize=9,
         )
         out.parent.mkdir(parents=True, exist_ok=True)
