@@ -13,6 +13,8 @@ reset.
 ``make_env({"curriculum": "uniform" | "plr" | "learning_progress", "train_levels": 200})`` wraps the
 maze in a task curriculum over level seeds ``0 .. train_levels - 1``; ``{"eval": true}`` plays the
 unseen levels ``100_000 + (reset seed % 100)`` with no curriculum (``--eval-env-kwargs``).
+``total_positive_value_loss`` is the ``--plr-score`` of the showcase's PLR arm
+(``benchmarks/curriculum_generalization.py``).
 """
 
 from __future__ import annotations
