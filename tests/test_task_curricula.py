@@ -282,7 +282,7 @@ def test_serial_plr_run_writes_the_distribution_and_plot_draws_it(tmp_path, caps
         sampling__backend="serial",
         task_curriculum__kind="plr",
         algorithm__num_epochs=1,
-        logging__report_interval=0.2,
+        logging__report_interval=0.01,  # a report at nearly every loop pass: several records
         logging__progress_bar=False,
     )
     relayrl.train(cfg)
