@@ -12,6 +12,13 @@ same 100 unseen levels (greedy) and that success rate is the arm's result. Write
 ``<out-dir>/results.json`` and ``<out-dir>/generalization.png`` (unseen-level success against env
 steps, mean over seeds with min-max shaded). A finished run leaves ``result.json`` in its experiment
 folder and is reused by a rerun with the same budget.
+
+The PLR arm uses a flatter ranking than the paper (``--plr-temperature 1.0``) and scores a level by
+the positive value loss summed over the episode (``--plr-score
+examples.procgen_maze:total_positive_value_loss``): with the paper's values (``--plr-temperature
+0.1 --plr-score positive_value_loss``) PLR stayed below uniform here (docs/curriculum.md lists every
+variant measured). A run is named, and labelled in the results and the plot, with the PLR options
+that differ from the paper's (e.g. ``maze_plr_t1_total_positive_value_loss_seed1``).
 """
 
 from __future__ import annotations
@@ -29,9 +36,19 @@ ARMS = {"uniform": "none", "plr": "plr", "learning_progress": "learning-progress
 EVAL_KEY = "eval/episode_extra_stats/success"
 
 
+def label(arm: str, args: argparse.Namespace) -> str:
+    """The arm's name with the PLR options that differ from the paper's defaults."""
+    if arm != "plr":
+        return arm
+    suffix = f"_t{args.plr_temperature:g}" if args.plr_temperature != 0.1 else ""
+    suffix += f"_rho{args.plr_staleness:g}" if args.plr_staleness != 0.1 else ""
+    suffix += f"_p{args.plr_replay_prob:g}" if args.plr_replay_prob != -1 else ""
+    suffix += f"_{args.plr_score.rsplit(':', 1)[-1]}" if args.plr_score != "positive_value_loss" else ""
+    return arm + suffix
+
+
 def train_one(arm: str, seed: int, args: argparse.Namespace) -> dict:
-    suffix = f"_t{args.plr_temperature:g}" if arm == "plr" and args.plr_temperature != 0.1 else ""
-    name = f"maze_{arm}{suffix}_seed{seed}"
+    name = f"maze_{label(arm, args)}_seed{seed}"
     saved = Path(args.out_dir, name, "result.json")
     if saved.is_file():
         row = json.loads(saved.read_text())
@@ -51,6 +68,9 @@ def train_one(arm: str, seed: int, args: argparse.Namespace) -> dict:
         sampling__num_workers=2,
         task_curriculum__kind=ARMS[arm],
         task_curriculum__plr_temperature=args.plr_temperature,
+        task_curriculum__plr_staleness=args.plr_staleness,
+        task_curriculum__plr_replay_prob=args.plr_replay_prob,
+        task_curriculum__plr_score=args.plr_score,
         evaluation__every_env_steps=args.budget // 8,
         evaluation__episodes=100,
         evaluation__eval_env_kwargs={"eval": True},
@@ -70,6 +90,7 @@ def train_one(arm: str, seed: int, args: argparse.Namespace) -> dict:
     )
     row = {
         "arm": arm,
+        "label": label(arm, args),
         "seed": seed,
         "budget": args.budget,
         "env_steps": summary.env_steps,
@@ -101,8 +122,8 @@ def draw(rows: list[dict], path: Path) -> None:
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for arm in ARMS:
-        curves = [r["curve"] for r in rows if r["arm"] == arm and r["curve"]]
+    for arm in dict.fromkeys(r.get("label", r["arm"]) for r in rows):
+        curves = [r["curve"] for r in rows if r.get("label", r["arm"]) == arm and r["curve"]]
         if not curves:
             continue
         n = min(len(c) for c in curves)
@@ -123,18 +144,27 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=300_000, help="env steps per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
-    parser.add_argument("--plr-temperature", type=float, default=0.1, help="PLR's rank temperature (the paper: 0.1)")
+    parser.add_argument("--plr-temperature", type=float, default=1.0, help="PLR's rank temperature (the paper: 0.1)")
+    parser.add_argument("--plr-staleness", type=float, default=0.1, help="PLR's staleness coefficient (the paper: 0.1)")
+    parser.add_argument(
+        "--plr-replay-prob", type=float, default=-1.0, help="PLR's replay probability; -1: the share of levels seen"
+    )
+    parser.add_argument(
+        "--plr-score",
+        default="examples.procgen_maze:total_positive_value_loss",
+        help="positive_value_loss (the paper's), gae or module:fn",
+    )
     parser.add_argument("--out-dir", type=str, default="generalization")
     args = parser.parse_args()
     rows = [train_one(arm, seed, args) for seed in args.seeds for arm in args.arms]
     print(f"{'arm':>18} {'seed':>4} {'steps':>9} {'train success':>13} {'unseen success':>14} {'seconds':>7}")
     for r in rows:
         print(
-            f"{r['arm']:>18} {r['seed']:>4} {r['env_steps']:>9,} {r['train_success'] or 0:>13.2f} "
+            f"{r.get('label', r['arm']):>18} {r['seed']:>4} {r['env_steps']:>9,} {r['train_success'] or 0:>13.2f} "
             f"{r['unseen_success'] or 0:>14.2f} {r['train_seconds']:>7.0f}"
         )
-    for arm in args.arms:
-        values = [r["unseen_success"] or 0.0 for r in rows if r["arm"] == arm]
+    for arm in dict.fromkeys(label(arm, args) for arm in args.arms):
+        values = [r["unseen_success"] or 0.0 for r in rows if r.get("label", r["arm"]) == arm]
         print(f"{arm:>18}: mean unseen success {statistics.mean(values):.3f} over {len(values)} seeds {values}")
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     Path(args.out_dir, "results.json").write_text(json.dumps(rows, indent=2))

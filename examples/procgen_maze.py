@@ -13,6 +13,8 @@ reset.
 ``make_env({"curriculum": "uniform" | "plr" | "learning_progress", "train_levels": 200})`` wraps the
 maze in a task curriculum over level seeds ``0 .. train_levels - 1``; ``{"eval": true}`` plays the
 unseen levels ``100_000 + (reset seed % 100)`` with no curriculum (``--eval-env-kwargs``).
+``total_positive_value_loss`` is the ``--plr-score`` of the showcase's PLR arm
+(``benchmarks/curriculum_generalization.py``).
 """
 
 from __future__ import annotations
@@ -85,6 +87,14 @@ class ProcgenMaze(gym.Env):
         if success or truncated:
             info["episode_extra_stats"] = {"success": float(success)}
         return self._obs(), reward, success, truncated, info
+
+
+def total_positive_value_loss(episode: Any) -> float:
+    """A ``--plr-score``: the positive value loss summed over the episode's steps, not averaged (the
+    worker's ``episode.score`` is the average). With the average, the one or two steps of a trivial
+    level (the goal next to the start) that the sampling policy happened to solve at once outrank the
+    long episodes of the levels that still teach something."""
+    return float(episode.score) * int(episode.length)
 
 
 def make_env(config: dict[str, Any] | None = None) -> gym.Env:

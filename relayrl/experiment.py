@@ -5,6 +5,8 @@
     config.json            the resolved Config of the run (written once a resume is known to be accepted)
     progress.jsonl         one JSON row per report
     pbt_lineage.jsonl      with --pbt: one JSON line per copy or mutation, appended when it happens
+    task_distribution.jsonl  with --task-curriculum: the sampling distribution over tasks, one JSON line
+                           per report at which it changed
     tensorboard/           TensorBoard event files
     checkpoints/           checkpoint_<policy version:09d>_<env steps>.pt (the latest K), best.pt and
                            best_policy_<k>.pt (policy k's best, runs with several policies)
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 CONFIG_NAME = "config.json"
 PROGRESS_NAME = "progress.jsonl"
 PBT_LINEAGE_NAME = "pbt_lineage.jsonl"
+TASK_DISTRIBUTION_NAME = "task_distribution.jsonl"
 BEST_NAME = "best.pt"
 _CHECKPOINT = re.compile(r"^checkpoint_(\d{9})_(\d+)\.pt$")
 
@@ -74,6 +77,11 @@ class Experiment:
     def pbt_lineage_path(self) -> Path:
         """The population's lineage file (``relayrl/pbt/lineage_log.py``)."""
         return self.root / PBT_LINEAGE_NAME
+
+    @property
+    def task_distribution_path(self) -> Path:
+        """The task curriculum's distribution over time (``relayrl/level_replay/distribution_log.py``)."""
+        return self.root / TASK_DISTRIBUTION_NAME
 
     @property
     def tensorboard_dir(self) -> Path:

@@ -67,3 +67,8 @@ class RecordedDuel:
 
 def make_recorded_duel(config: dict[str, Any]) -> RecordedDuel:
     return RecordedDuel(config["log_dir"])
+
+
+def task_index_score(episode: Any) -> float:
+    """A ``--plr-score`` for the Ray PLR test: the task's index, so the last task ranks first."""
+    return float(episode.task)

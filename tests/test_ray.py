@@ -522,7 +522,12 @@ def test_a_league_of_two_learners_plays_each_other_and_all_snapshots_on_other_no
     assert_no_actors_left()
 
 
+@pytest.mark.timeout(180)
 def test_plr_scores_and_distribution_cross_the_ray_backend(cluster, tmp_path, monkeypatch):
+    """Scores computed in the actors fill the trainer's table; its distribution reaches the actors' envs.
+
+    The score is the task's index (``ray_envs:task_index_score``, called in the workers), so once the
+    20 levels are seen the last one ranks first and PLR gives it ~0.9 of the episodes (uniform: 0.05)."""
     reports = record_reports(monkeypatch)
     cfg = cfg_for(
         cluster,
@@ -530,10 +535,20 @@ def test_plr_scores_and_distribution_cross_the_ray_backend(cluster, tmp_path, mo
         "examples.procgen_maze:make_env",
         environment__env_kwargs={"curriculum": "plr", "train_levels": 20},
         task_curriculum__kind="plr",
+        task_curriculum__plr_score="ray_envs:task_index_score",
     )
     relayrl.train(cfg)
-    scored = [ep for r in reports for ep in r.episodes if ep.task is not None and ep.score is not None]
-    assert scored and len({r.node for r in reports}) == 2  # scored episodes pickled back from the actors
-    rows = _progress(tmp_path)
-    assert any("task_curriculum/delay_p90" in row for row in rows)  # the distribution reached the actors' envs
+    episodes = [(r.node, ep) for r in reports for ep in r.episodes if ep.task is not None]
+    nodes = {node.node_id for node in cluster.worker_nodes}
+    # the envs in the actors report their task; the actors score the episodes (the trainer does not)
+    assert {node for node, ep in episodes if ep.score == float(ep.task)} == nodes
+    assert all(ep.num_tasks == 20 and ep.score == float(ep.task) for _, ep in episodes)
+    table = checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))["task_curriculum"]["table"]
+    assert sum(table["seen"]) == 20 and table["scores"] == [float(i) for i in range(20)]
+    rows = [row for row in _progress(tmp_path) if "task_curriculum/seen_levels" in row]
+    assert rows[-1]["task_curriculum/seen_levels"] == 20.0 and rows[-1]["task_curriculum/max_prob"] > 0.85
+    assert any("task_curriculum/delay_p90" in row for row in rows)  # new distributions arrived at the envs
+    # the envs sampled from it: the top-ranked level dominates the last quarter of the episodes
+    last = [ep.task for _, ep in episodes[-len(episodes) // 4 :]]
+    assert last.count(19) / len(last) > 0.5, last
     assert_no_actors_left()

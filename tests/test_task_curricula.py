@@ -14,6 +14,7 @@ import torch
 import relayrl
 from examples.procgen_maze import ProcgenMaze
 from relayrl import info_schema
+from relayrl.cli.main import main
 from relayrl.config import ConfigError, replace
 from relayrl.curriculum import LearningProgressCurriculum, PrioritizedLevelReplay, TaskSpace
 from relayrl.curriculum.task_math import (
@@ -23,8 +24,11 @@ from relayrl.curriculum.task_math import (
     replay_distribution,
     staleness_weights,
 )
+from relayrl.experiment import Experiment
+from relayrl.level_replay.distribution_log import read_distribution
 from relayrl.level_replay.extension import TaskCurriculumTable
 from relayrl.level_replay.table import LevelTable
+from relayrl.trainer.state import TrainState
 from relayrl.worker.level_scores import LevelScores
 from relayrl.worker.report import EpisodeRecord, RolloutReport
 
@@ -128,17 +132,20 @@ class _Publisher:
         return True
 
 
-def _table(kind: str = "plr") -> TaskCurriculumTable:
+def _table(tmp_path, kind: str = "plr") -> TaskCurriculumTable:
     cfg = replace(relayrl.Config(env="CartPole-v1"), task_curriculum__kind=kind)
-    return TaskCurriculumTable(types.SimpleNamespace(cfg=cfg, publisher=_Publisher()))
+    ctx = types.SimpleNamespace(
+        cfg=cfg, publisher=_Publisher(), experiment=Experiment(tmp_path, "e"), state=TrainState()
+    )
+    return TaskCurriculumTable(ctx)
 
 
 def _report(episodes: list[EpisodeRecord]) -> RolloutReport:
     return RolloutReport(worker=0, slot=0, policy_versions=(0,), env_steps=1, episodes=episodes, timing={})
 
 
-def test_table_publishes_and_round_trips_through_a_checkpoint():
-    ext = _table()
+def test_table_publishes_and_round_trips_through_a_checkpoint(tmp_path):
+    ext = _table(tmp_path)
     ext.start(None)
     ext.on_rollout(_report([EpisodeRecord(0.0, 5, task=3, num_tasks=5, score=2.0)]))
     published = ext.publisher.keys[info_schema.TASK_DISTRIBUTION]
@@ -146,15 +153,32 @@ def test_table_publishes_and_round_trips_through_a_checkpoint():
     assert ext.scalars()["task_curriculum/seen_levels"] == 1.0
     ext.on_rollout(_report([EpisodeRecord(0.0, 5, task=1, num_tasks=5, score=0.5)]))
     saved = pickle.loads(pickle.dumps(ext.state_dict()))  # checkpoints hold plain data
-    resumed = _table()
+    resumed = _table(tmp_path)
     resumed.start(saved)
     np.testing.assert_allclose(resumed.distribution(), ext.distribution())
     assert resumed.plr is not None and resumed.plr.episodes == 2
     assert resumed.publisher.keys[info_schema.TASK_DISTRIBUTION]["probs"] == ext.distribution().tolist()
 
 
-def test_learning_progress_table_warns_when_no_episode_reports_the_key(caplog):
-    ext = _table("learning-progress")
+def test_table_writes_the_distribution_at_each_report_where_it_changed(tmp_path):
+    ext = _table(tmp_path)
+    ext.start(None)
+    ext.scalars()  # no table yet: nothing to write
+    assert read_distribution(ext.experiment) is None
+    ext.on_rollout(_report([EpisodeRecord(0.0, 5, task=3, num_tasks=5, score=2.0)]))
+    ext.state.env_steps = 100
+    ext.scalars()
+    ext.scalars()  # unchanged since the last report: no second record
+    ext.on_rollout(_report([EpisodeRecord(0.0, 5, task=1, num_tasks=5, score=0.5)]))
+    ext.state.env_steps = 200
+    ext.scalars()
+    kind, steps, probs = read_distribution(ext.experiment)
+    assert kind == "plr" and steps.tolist() == [100.0, 200.0] and probs.shape == (2, 5)
+    np.testing.assert_allclose(probs[-1], ext.distribution(), atol=1e-6)
+
+
+def test_learning_progress_table_warns_when_no_episode_reports_the_key(caplog, tmp_path):
+    ext = _table(tmp_path, "learning-progress")
     ext.on_rollout(_report([EpisodeRecord(0.0, 5, extra={"won": 1.0}, task=0, num_tasks=2)]))
     assert "--lp-success-key 'success'" in caplog.text
     ext.on_rollout(_report([EpisodeRecord(0.0, 5, extra={"success": 1.0}, task=0, num_tasks=2)]))
@@ -246,3 +270,27 @@ def test_plr_run_delivers_the_distribution_to_the_envs(tmp_path):
     assert max(r.get("task_curriculum/seen_levels", 0) for r in rows) > 0
     saved = torch.load(sorted((tmp_path / "plr" / "checkpoints").glob("checkpoint_*.pt"))[-1], weights_only=True)
     assert saved["task_curriculum"]["num_tasks"] == 20
+
+
+def test_serial_plr_run_writes_the_distribution_and_plot_draws_it(tmp_path, capsys):
+    cfg = relayrl.Config(
+        env="examples.procgen_maze:make_env", train_dir=str(tmp_path), experiment="plr", train_for_env_steps=3000
+    )
+    cfg = replace(
+        cfg,
+        environment__env_kwargs={"curriculum": "plr", "train_levels": 20},
+        sampling__backend="serial",
+        task_curriculum__kind="plr",
+        algorithm__num_epochs=1,
+        logging__report_interval=0.01,  # a report at nearly every loop pass: several records
+        logging__progress_bar=False,
+    )
+    relayrl.train(cfg)
+    kind, steps, probs = read_distribution(Experiment(tmp_path, "plr"))
+    assert kind == "plr" and len(steps) >= 2 and probs.shape[1] == 20
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    assert main(["plot", "--experiment", "plr", "--train-dir", str(tmp_path)]) == 0
+    heatmap = tmp_path / "plots" / "plr_tasks_plr.png"
+    assert str(heatmap) in capsys.readouterr().out.splitlines()
+    data = heatmap.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000

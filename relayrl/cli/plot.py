@@ -1,5 +1,7 @@
 """``relayrl plot``: PNG curves of episode return, episode extra stats and curriculum level vs env steps
-(and, for a run trained with ``--pbt``, its lineage: ``<out>_pbt_<name>.png``, see pbt/plot.py).
+(and, for a run trained with ``--pbt``, its lineage: ``<out>_pbt_<name>.png``, see pbt/plot.py; for a
+run trained with ``--task-curriculum``, its task distribution over time: ``<out>_tasks_<name>.png``,
+see level_replay/plot.py).
 
 ``plot(PlotConfig(experiment=("a", "b")))`` reads ``<train_dir>/<name>/progress.jsonl`` of every
 experiment and writes one PNG with one subplot per metric, every experiment overlaid.
@@ -48,6 +50,7 @@ from relayrl.cli.plot_runs import (
 )
 from relayrl.config import ConfigError
 from relayrl.experiment import Experiment
+from relayrl.level_replay.plot import plot_task_distribution
 from relayrl.pbt.plot import plot_lineage
 from relayrl.utils.logs import setup_logging
 
@@ -221,6 +224,12 @@ def plot(cfg: PlotConfig) -> list[Path]:
         )
         if lineage is not None:
             written.append(lineage)
+    for run in runs:  # runs trained with --task-curriculum: the distribution over tasks
+        tasks = plot_task_distribution(
+            run.name, out.with_name(f"{out.stem}_tasks_{run.name}.png"), Experiment(cfg.train_dir, run.name)
+        )
+        if tasks is not None:
+            written.append(tasks)
     return written
 
 

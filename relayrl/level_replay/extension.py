@@ -11,6 +11,8 @@ Reported: ``task_curriculum/seen_levels``, ``/entropy`` (nats), ``/mean_score`` 
 levels; learning progress: the mean ``|fast - slow|``), ``/replay_share`` (PLR: the share of episodes
 since the last report on levels already seen), ``/delay_p90`` and ``/delay_max`` (seconds from a
 distribution change, that is from the report that changed it, to its arrival at an env).
+At each report at which the distribution changed, it also appends the distribution to the
+experiment's ``task_distribution.jsonl`` (``distribution_log.py``; ``relayrl plot`` draws it).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from relayrl import info_schema
 from relayrl.curriculum.learning_progress import ProgressTable
 from relayrl.curriculum.task_math import entropy
+from relayrl.level_replay.distribution_log import append_distribution
 from relayrl.level_replay.table import LevelTable
 from relayrl.trainer.extensions import ExtensionBase, ExtensionContext
 from relayrl.worker.report import EpisodeRecord, RolloutReport
@@ -48,6 +51,8 @@ class TaskCurriculumTable(ExtensionBase):
     def __init__(self, ctx: ExtensionContext) -> None:
         self.cfg = ctx.cfg.task_curriculum
         self.publisher = ctx.publisher
+        self.experiment, self.state = ctx.experiment, ctx.state
+        self.logged_version = -1
         self.kind = KIND[self.cfg.kind]
         self.plr: LevelTable | None = None
         self.progress: ProgressTable | None = None
@@ -173,6 +178,9 @@ class TaskCurriculumTable(ExtensionBase):
         if self.num_tasks == 0:
             return {}
         probs = self.distribution()
+        if self.version != self.logged_version:  # the report is the one place that sees the env steps
+            self.logged_version = self.version
+            append_distribution(self.experiment, self.state.env_steps, self.kind, self.version, probs.tolist())
         out = {"task_curriculum/entropy": entropy(probs), "task_curriculum/max_prob": float(probs.max())}
         if self.plr is not None:
             out["task_curriculum/seen_levels"] = float(self.plr.seen.sum())
