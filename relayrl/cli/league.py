@@ -93,6 +93,8 @@ def league_table(cfg: LeagueConfig) -> LeagueTableView:
 def _status(row: Row, view: LeagueTableView) -> str:
     if row.player.startswith("policy_"):
         return "learner"
+    if row.player.startswith("bot:"):
+        return "scripted"  # rated through evaluation matches
     return "in pool" if row.player in view.active else "retired"
 
 
