@@ -186,7 +186,7 @@ def build(args: argparse.Namespace) -> tuple[Callable[[], None], Config, int]:
     obs_space, action_space, _ = MODELS[args.model]
     cfg = make_config(args)
     device = torch.device(args.device)
-    learner = Learner(cfg, obs_space, action_space, device)
+    learner = Learner(cfg, obs_space, action_space, device, **({"closed_form": False} if args.autograd else {}))
     slots = make_slots(cfg, obs_space, action_space, learner.model.rnn_state_size)
     workers = list(range(cfg.sampling.num_workers))
     if args.reference:
@@ -234,6 +234,7 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
                 update()
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=30))
     return {
+        "relayrl": relayrl.__file__,
         "rates": rates,
         "cpu_rates": cpu_rates,
         "batch": batch,
@@ -246,15 +247,20 @@ def _describe(rates: list[float]) -> str:
     return f"{statistics.median(rates):,.0f} samples/s (range {min(rates):,.0f}-{max(rates):,.0f}, n={len(rates)})"
 
 
-def _arm(args: argparse.Namespace, pythonpath: str, reference: bool = False) -> tuple[float, float]:
+def _arm(args: argparse.Namespace, pythonpath: str, reference: bool = False, new: bool = False) -> tuple[float, float]:
     """Median wall and CPU samples/s of one subprocess run of this benchmark with ``pythonpath``."""
     cmd = [sys.executable, "-m", "benchmarks.learner_update", "--json", "--model", args.model, "--device", args.device]
     cmd += ["--threads", str(args.threads), "--workers", str(args.workers), "--envs", str(args.envs)]
     cmd += ["--updates", str(args.updates), "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
     cmd += ["--rollout", str(args.rollout)] if args.rollout is not None else []
     cmd += ["--reference"] if reference else []
+    cmd += ["--autograd"] if new and args.autograd else []
     env = dict(os.environ, PYTHONPATH=pythonpath)
-    out = json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+    # ``-m`` puts the working directory first on sys.path: run in the directory whose relayrl is meant
+    first = pythonpath.split(os.pathsep)[0]
+    run = subprocess.run(cmd, env=env, cwd=first, check=True, capture_output=True, text=True)
+    out = json.loads(run.stdout.splitlines()[-1])
+    assert Path(out["relayrl"]).is_relative_to(first), f"imported {out['relayrl']}, not relayrl from {first}"
     return statistics.median(out["rates"]), statistics.median(out["cpu_rates"])
 
 
@@ -269,7 +275,7 @@ def against(args: argparse.Namespace) -> None:
         arms = ["new", "base"] if r % 2 == 0 else ["base", "new"]
         arms += ["reference"] if args.with_reference else []
         for name in arms:
-            w, c = _arm(args, paths.get(name, here), reference=name == "reference")
+            w, c = _arm(args, paths.get(name, here), reference=name == "reference", new=name == "new")
             wall[name].append(w)
             cpu[name].append(c)
         print(
@@ -298,6 +304,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2, help="updates before timing")
     parser.add_argument("--reference", action="store_true", help="time the minimal CleanRL-style update instead")
+    parser.add_argument(
+        "--autograd", action="store_true", help="this checkout's learner with autograd, not closed-form gradients"
+    )
     parser.add_argument("--profile", action="store_true", help="also print the torch profiler's table")
     parser.add_argument("--against", metavar="DIR", help="interleaved rounds against the relayrl package in DIR")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of --against")
