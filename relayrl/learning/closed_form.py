@@ -142,7 +142,9 @@ class ClosedFormPPO:
         pg2 = -advantages * ratio.clamp(1.0 - clip_coef, 1.0 + clip_coef)
         g_lp = torch.where(pg1 >= pg2, pg1, 0.0) * scale
         g_v = self._value_grad(values, old_values, returns, clip_coef, clip_value_loss) * (vf_coef * scale)
-        g_ent = None if ent_coef == 0.0 else -ent_coef * (scale if mask is not None else torch.full_like(g_lp, scale))
+        g_ent: Tensor | None = None
+        if ent_coef != 0.0:
+            g_ent = -ent_coef * (scale if isinstance(scale, Tensor) else torch.full_like(g_lp, scale))
 
         if isinstance(head, GaussianHead):
             g_out = (g_lp.unsqueeze(-1) * z) * inv_std

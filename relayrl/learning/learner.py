@@ -114,6 +114,11 @@ class Learner:
         self.cfg = cfg
         self.device = device
         self.model = build_actor_critic(obs_space, action_space, cfg.model).to(device)
+        if device.type == "cpu" and any(isinstance(m, torch.nn.Conv2d) for m in self.model.modules()):
+            # convolution weights and images in channels-last layout: oneDNN's convolutions (forward and
+            # backward) run in it without reordering; the Nature CNN's update 1.3x faster (docs/benchmarks.md)
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            self.model.obs_preprocessor.images_channels_last = True
         # the list once, not a walk of the module tree at every minibatch
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         supported = closed_form and ClosedFormPPO.supports(self.model)
@@ -236,7 +241,7 @@ class Learner:
         else:
             data = _Minibatches.flat(batch, obs_t, advantages, target, old_values, all_valid)
         closed_form = self.closed_form
-        step = self.optimizer.step
+        step: Callable[[], Any] = self.optimizer.step
         if closed_form is not None:
             if self._adam_step is None or self._adam_step.optimizer is not self.optimizer:
                 self._adam_step = AdamStep(self.optimizer)
