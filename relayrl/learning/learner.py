@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 from relayrl.algo import PPOLossTerms, explained_variance, gae, normalize_advantages, ppo_loss, vtrace
@@ -114,9 +113,11 @@ class Learner:
         self.cfg = cfg
         self.device = device
         self.model = build_actor_critic(obs_space, action_space, cfg.model).to(device)
-        if device.type == "cpu" and any(isinstance(m, torch.nn.Conv2d) for m in self.model.modules()):
+        large_images = any(leaf.kind == "image" and min(leaf.chw[1:]) >= 36 for leaf in self.model.actor_body.leaves)
+        if device.type == "cpu" and large_images:
             # convolution weights and images in channels-last layout: oneDNN's convolutions (forward and
-            # backward) run in it without reordering; the Nature CNN's update 1.3x faster (docs/benchmarks.md)
+            # backward) run in it without reordering: the Nature CNN's update 1.3x faster, the small CNN's
+            # (images below 36 pixels) 0.9x, so only for large images (docs/benchmarks.md, "Learner speed")
             self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             self.model.obs_preprocessor.images_channels_last = True
         # the list once, not a walk of the module tree at every minibatch
@@ -289,14 +290,15 @@ class Learner:
         a = self.cfg.algorithm
         if self.cfg.model.use_rnn:
             perm = torch.randperm(B)
-            return [torch.as_tensor(idx) for idx in np.array_split(perm.numpy(), a.num_minibatches)]
+            return list(torch.tensor_split(perm, a.num_minibatches))
         if self.cfg.policies_share_rows:
             own = torch.nonzero(_flat(mask).flatten().cpu()).flatten()
             count = own_minibatches(len(own), T * B, a.num_minibatches)
             perm = own[torch.randperm(len(own))]
-            return [torch.as_tensor(idx) for idx in np.array_split(perm.numpy(), count) if len(idx)]
+            return [idx for idx in torch.tensor_split(perm, count) if len(idx)]
         perm = torch.randperm(T * B)
-        return [torch.as_tensor(idx) for idx in np.array_split(perm.numpy(), a.num_minibatches)]
+        # tensor_split splits as np.array_split does (the first parts one longer), without numpy round trips
+        return list(torch.tensor_split(perm, a.num_minibatches))
 
     def _minibatch_loss(self, data: _Minibatches, idx: torch.Tensor, adv_floor: float) -> PPOLossTerms:
         a = self.cfg.algorithm
