@@ -135,9 +135,13 @@ def test_adam_step_is_optimizer_step():
         for p, g in zip(params, grads, strict=True):
             p.grad = g
         optimizer = torch.optim.Adam(params, lr=0.01, fused=True)
-        plain_steps = []
-        real_step = optimizer.step
-        optimizer.step = lambda: (plain_steps.append(1), real_step())  # type: ignore[method-assign]
+        plain_steps: list[int] = []
+
+        def counted(real=optimizer.step, calls=plain_steps) -> None:
+            calls.append(1)
+            real()
+
+        optimizer.step = counted  # type: ignore[method-assign]
         step = AdamStep(optimizer) if lean else optimizer.step
         g = torch.Generator().manual_seed(1)
         for i in range(6):
