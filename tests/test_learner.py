@@ -162,3 +162,20 @@ def test_train_leaves_the_batch_as_it_was():
         assert torch.equal(getattr(batch, name), value), name
     with pytest.raises(dataclasses.FrozenInstanceError):
         batch.rewards = torch.zeros(1)  # type: ignore[misc]
+
+
+def test_cpu_learner_keeps_convolutions_channels_last():
+    image = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    learner = Learner(relayrl.Config(env="unused"), image, ACTIONS, torch.device("cpu"))
+    convs = [m for m in learner.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    x = torch.randint(0, 256, (2, 3, 4, 84, 84), dtype=torch.uint8)
+    assert learner.model.obs_preprocessor(x)[0].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_small_images_keep_the_default_layout():
+    image = gym.spaces.Box(0.0, 1.0, (3, 7, 7), np.float32)  # the small CNN: channels-last made it slower
+    learner = Learner(relayrl.Config(env="unused"), image, ACTIONS, torch.device("cpu"))
+    convs = [m for m in learner.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous() for c in convs)
+    assert not learner.model.obs_preprocessor.images_channels_last

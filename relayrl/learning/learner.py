@@ -8,11 +8,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
 
 from relayrl.algo import PPOLossTerms, explained_variance, gae, normalize_advantages, ppo_loss, vtrace
 from relayrl.config import Config
+from relayrl.learning.closed_form import AdamStep, ClosedFormPPO, clip_flat_grad_
 from relayrl.models import build_actor_critic
 from relayrl.models.normalization import RunningMeanStd
 from relayrl.shared.trajectories import Batch
@@ -40,6 +40,58 @@ def own_minibatches(own_steps: int, batch_steps: int, num_minibatches: int) -> i
     return int(min(num_minibatches, max(1, round(own_steps / size))))
 
 
+class _Minibatches:
+    """An update's training data laid out for cheap minibatch picks: the per-step scalars (old
+    log-probs, advantages, value targets, old values and, when some steps are not training data,
+    the mask) packed side by side, so that a minibatch takes one gather for all of them."""
+
+    def __init__(self, by_columns: bool, obs: Any, actions: torch.Tensor, scalars: torch.Tensor, batch: Batch) -> None:
+        self.by_columns = by_columns
+        self.obs, self.actions, self.scalars, self.batch = obs, actions, scalars, batch
+        self.features = torch.empty(0)
+        """Flat steps, closed-form gradients: the preprocessed observations ``[T * B, D]``."""
+
+    @staticmethod
+    def _scalars(batch: Batch, dim: int, *xs: torch.Tensor, all_valid: bool) -> torch.Tensor:
+        cols = [batch.log_probs, *xs] + ([] if all_valid else [batch.valid.to(batch.log_probs.dtype)])
+        return torch.stack([x.float() for x in cols], dim=dim)
+
+    @classmethod
+    def flat(
+        cls, batch: Batch, obs_t: Any, adv: torch.Tensor, target: torch.Tensor, old: torch.Tensor, all_valid: bool
+    ) -> _Minibatches:
+        """Steps drawn one by one: everything flattened to ``[T * B, ...]``."""
+        scalars = cls._scalars(batch, 2, adv, target, old, all_valid=all_valid).flatten(0, 1)
+        return cls(False, map_obs(obs_t, _flat), _flat(batch.actions), scalars, batch)
+
+    @classmethod
+    def columns(
+        cls, batch: Batch, obs_t: Any, adv: torch.Tensor, target: torch.Tensor, old: torch.Tensor, all_valid: bool
+    ) -> _Minibatches:
+        """Whole env columns (recurrent models): ``[T, B, ...]`` kept."""
+        return cls(True, obs_t, batch.actions, cls._scalars(batch, 2, adv, target, old, all_valid=all_valid), batch)
+
+    def pick(
+        self, idx: torch.Tensor
+    ) -> tuple[Any, torch.Tensor, torch.Tensor | None, torch.Tensor | None, list[torch.Tensor]]:
+        """``(obs, actions, rnn_state, starts, scalars)`` of the minibatch ``idx``: obs and actions
+        ``[T, M, ...]`` (T = 1 for flat steps), the scalars flat ``[T * M]`` each."""
+        if self.by_columns:
+
+            def pick(x: torch.Tensor) -> torch.Tensor:
+                return x.index_select(1, idx)
+
+            scalars = pick(self.scalars).flatten(0, 1)
+            state, starts = self.batch.rnn_state.index_select(0, idx), pick(self.batch.starts)
+            return map_obs(self.obs, pick), pick(self.actions), state, starts, list(scalars.unbind(1))
+
+        def pick_flat(x: torch.Tensor) -> torch.Tensor:
+            return x.index_select(0, idx).unsqueeze(0)
+
+        scalars = self.scalars.index_select(0, idx)
+        return map_obs(self.obs, pick_flat), pick_flat(self.actions), None, None, list(scalars.unbind(1))
+
+
 class Learner:
     """PPO updates on batches gathered from trajectory slots.
 
@@ -48,12 +100,32 @@ class Learner:
     ``policy_version``. All state that a resume needs is in ``state_dict``.
     """
 
-    def __init__(self, cfg: Config, obs_space: gym.Space, action_space: gym.Space, device: torch.device) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        obs_space: gym.Space,
+        action_space: gym.Space,
+        device: torch.device,
+        closed_form: bool = True,
+    ) -> None:
+        """``closed_form``: compute the gradients of MLP models without autograd
+        (``relayrl.learning.closed_form``; the same loss, about 2x the learner's speed on CPU)."""
         self.cfg = cfg
         self.device = device
         self.model = build_actor_critic(obs_space, action_space, cfg.model).to(device)
+        large_images = any(leaf.kind == "image" and min(leaf.chw[1:]) >= 36 for leaf in self.model.actor_body.leaves)
+        if device.type == "cpu" and large_images:
+            # convolution weights and images in channels-last layout: oneDNN's convolutions (forward and
+            # backward) run in it without reordering: the Nature CNN's update 1.3x faster, the small CNN's
+            # (images below 36 pixels) 0.9x, so only for large images (docs/benchmarks.md, "Learner speed")
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            self.model.obs_preprocessor.images_channels_last = True
         # the list once, not a walk of the module tree at every minibatch
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        supported = closed_form and ClosedFormPPO.supports(self.model)
+        self.closed_form = ClosedFormPPO(self.model, self.params) if supported else None
+        """The closed-form gradients in use, or None (autograd)."""
+        self._adam_step: AdamStep | None = None
         self._optimizer: torch.optim.Adam | None = None
         self._building: threading.Thread | None = None
         self.policy_version = 0
@@ -162,15 +234,34 @@ class Learner:
         # read per update instead of one per statistic per minibatch (only --target-kl reads one).
         rows: list[torch.Tensor] = []
         stop_early = False
+        # One mask-free path when every step is training data (one policy): the masked means and
+        # the boolean indexing of the advantages cost a dozen small ops per minibatch for nothing.
+        all_valid = bool(mask.all())
+        if self.cfg.model.use_rnn:
+            data = _Minibatches.columns(batch, obs_t, advantages, target, old_values, all_valid)
+        else:
+            data = _Minibatches.flat(batch, obs_t, advantages, target, old_values, all_valid)
+        closed_form = self.closed_form
+        step: Callable[[], Any] = self.optimizer.step
+        if closed_form is not None:
+            if self._adam_step is None or self._adam_step.optimizer is not self.optimizer:
+                self._adam_step = AdamStep(self.optimizer)
+            step = self._adam_step
+            with torch.no_grad():  # normalized once per update, not per minibatch (the same statistics)
+                data.features = self.model.obs_preprocessor(data.obs)[0]
         for epoch in range(a.num_epochs):
             if epoch > 0 and after_epoch is not None:
                 after_epoch()
-            for mb in self._minibatches(T, B, mask):
-                terms = self._minibatch_loss(batch, obs_t, mb, advantages, target, old_values, adv_floor)
-                self.optimizer.zero_grad(set_to_none=True)
-                terms.loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.params, a.max_grad_norm, foreach=True)
-                self.optimizer.step()
+            for idx in self._minibatches(T, B, mask):
+                if closed_form is not None:
+                    terms = self._closed_form_step(closed_form, data, idx, adv_floor)
+                    grad_norm = clip_flat_grad_(closed_form.grad, a.max_grad_norm)
+                else:
+                    terms = self._minibatch_loss(data, idx, adv_floor)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    terms.loss.backward()
+                    grad_norm = torch.nn.utils.clip_grad_norm_(self.params, a.max_grad_norm, foreach=True)
+                step()
                 rows.append(torch.stack([*(v.detach() for v in terms), grad_norm.detach()]))
                 if a.target_kl is not None and float(terms.approx_kl) > a.target_kl:
                     stop_early = True
@@ -191,7 +282,7 @@ class Learner:
         stats["value_mean"] = float(batch.values[mask].mean())
         return stats
 
-    def _minibatches(self, T: int, B: int, mask: torch.Tensor) -> list[Any]:
+    def _minibatches(self, T: int, B: int, mask: torch.Tensor) -> list[torch.Tensor]:
         """Index sets: flat step indices, or env columns (whole sequences) with an RNN. When policies
         share the slots (several policies, self-play), only this policy's own steps are drawn, in
         minibatches of the size the whole batch's would have: N policies together take as many
@@ -199,57 +290,55 @@ class Learner:
         a = self.cfg.algorithm
         if self.cfg.model.use_rnn:
             perm = torch.randperm(B)
-            return [("cols", idx) for idx in np.array_split(perm.numpy(), a.num_minibatches)]
+            return list(torch.tensor_split(perm, a.num_minibatches))
         if self.cfg.policies_share_rows:
             own = torch.nonzero(_flat(mask).flatten().cpu()).flatten()
             count = own_minibatches(len(own), T * B, a.num_minibatches)
             perm = own[torch.randperm(len(own))]
-            return [("flat", torch.as_tensor(idx)) for idx in np.array_split(perm.numpy(), count) if len(idx)]
+            return [idx for idx in torch.tensor_split(perm, count) if len(idx)]
         perm = torch.randperm(T * B)
-        return [("flat", torch.as_tensor(idx)) for idx in np.array_split(perm.numpy(), a.num_minibatches)]
+        # tensor_split splits as np.array_split does (the first parts one longer), without numpy round trips
+        return list(torch.tensor_split(perm, a.num_minibatches))
 
-    def _minibatch_loss(
-        self,
-        batch: Batch,
-        obs_t: Any,
-        mb: tuple[str, Any],
-        advantages: torch.Tensor,
-        target: torch.Tensor,
-        old_values: torch.Tensor,
-        adv_floor: float = 0.0,
-    ) -> Any:
+    def _minibatch_loss(self, data: _Minibatches, idx: torch.Tensor, adv_floor: float) -> PPOLossTerms:
         a = self.cfg.algorithm
-        kind, idx = mb
-        if kind == "cols":
-            cols = torch.as_tensor(idx, device=self.device)
-
-            def pick(x: torch.Tensor) -> torch.Tensor:
-                return x.index_select(1, cols)
-
-            obs = map_obs(obs_t, pick)
-            out = self.model.evaluate(
-                obs, pick(batch.actions), batch.rnn_state.index_select(0, cols), pick(batch.starts)
-            )
-        else:
-            flat_idx = idx.to(self.device)
-
-            def pick(x: torch.Tensor) -> torch.Tensor:
-                return _flat(x).index_select(0, flat_idx).unsqueeze(0)
-
-            obs = map_obs(obs_t, pick)
-            out = self.model.evaluate(obs, pick(batch.actions), None, None)
-        mask = pick(batch.valid).flatten()
-        adv = pick(advantages).flatten()
+        obs, actions, rnn_state, starts, cols = data.pick(idx.to(self.device))
+        out = self.model.evaluate(obs, actions, rnn_state, starts)
+        old_log_probs, adv, target, old_values = cols[:4]
+        mask = cols[4] if len(cols) > 4 else None
         if a.normalize_advantages:
             adv = normalize_advantages(adv, mask, min_std=adv_floor)
         return ppo_loss(
             out.log_probs.flatten(),
-            pick(batch.log_probs).flatten(),
+            old_log_probs,
             adv,
             out.values.flatten(),
-            pick(old_values).flatten(),
-            pick(target).flatten(),
+            old_values,
+            target,
             out.entropy.flatten(),
+            clip_coef=a.clip_coef,
+            vf_coef=a.vf_coef,
+            ent_coef=a.ent_coef,
+            clip_value_loss=a.clip_value_loss,
+            mask=mask,
+        )
+
+    def _closed_form_step(
+        self, closed_form: ClosedFormPPO, data: _Minibatches, idx: torch.Tensor, adv_floor: float
+    ) -> PPOLossTerms:
+        a = self.cfg.algorithm
+        idx = idx.to(self.device)
+        old_log_probs, adv, target, old_values, *rest = data.scalars.index_select(0, idx).unbind(1)
+        mask = rest[0] if rest else None
+        if a.normalize_advantages:
+            adv = normalize_advantages(adv, mask, min_std=adv_floor)
+        return closed_form.step(
+            data.features.index_select(0, idx),
+            data.actions.index_select(0, idx),
+            old_log_probs,
+            adv,
+            old_values,
+            target,
             clip_coef=a.clip_coef,
             vf_coef=a.vf_coef,
             ent_coef=a.ent_coef,

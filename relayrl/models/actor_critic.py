@@ -53,6 +53,11 @@ class Body(nn.Module):
         self._linears = [m for m in self.mlp if isinstance(m, nn.Linear)]
         self._act_fn = _ACTIVATION_FNS[cfg.activation]
 
+    @property
+    def linears(self) -> list[nn.Linear]:
+        """The MLP's linear layers in order (each followed by the activation)."""
+        return self._linears
+
     def features(self, pre: list[Tensor]) -> Tensor:
         """Preprocessed leaves (N samples) -> ``[N, hidden]`` (before the GRU)."""
         x = self.encoder(pre)

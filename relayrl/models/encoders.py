@@ -91,6 +91,8 @@ class ObsPreprocessor(nn.Module):
                 if normalize_obs and leaf.kind == "vector"
             }
         )
+        self.images_channels_last = False
+        """Return images in channels-last layout (set by a CPU learner whose convolutions use it)."""
         # plain list (not registered twice) for the hot path: (leaf, its normalizer or None)
         self._plan: list[tuple[Leaf, RunningMeanStd | None]] = [
             (leaf, cast(RunningMeanStd, self.normalizers[str(i)]) if str(i) in self.normalizers else None)
@@ -106,6 +108,8 @@ class ObsPreprocessor(nn.Module):
                 x = x.reshape((-1,) + leaf.shape)
                 if leaf.hwc:
                     x = x.permute(0, 3, 1, 2)
+                if self.images_channels_last:  # the copy on the raw bytes; the conversion below keeps the layout
+                    x = x.contiguous(memory_format=torch.channels_last)
                 x = x.float() * (1.0 / 255.0) if leaf.uint8 else x.float()
             elif leaf.kind == "vector":
                 x = x.reshape(-1, leaf.size).float()
