@@ -85,7 +85,8 @@ class EvaluationExtension(ExtensionBase):
         self.next_env_steps = self._after(env_steps)
         self.in_flight: dict[int, dict[str, Any]] | None = None
         """The learner states being evaluated, by policy id (None: no evaluation in flight)."""
-        self.unreported: dict[str, float] = {}
+        self.unreported: list[dict[str, float]] = []
+        """Finished evaluations' report keys, oldest first, each reported in a report of its own."""
         self.warned_metric = False
         self.evaluations = 0
         self.played: list[Match] = []
@@ -124,9 +125,9 @@ class EvaluationExtension(ExtensionBase):
         return bool(self.unreported)
 
     def scalars(self) -> dict[str, float]:
-        """The latest evaluation's ``eval/...`` keys, once (at the report made when it finished)."""
-        out, self.unreported = self.unreported, {}
-        return out
+        """The oldest unreported evaluation's ``eval/...`` keys, once (each evaluation gets a report of its
+        own: ``report_now`` stays true while some are left)."""
+        return self.unreported.pop(0) if self.unreported else {}
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -183,7 +184,7 @@ class EvaluationExtension(ExtensionBase):
                 missing.append(k)
             else:
                 self.checkpointer.save_best_if(self.policies[k], score, self.best_metric, states.get(k))
-        self.unreported = out
+        self.unreported.append(out)
         for k, games in report.games.items():
             self.played += [Match(policy_id(k), player, score) for player, scores in games.items() for score in scores]
         first = report.metrics[min(report.metrics)]

@@ -152,6 +152,12 @@ class TrainingLoop:
             for ext in self.p.extensions:
                 ext.on_matches(played)
 
+    def flush_reports(self) -> None:
+        """Make the reports extensions still ask for (``report_now``), one each: e.g. two evaluations
+        that finished in the same pass at the end of training."""
+        while any(ext.report_now() for ext in self.p.extensions):
+            self.housekeeping()
+
     def housekeeping(self, force_report: bool = False) -> None:
         """Extensions, training info, progress bar, the periodic report with the best checkpoints,
         periodic saves."""

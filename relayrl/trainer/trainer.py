@@ -269,6 +269,7 @@ class Trainer:
                 for ext in self.extensions:
                     ext.finish(self.state.env_steps)
                 loop.exchange_matches()  # the final evaluation's games, before the final checkpoint
+                loop.flush_reports()
         except KeyboardInterrupt:
             self.stop.request("SIGINT")  # handlers not installed (not the main thread) or Ctrl-C before them
             raise
