@@ -259,3 +259,52 @@ def test_enjoy_tells_its_env_it_is_evaluated(tmp_path: Path) -> None:
     relayrl.train(cfg)
     result = enjoy(EnjoyConfig(experiment=cfg.experiment_name, train_dir=cfg.train_dir, num_episodes=2))
     assert result.extra_stats["evaluation"] == 1.0
+
+
+def test_two_evaluations_that_finish_in_one_pass_get_a_report_each() -> None:
+    # at the end of training the evaluation in flight and the final one finish in the same pass
+    from types import SimpleNamespace
+
+    from relayrl.evaluator.extension import EvaluationExtension
+    from relayrl.evaluator.work import EvalReport
+
+    def report(env_steps: int) -> EvalReport:
+        keys = {"reward": 1.0, "reward_min": 1.0, "reward_max": 1.0, "length": 8.0, "policy_version": 1.0}
+        return EvalReport(env_steps, {0: keys}, 0.1)
+
+    class Runner:
+        def __init__(self) -> None:
+            self.asked: list[int] = []
+
+        def submit(self, request: Any) -> None:
+            self.asked.append(request.env_steps)
+
+        def poll(self) -> list[EvalReport]:
+            return []
+
+        def wait(self, timeout: float) -> list[EvalReport]:
+            return [report(self.asked[-1])]
+
+        def close(self) -> None:
+            pass
+
+    learner = SimpleNamespace(state_dict=lambda: {"model": {}})
+    policy = SimpleNamespace(id=0, learner=learner, version=1)
+
+    class Policies(list):
+        def all(self) -> list[Any]:
+            return list(self)
+
+    policies = Policies([policy])
+    checkpointer = SimpleNamespace(choose_best_by=lambda metric: None, save_best_if=lambda *args: None)
+    weights = [SimpleNamespace(publish=lambda state, version: None)]
+    cfg = replace(relayrl.Config(env=ENV), evaluation__every_env_steps=1024)
+    runner = Runner()
+    ext = EvaluationExtension(cfg, policies, checkpointer, runner, weights, 0)  # type: ignore[arg-type]
+    ext.request(1024)  # in flight when training ends
+    ext.finish(1500)
+    assert runner.asked == [1024, 1500]
+    reported = []
+    while ext.report_now():
+        reported.append(ext.scalars()["eval/env_steps"])
+    assert reported == [1024.0, 1500.0]
