@@ -14,11 +14,11 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from relayrl.experiment import Experiment
+from relayrl.utils.jsonl import read_records
 
 log = logging.getLogger("relayrl.level_replay")
 
@@ -53,18 +53,7 @@ def read_distribution(experiment: Experiment) -> tuple[str, np.ndarray, np.ndarr
     path = experiment.task_distribution_path
     if not path.is_file():
         return None
-    records: list[dict[str, Any]] = []
-    bad = 0
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            bad += int(bool(line.strip()))
-            continue
-        if isinstance(record, dict) and isinstance(record.get("probs"), list) and "env_steps" in record:
-            records.append(record)
-    if bad:
-        log.warning("%s: skipped %d unreadable line(s)", path, bad)
+    records = read_records(path, lambda r: isinstance(r.get("probs"), list) and "env_steps" in r)
     if not records:
         return None
     size = len(records[-1]["probs"])

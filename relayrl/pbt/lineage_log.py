@@ -11,13 +11,11 @@ alone, e.g. the start mutation), ``objective``, ``source_objective`` and ``mutat
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from relayrl.experiment import Experiment
-
-log = logging.getLogger("relayrl.pbt")
+from relayrl.utils.jsonl import read_records
 
 
 def append_events(experiment: Experiment, events: Iterable[Mapping[str, Any]]) -> None:
@@ -38,18 +36,7 @@ def read_lineage(experiment: Experiment) -> list[dict[str, Any]] | None:
     A line that cannot be read (e.g. cut off by a killed run) is skipped with a warning."""
     path = experiment.pbt_lineage_path
     if path.is_file():
-        events, bad = [], 0
-        for line in path.read_text().splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                bad += int(bool(line.strip()))
-                continue
-            if isinstance(event, dict) and "policy" in event and "env_steps" in event:
-                events.append(event)
-        if bad:
-            log.warning("%s: skipped %d unreadable line(s)", path, bad)
-        return events
+        return read_records(path, lambda event: "policy" in event and "env_steps" in event)
     if not experiment.checkpoints():
         return None
     from relayrl.trainer.checkpointer import load_latest  # torch: only for experiments without the file
