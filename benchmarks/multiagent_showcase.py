@@ -6,6 +6,8 @@ Arms (same hyperparameters, entropy bonus 0.01, 2 workers x 16 envs):
 
 - ``curriculum``: ``examples.coin_duel_bots:make_env``, each env instance's bot level driven by its own
   win rate (``OpponentCurriculum``), --budget env steps;
+- ``curriculum-rating``: the same, each instance's bot level moved by the league's ratings instead
+  (``OpponentCurriculum(gate="rating")`` with ``--rate-opponent-levels``, docs/league.md), --budget env steps;
 - ``flat``: the same env always against the strongest bot, --budget env steps;
 - ``selfplay``: ``relayrl.envs.coin_duel:make_duel --self-play`` (never plays a bot), --selfplay-budget.
 
@@ -14,7 +16,8 @@ the latest weights play --eval-games games (greedy actions) against each bot, as
 ``--eval-opponents relayrl.envs.coin_duel:bot_0,...,bot_4`` (the bot arms evaluate in the same game with
 both players as agents: ``--eval-env-kwargs '{"duel": true}'``). The curves and the table read
 ``eval/vs/bot_<level>/win_rate`` from each run's progress.jsonl; the table shows the last evaluation of
-the run. The evaluator runs at the trainer's CPU priority (``--eval-niceness 0``), so that its results
+the run; ``level`` is the mean opponent level of the training episodes at each report (the bot arms).
+The evaluator runs at the trainer's CPU priority (``--eval-niceness 0``), so that its results
 keep coming while training fills the cores. Prints the table, writes ``results.json`` and ``win_rate.png`` into --out-dir. A finished run
 leaves ``showcase.json`` in its folder and is reused.
 """
@@ -31,7 +34,7 @@ from relayrl.config import replace
 from relayrl.envs.coin_duel import BOT_GREEDINESS
 from relayrl.experiment import Experiment
 
-ARMS = ("curriculum", "flat", "selfplay")
+ARMS = ("curriculum", "curriculum-rating", "flat", "selfplay")
 BOTS = tuple(f"bot_{level}" for level in range(len(BOT_GREEDINESS)))
 OPPONENTS = ",".join(f"relayrl.envs.coin_duel:{bot}" for bot in BOTS)
 
@@ -47,6 +50,14 @@ def evaluations(cfg: relayrl.Config) -> list[dict[str, Any]]:
     ]
 
 
+def levels(cfg: relayrl.Config) -> list[tuple[int, float]]:
+    """(env steps, mean opponent level of the training episodes) at each report of a bot arm."""
+    path = Experiment.of(cfg).root / "progress.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    key = "episode_extra_stats/opponent/level/mean"
+    return [(int(r["env_steps"]), float(r[key])) for r in rows if key in r]
+
+
 def train_one(arm: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     name = f"coinduel_{arm}_seed{seed}"
     saved = Path(args.out_dir, name, "showcase.json")
@@ -57,13 +68,14 @@ def train_one(arm: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
             print(f"{name}: reusing {saved}")
             return row
     env = "relayrl.envs.coin_duel:make_duel" if arm == "selfplay" else "examples.coin_duel_bots:make_env"
+    env_kwargs = {"flat": {"curriculum": False}, "curriculum-rating": {"gate": "rating"}}.get(arm, {})
     cfg = relayrl.Config(
         env=env,
         experiment=name,
         train_dir=args.out_dir,
         train_for_env_steps=budget,
         seed=seed,
-        environment=relayrl.EnvConfig(env_kwargs={"curriculum": False} if arm == "flat" else {}),
+        environment=relayrl.EnvConfig(env_kwargs=env_kwargs),
         sampling=relayrl.SamplingConfig(num_workers=2, num_envs_per_worker=16),
         algorithm=relayrl.AlgorithmConfig(ent_coef=0.01),
         logging=relayrl.LoggingConfig(progress_bar=False, report_interval=10.0),
@@ -82,6 +94,7 @@ def train_one(arm: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
         # training fills both cores of a small machine: at the default idle priority the evaluator
         # would hardly ever get the CPU during these short runs
         evaluation__niceness=args.eval_niceness,
+        opponent_ratings__enabled=arm == "curriculum-rating",
     )
     summary = relayrl.train(cfg)
     curve = evaluations(cfg)
@@ -96,6 +109,7 @@ def train_one(arm: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
         "final_env_steps": curve[-1]["env_steps"] if curve else None,
         "final_win": curve[-1]["win"] if curve else [float("nan")] * len(BOTS),
         "curve": curve,
+        "level": levels(cfg),
     }
     saved.write_text(json.dumps(row))
     return row
@@ -109,9 +123,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     from matplotlib.ticker import EngFormatter
 
     levels = len(BOT_GREEDINESS)
-    fig, axes = plt.subplots(1, len(ARMS), figsize=(5 * len(ARMS), 4), sharey=True)
+    arms = [arm for arm in ARMS if any(r["arm"] == arm for r in rows)]
+    fig, axes = plt.subplots(1, len(arms), figsize=(5 * len(arms), 4), sharey=True, squeeze=False)
+    axes = axes[0]
     colors = plt.get_cmap("viridis")
-    for ax, arm in zip(axes, ARMS, strict=True):
+    for ax, arm in zip(axes, arms, strict=True):
         for row in (r for r in rows if r["arm"] == arm):
             steps = [p["env_steps"] for p in row["curve"]]
             for level in range(levels):
@@ -149,10 +165,17 @@ def main() -> None:
     args = parser.parse_args()
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     rows = [train_one(arm, seed, args) for arm in args.arms for seed in args.seeds]
-    print("arm        seed  env steps  evaluated at  win rate vs bot 0..4 (last evaluation, greedy actions)")
+    print(
+        "arm                seed  env steps  evaluated at  win rate vs bot 0..4 (last evaluation, greedy actions)"
+        "  mean level >= 3.5 at"
+    )
     for row in rows:
         wins = " / ".join(f"{w:.2f}" for w in row["final_win"])
-        print(f"{row['arm']:<10} {row['seed']:>4}  {row['env_steps']:>9}  {row['final_env_steps']!s:>12}  {wins}")
+        top = next((steps for steps, level in row.get("level", ()) if level >= 3.5), None)
+        print(
+            f"{row['arm']:<18} {row['seed']:>4}  {row['env_steps']:>9}  {row['final_env_steps']!s:>12}  {wins}"
+            f"  {top if top is not None else '-'}"
+        )
     Path(args.out_dir, "results.json").write_text(json.dumps(rows, indent=1))
     plot(rows, Path(args.out_dir, "win_rate.png"))
 

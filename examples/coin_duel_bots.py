@@ -6,6 +6,8 @@
 ``{"curriculum": true}`` (default): each env instance starts against the weakest bot and moves up a
 level when it wins 70% of its last 20 games at that level (down below 20%); ``false``: always the
 strongest bot. ``{"bot_level": k}`` without a curriculum plays bot ``k`` (for evaluation).
+``{"gate": "rating"}`` moves the level by skill ratings instead (train with ``--rate-opponent-levels``;
+docs/league.md, "Scripted opponent levels"): up once the policy's rating passes the next bot's.
 ``{"duel": true}`` is the same game with both players as agents (``CoinDuel``: the same observation
 for player 0), so that evaluation during training can play the policy against every bot::
 
@@ -28,10 +30,11 @@ def make_env(config: dict | None = None) -> gym.Env | CoinDuel:
         config.pop("curriculum", None)
         return CoinDuel(config)
     curriculum = bool(config.pop("curriculum", "bot_level" not in config))
+    gate = str(config.pop("gate", "win_rate"))
     env = CoinDuelVsBot(config)
     if not curriculum:
         return env
-    return OpponentCurriculum(env, "set_bot_level", len(BOT_GREEDINESS), window=20, promote_threshold=0.7)
+    return OpponentCurriculum(env, "set_bot_level", len(BOT_GREEDINESS), window=20, promote_threshold=0.7, gate=gate)
 
 
 def make_selfplay_curriculum(config: dict | None = None) -> SnapshotAgeCurriculum:

@@ -67,11 +67,12 @@ TASK_INFO = "relayrl_task"
 from a distribution change to its arrival at the env, for each change since the last episode end)."""
 
 LEAGUE = "league"
-"""Self-play (``--self-play``, with openskill installed): the league's ratings, ``{"ratings": {player id:
-{"mu", "sigma"}}, "snapshots": {k: [player ids of learner k's snapshots in the pool, oldest first]}}``
-(players: the learners ``policy_<k>``, the snapshots in the pool, rated scripted opponents
-``bot:<spec>``; relayrl/league/), republished about once a second. ``SnapshotAgeCurriculum(gate="rating")``
-reads it."""
+"""The league's ratings, ``{"ratings": {player id: {"mu", "sigma"}}, ...}`` (players: the learners
+``policy_<k>``, snapshots, scripted opponents ``bot:<spec>``; relayrl/league/), republished about once a
+second. Self-play (``--self-play``, with openskill installed) adds ``"snapshots": {k: [player ids of
+learner k's snapshots in the pool, oldest first]}``, read by ``SnapshotAgeCurriculum(gate="rating")``;
+``--rate-opponent-levels`` adds ``"levels": {n: player id of scripted opponent level n}`` (the levels
+rated so far), read by ``OpponentCurriculum(gate="rating")``."""
 
 RESERVED_KEYS = frozenset(
     {

@@ -1,9 +1,10 @@
-"""``relayrl league``: print the league table of an experiment trained with ``--self-play``, or, with
+"""``relayrl league``: print the league table of an experiment trained with ``--self-play`` or
+``--rate-opponent-levels``, or, with
 ``--tournament``, play a round robin among chosen players and print their fitted ratings and win-rate
 matrix (relayrl/league/tournament.py and contestants.py; docs/league.md).
 
 ``league_table(LeagueConfig(experiment=...))`` reads the checkpoint (the latest by default) and returns
-its ratings (the self-play pool's ``league`` entry, relayrl/league/table.py), best conservative estimate
+its ratings (the ``league`` entry of the self-play pool or of the opponent-level ratings, relayrl/league/), best conservative estimate
 (``mu - 3 sigma``) first; ``format_table`` makes the printed text. Reading needs no openskill. An
 experiment, checkpoint or rating that is missing is a ``ConfigError`` naming the fix (exit 2).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,9 @@ from relayrl.utils.logs import setup_logging
 
 @dataclasses.dataclass(frozen=True)
 class LeagueConfig:
-    """Print the league table (every player's rating) of an experiment trained with --self-play, or with
-    --tournament play a round robin among its checkpoints and scripted opponents and print theirs."""
+    """Print the league table (every player's rating) of an experiment trained with --self-play or
+    --rate-opponent-levels, or with --tournament play a round robin among its checkpoints and scripted
+    opponents and print theirs."""
 
     experiment: str
     """Experiment name: the folder under train_dir that training wrote."""
@@ -74,16 +76,26 @@ class LeagueTableView:
     env_steps: int
 
 
+LEAGUE_OWNERS = ("self_play", "opponent_ratings")
+"""The checkpoint entries (extension names) that may hold a league's ratings, under ``league``."""
+
+
+def _saved_league(data: Mapping[str, Any], owner: str) -> Any:
+    saved = (data.get(owner) or {}).get("league")
+    return saved if saved and saved.get("players") else None
+
+
 def league_table(cfg: LeagueConfig) -> LeagueTableView:
     """The ratings saved in the experiment's checkpoint; ConfigError when it has none."""
     experiment = Experiment.existing(cfg.train_dir, cfg.experiment)
     data = read_checkpoint_file(experiment, cfg.checkpoint)
     path = str(data.get("path", cfg.checkpoint))
-    saved: Any = (data.get("self_play") or {}).get("league")
-    if not saved or not saved.get("players"):
+    saved: Any = next((s for s in (_saved_league(data, owner) for owner in LEAGUE_OWNERS) if s), None)
+    if not saved:
         raise ConfigError(
             f"checkpoint {path} of experiment {cfg.experiment} holds no league ratings; they are kept by runs "
-            "trained with --self-play (and openskill installed: pip install 'relayrl[league]')."
+            "trained with --self-play or --rate-opponent-levels (and openskill installed: pip install "
+            "'relayrl[league]')."
         )
     ratings = Ratings()
     ratings.load_state_dict(saved)
@@ -94,7 +106,7 @@ def _status(row: Row, view: LeagueTableView) -> str:
     if row.player.startswith("policy_"):
         return "learner"
     if row.player.startswith("bot:"):
-        return "scripted"  # rated through evaluation matches
+        return "scripted"  # an opponent level, or rated through evaluation matches
     return "in pool" if row.player in view.active else "retired"
 
 

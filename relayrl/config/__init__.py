@@ -2,7 +2,7 @@
 
 ``Config`` holds the top-level settings and one frozen dataclass per option group: the core groups in
 ``groups.py`` and ``run_groups.py``, the features' groups in ``multiagent.py``, ``self_play.py``,
-``pbt.py``, ``evaluation.py`` and ``task_curriculum.py``. Defaults live only there. Derived values are properties, never
+``pbt.py``, ``evaluation.py``, ``task_curriculum.py`` and ``opponent_ratings.py``. Defaults live only there. Derived values are properties, never
 fields filled in later.
 ``Config.validate()`` rejects bad values and combinations before any process starts: the top-level
 fields here, then every group's own ``validate(cfg)``. This package imports no feature package and
@@ -29,6 +29,7 @@ from relayrl.config.groups import (
     SamplingConfig,
 )
 from relayrl.config.multiagent import MultiAgentConfig
+from relayrl.config.opponent_ratings import OpponentRatingsConfig
 from relayrl.config.pbt import PBTConfig
 from relayrl.config.run_groups import CheckpointConfig, FaultConfig, LoggingConfig, RayConfig, TrainingInfoConfig
 from relayrl.config.self_play import SelfPlayConfig
@@ -52,6 +53,7 @@ __all__ = [
     "LoggingConfig",
     "ModelConfig",
     "MultiAgentConfig",
+    "OpponentRatingsConfig",
     "PBTConfig",
     "RayConfig",
     "SamplingConfig",
@@ -110,6 +112,7 @@ class Config:
     pbt: PBTConfig = PBTConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     task_curriculum: TaskCurriculumConfig = TaskCurriculumConfig()
+    opponent_ratings: OpponentRatingsConfig = OpponentRatingsConfig()
 
     # ----- validation -----
 

@@ -129,10 +129,16 @@ class PerformanceCurriculum(Curriculum):
             self.values.clear()
             self.episodes_at_level = 0
 
-    def choose_level(self) -> int | float:
+    def decide_level(self) -> int:
+        """The level after the episodes so far (called at each reset): one up or down by the window's average
+        once ``min_episodes`` were counted at the current level. Subclasses may decide otherwise."""
         average = self.average()
         if average is not None and self.episodes_at_level >= self.min_episodes:
-            self._set_level(self.decision.step(average, int(self.level), self.max_level))
+            return self.decision.step(average, int(self.level), self.max_level)
+        return int(self.level)
+
+    def choose_level(self) -> int | float:
+        self._set_level(self.decide_level())
         self.replay = self.level > 0 and self.replay_probability > 0 and self.rng.random() < self.replay_probability
         if self.replay:
             return int(self.rng.integers(0, int(self.level)))

@@ -27,9 +27,8 @@ import collections
 from collections.abc import Mapping
 from typing import Any
 
+from relayrl.curriculum.opponents import GATES
 from relayrl.envs.episode_stats import EXTRA_STATS_KEY
-
-GATES = ("win_rate", "rating")
 
 
 class SnapshotAgeCurriculum:

@@ -4,7 +4,8 @@ A player is a string id:
 
 - ``policy_<k>``: learning policy ``k`` (its skill changes as it trains);
 - ``snapshot_<k>_<v>``: a frozen copy of policy ``k``'s weights at policy version ``v`` (``snapshot_id``);
-- ``bot:<name>``: a scripted opponent (e.g. ``bot:relayrl.envs.coin_duel:bot_4``).
+- ``bot:<name>``: a scripted opponent (e.g. ``bot:relayrl.envs.coin_duel:bot_4``);
+- ``bot:level_<n>``: level ``n`` of the scripted opponents inside a single-agent env (``level_id``).
 
 Each player's skill is a normal distribution N(mu, sigma^2); the conservative estimate (the *ordinal*)
 is ``mu - 3 sigma``: the player is at least that good with ~99.7% confidence. New players start at
@@ -78,6 +79,11 @@ def snapshot_id(k: int, version: int) -> str:
 def bot_id(name: str) -> str:
     """The player id of a scripted opponent named ``name``."""
     return f"bot:{name}"
+
+
+def level_id(level: int) -> str:
+    """The player id of scripted opponent level ``level`` (played inside a single-agent env)."""
+    return bot_id(f"level_{level}")
 
 
 @dataclasses.dataclass

@@ -58,8 +58,9 @@ def build_table(win_key: str) -> LeagueTable | None:
 class LeagueTable:
     """The ratings of one run's learners and snapshots (see the module docstring)."""
 
-    def __init__(self, win_key: str) -> None:
-        self.win_key = win_key
+    def __init__(self, win_key: str, win_flag: str = "--self-play-win-key") -> None:
+        """``win_flag``: the option that set ``win_key`` (named by the warning when no episode reports it)."""
+        self.win_key, self.win_flag = win_key, win_flag
         self.ratings = Ratings()
         self.learner_games = 0
         """Games of the learners rated since the run (re)started."""
@@ -80,6 +81,13 @@ class LeagueTable:
         a resumed run adds the saved snapshots again)."""
         if player not in self.ratings:
             self.ratings.add_snapshot(player, policy_id(k))
+        self.active.add(player)
+
+    def add_fixed(self, player: str, mu: float | None = None) -> None:
+        """Rate ``player``, a fixed player (a scripted opponent), starting at ``mu`` (default: a new player's)
+        with a new player's sigma; it becomes active (kept when already rated: a resumed run adds it again)."""
+        if player not in self.ratings:
+            self.ratings.add(player, mu=mu)
         self.active.add(player)
 
     def retire(self, player: str) -> None:
@@ -133,9 +141,10 @@ class LeagueTable:
             return
         self.warned_win_key = True
         log.warning(
-            "--self-play-win-key %r: no episode of the learning policy reports it (%d games against snapshots); "
+            "%s %r: no episode of the learning policy reports it (%d rated games); "
             "games are decided by the sign of the return (win > 0, draw 0, loss < 0). The episodes report the "
             "episode_extra_stats keys: %s.",
+            self.win_flag,
             self.win_key,
             self.learner_games,
             ", ".join(sorted(self.keys_seen)) or "(none)",

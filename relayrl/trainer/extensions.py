@@ -59,6 +59,7 @@ EXTENSIONS: dict[str, str] = {
     "pbt": "relayrl.pbt.controller:build",
     "evaluation": "relayrl.evaluator.extension:build",
     "task_curriculum": "relayrl.level_replay.extension:build",
+    "opponent_ratings": "relayrl.league.opponent_levels:build",
 }
 """Config group name -> ``"module:factory"``: the extension is built when ``cfg.<group>.enabled``."""
 
