@@ -28,6 +28,7 @@ def make_env(config: dict | None = None) -> gym.Env | CoinDuel:
     config = dict(config or {})
     if config.pop("duel", False):
         config.pop("curriculum", None)
+        config.pop("gate", None)
         return CoinDuel(config)
     curriculum = bool(config.pop("curriculum", "bot_level" not in config))
     gate = str(config.pop("gate", "win_rate"))

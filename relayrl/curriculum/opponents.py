@@ -13,11 +13,15 @@ a win-rate metric, so its level is reported as ``episode_extra_stats/opponent/le
 env instance as a game of the policy against the level it played and publishes the ratings in
 ``training_info["league"]``. At each reset, once this instance has played ``min_episodes`` episodes
 (default 1) at its level, it moves one level up when its policy's rating (mu) has passed the next
-level's; a level nobody has played yet counts as one rating-model beta (25/6) stronger than the
-strongest rated level below it (``rated_level_mu``), the gap at which the stronger player wins about 76%
-of its games, close to the win-rate gate's default 0.7. With ``demote_threshold`` set (the default) it moves one level down when the
-policy's mu has fallen below the level under the current one. Without ratings in training info the
-level stays, with a warning after 100 episodes.
+level's; a level nobody has played yet counts as one rating-model beta (25/6) stronger per level than
+the rated levels below it (``rated_level_mu``): the gap at which the stronger player wins about 76% of
+its games, close to the win-rate gate's default 0.7. With ``demote_threshold`` set (the default) it moves one level down when the
+policy's mu has fallen below the level under the current one. A share of the episodes
+(``probe_probability``, default 0.1) plays the level above the current one: the ratings only learn
+about a level that is played, so without these probes a policy that has improved could never show
+that it passes the next level. Probe episodes report their own level (so they are rated) and do not
+count as episodes at the instance's level. Without ratings in training info the level stays, with a
+warning after 100 episodes.
 """
 
 from __future__ import annotations
@@ -37,18 +41,18 @@ NO_RATINGS_WARNING_EPISODES = 100
 
 
 LEVEL_STEP = 25.0 / 6.0
-"""How much stronger than the strongest rated level below it a level nobody has played yet is assumed to
-be: one beta of the rating model (openskill's default 25/6, the skill gap at which the stronger of two
+"""How much stronger than the level below it a level nobody has played yet is assumed to be: one beta of the rating model (openskill's default 25/6, the skill gap at which the stronger of two
 players wins about 76% of their games)."""
 
 
 def rated_level_mu(level_mus: Mapping[int, float], level: int) -> float | None:
     """The rating mean of ``level``; for a level not rated yet (levels are ordered weakest first), the
-    strongest rated level below it plus ``LEVEL_STEP``; None when no level up to ``level`` is rated."""
+    largest over the rated levels ``m`` below it of ``mu_m + (level - m) * LEVEL_STEP`` (one step per
+    level above a rated one); None when no level up to ``level`` is rated."""
     if level in level_mus:
         return float(level_mus[level])
-    below = [mu for n, mu in level_mus.items() if n < level]
-    return max(below) + LEVEL_STEP if below else None
+    below = [mu + (level - n) * LEVEL_STEP for n, mu in level_mus.items() if n < level]
+    return max(below) if below else None
 
 
 def rating_step(mu: float, level_mus: Mapping[int, float], level: int, max_level: int, demote: bool) -> int:
@@ -77,6 +81,8 @@ class OpponentCurriculum(PerformanceCurriculum):
             ``PerformanceCurriculum`` (evaluation plays the strongest opponent by default).
         gate: ``"win_rate"`` (this instance's window) or ``"rating"`` (the league's ratings; see the module
             docstring; ``min_episodes`` then defaults to 1 and ``demote_threshold=None`` turns demotion off).
+        probe_probability: ``gate="rating"``: the chance that an episode plays the level above the current
+            one (see the module docstring).
     """
 
     def __init__(
@@ -94,10 +100,14 @@ class OpponentCurriculum(PerformanceCurriculum):
         start_level: int = 0,
         eval_level: int | None = None,
         gate: str = "win_rate",
+        probe_probability: float = 0.1,
     ) -> None:
         if gate not in GATES:
             raise ValueError(f"gate must be one of {', '.join(GATES)}, got {gate!r}")
+        if not 0.0 <= probe_probability <= 1.0:
+            raise ValueError(f"probe_probability must be in [0, 1], got {probe_probability}")
         self.gate = gate
+        self.probe_probability = float(probe_probability) if gate == "rating" else 0.0
         if gate == "rating" and min_episodes is None:
             min_episodes = 1
         self.episodes_without_ratings = 0
@@ -127,6 +137,15 @@ class OpponentCurriculum(PerformanceCurriculum):
             return int(self.level)
         level_mus = {int(n): ratings[p]["mu"] for n, p in levels.items() if p in ratings}
         return rating_step(me["mu"], level_mus, int(self.level), self.max_level, self.decision.demote is not None)
+
+    def choose_level(self) -> int | float:
+        level = super().choose_level()
+        if self.replay or self.level >= self.max_level or self.probe_probability == 0:
+            return level
+        if self.rng.random() < self.probe_probability:
+            self.replay = True  # a probe: rated by the league, not counted at this instance's level
+            return int(self.level) + 1
+        return level
 
     def episode_finished(self, episode_return: float, extra_stats: Any) -> None:
         if self.gate != "rating":

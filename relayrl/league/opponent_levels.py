@@ -7,9 +7,9 @@ A single-agent env that plays a scripted opponent, such as CoinDuel against its 
 as a game of the policy that played it (``policy_<k>``) against that level (``bot:level_<n>``), decided
 by ``--opponent-win-key`` as self-play's games are (``relayrl/league/table.py``: ``game_score``).
 
-Levels are ordered weakest first, so a level enters the table at its first game with the mean of the
-strongest level below it that is already rated plus one beta of the model (25/6; a new player's mean
-when none is rated) and a new player's uncertainty: the same assumption ``OpponentCurriculum``'s rating
+Levels are ordered weakest first, so a level enters the table at its first game one beta of the model
+(25/6) per level above the rated levels below it (a new player's mean when none is rated), with a new
+player's uncertainty: the same assumption ``OpponentCurriculum``'s rating
 gate makes about a level nobody has played (``relayrl.curriculum.opponents.rated_level_mu``). Evaluation matches against fixed opponents (``--eval-opponents``) are rated too.
 
 The ratings go to the envs as ``training_info["league"]`` (``{"ratings": {player: {"mu", "sigma"}},
