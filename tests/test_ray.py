@@ -552,3 +552,27 @@ def test_plr_scores_and_distribution_cross_the_ray_backend(cluster, tmp_path, mo
     last = [ep.task for _, ep in episodes[-len(episodes) // 4 :]]
     assert last.count(19) / len(last) > 0.5, last
     assert_no_actors_left()
+
+
+def test_opponent_level_ratings_cross_the_ray_backend(cluster, tmp_path, monkeypatch):
+    """Episodes in the actors report their opponent level; the trainer rates them and the ratings reach the
+    actors' envs, whose rating gate settles them at the highest level the (ladder's fixed) policy beats."""
+    reports = record_reports(monkeypatch)
+    cfg = cfg_for(
+        cluster,
+        tmp_path,
+        "level_envs:make_ladder",
+        train_for_env_steps=16_384,
+        environment__env_kwargs={"beats": 2},
+        opponent_ratings__enabled=True,
+    )
+    relayrl.train(cfg)
+    episodes = [(r.node, ep) for r in reports for ep in r.episodes]
+    nodes = {node.node_id for node in cluster.worker_nodes}
+    assert {node for node, ep in episodes if "opponent/level" in ep.extra} == nodes
+    saved = checkpoints.load_latest(Experiment(tmp_path / "runs", "e"))["opponent_ratings"]
+    players = saved["league"]["players"]
+    assert players["bot:level_2"]["mu"] > players["policy_0"]["mu"] > players["bot:level_1"]["mu"]
+    last = [ep.extra["opponent/level"] for _, ep in episodes[-len(episodes) // 4 :]]
+    assert last.count(1.0) / len(last) > 0.6, last  # level 1, and a tenth probing level 2
+    assert_no_actors_left()
