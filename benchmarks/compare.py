@@ -97,6 +97,9 @@ FRAMEWORKS = {
             "vector256",
         ),
         Framework("relayrl-plain", None, "run_relayrl.py", {"episode_log": False}),
+        # the sampling layouts that --backend auto (the default) chooses between
+        Framework("relayrl-local", None, "run_relayrl.py", {"backend": "local"}),
+        Framework("relayrl-serial", None, "run_relayrl.py", {"backend": "serial"}),
         # the rollout workers as Ray actors on a Ray instance the run starts on this machine
         Framework("relayrl-ray", None, "run_relayrl.py", {"backend": "ray"}),
         # relayrl with one learner thread (its default for MLPs; CNN models default to all cores)

@@ -15,6 +15,7 @@ FAST_SETTINGS: dict[str, Any] = dict(
     experiment="e",
     seed=1,
     train_for_env_steps=4096,
+    sampling__backend="local",  # not auto: the tests' runs must not depend on the machine's load
     sampling__num_workers=1,
     sampling__num_envs_per_worker=4,
     sampling__rollout_length=16,
@@ -22,7 +23,7 @@ FAST_SETTINGS: dict[str, Any] = dict(
     logging__tensorboard=False,
     logging__progress_bar=False,
 )
-"""A short run: one worker of 4 envs, rollouts of 16 steps, a report every 0.5 s, nothing but progress.jsonl."""
+"""A short run: one worker process of 4 envs, rollouts of 16 steps, a report every 0.5 s, nothing but progress.jsonl."""
 
 
 def fast_config(train_dir: Path | str, env: str = "CartPole-v1", **changes: Any) -> Config:

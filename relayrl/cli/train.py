@@ -10,7 +10,9 @@ from relayrl.cli.parsing import parse
 from relayrl.config import Config
 from relayrl.presets import preset_defaults, preset_name_in
 from relayrl.trainer import sources
+from relayrl.trainer.sources import layout
 from relayrl.utils import startup
+from relayrl.utils.logs import setup_logging
 
 if TYPE_CHECKING:
     from relayrl.trainer.trainer import TrainSummary
@@ -63,6 +65,8 @@ def format_summary(cfg: Config, summary: TrainSummary) -> str:
 def run(argv: Sequence[str]) -> int:
     cfg = parse_train_args(argv)
     startup.mark("config")
+    setup_logging("main")
+    cfg = layout.resolve(cfg)  # --backend auto: before the early start, which depends on the backend
     sources.start_early(cfg)  # e.g. local worker processes' imports start now, beside this process's own
     from relayrl.trainer.trainer import train  # torch: imported while the forkserver imports it too
 

@@ -65,8 +65,9 @@ class EnvConfig:
         )
 
 
-BACKENDS = ("local", "ray", "serial")
-"""The ``--backend`` names; each is a rollout source registered in relayrl/trainer/sources/__init__.py."""
+BACKENDS = ("auto", "local", "ray", "serial")
+"""The ``--backend`` names: ``auto``, chosen at the start of a run (relayrl/trainer/sources/layout.py), and
+the rollout sources registered in relayrl/trainer/sources/__init__.py."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,11 +77,13 @@ class SamplingConfig:
     num_workers: int = dataclasses.field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 16)))
     """Rollout worker processes (default: one per CPU core, at most 16)."""
 
-    backend: Literal["local", "ray", "serial"] = "local"
+    backend: Literal["auto", "local", "ray", "serial"] = "auto"
     """Where rollout workers run: ``local`` (one process per worker on this machine, trajectories in
     shared memory), ``ray`` (one Ray actor per worker on a Ray cluster, see --ray-address;
-    ``pip install 'relayrl[ray]'``) or ``serial`` (inside the trainer's process, taking turns with the
-    learner: for debugging, profiling and fast tests)."""
+    ``pip install 'relayrl[ray]'``), ``serial`` (inside the trainer's process, taking turns with the
+    learner: for machines without a free core for the workers, debugging, profiling and fast tests) or
+    ``auto`` (default: ``serial`` when fewer than 1.5 of this process's cores are free at the start of the
+    run and the learner is on the CPU, else ``local``; the log says which and why)."""
 
     num_envs_per_worker: int = 16
     """Envs stepped by each worker, as one batch for policy inference."""

@@ -38,6 +38,7 @@ from relayrl.trainer.reporting import Reporter
 from relayrl.trainer.resume import resume
 from relayrl.trainer.signals import StopFlag, exit_now, install_signal_handlers, restore_signal_handlers
 from relayrl.trainer.sources import backend_name, source_class
+from relayrl.trainer.sources import layout as sampling_layout
 from relayrl.trainer.sources.base import SlotLayout
 from relayrl.trainer.state import PolicyState, TrainState
 from relayrl.utils import startup
@@ -92,6 +93,7 @@ class Trainer:
     def __init__(self, cfg: Config) -> None:
         refuse_in_worker_bootstrap()
         cfg.validate()
+        cfg = sampling_layout.resolve(cfg)  # --backend auto: local or serial, by the machine now (logged)
         sources.start_early(cfg)  # e.g. the worker forkserver imports torch while this process builds the rest
         if cfg.seed is None:
             cfg = dataclasses.replace(cfg, seed=random.SystemRandom().randrange(2**31))
