@@ -82,7 +82,13 @@ class ProcessSource:
             if time.monotonic() > deadline:
                 missing = sorted(set(range(len(self.procs))) - self.ready)
                 raise WorkerError(f"workers {missing} did not start within {STARTUP_TIMEOUT_SECONDS:.0f} s")
-            report = self.receive(0.5)
+            # one message at a time: ``receive`` would wait on for a rollout after the last Ready
+            try:
+                msg = self.outbox.get(timeout=0.5)
+            except queue.Empty:
+                self.check_health()
+                continue
+            report = self._accept(msg)
             if report is not None:
                 self.backlog.append(report)
 
