@@ -10,7 +10,7 @@ import torch
 import relayrl
 from relayrl.algo import ppo_loss
 from relayrl.config import ModelConfig, replace
-from relayrl.learning.closed_form import AdamStep, ClosedFormPPO, clip_flat_grad_
+from relayrl.learning.closed_form import ClosedFormPPO, clip_flat_grad_
 from relayrl.learning.learner import Learner
 from relayrl.models import build_actor_critic
 from relayrl.shared.trajectories import TrajectoryBuffers
@@ -122,39 +122,3 @@ def test_learner_update_equals_the_autograd_update(action):
     assert closed_stats.keys() == autograd_stats.keys()
     for key, value in closed_stats.items():
         assert value == pytest.approx(autograd_stats[key], rel=1e-3, abs=1e-5), key
-
-
-def test_adam_step_is_optimizer_step():
-    """The same kernel on the same state: bit-identical weights and state, also across a load."""
-    torch.manual_seed(0)
-    weights = [torch.randn(4, 3), torch.randn(5)]
-    runs = []
-    for lean in (True, False):
-        params = [torch.nn.Parameter(w.clone()) for w in weights]
-        grads = [torch.zeros_like(w) for w in weights]
-        for p, g in zip(params, grads, strict=True):
-            p.grad = g
-        optimizer = torch.optim.Adam(params, lr=0.01, fused=True)
-        plain_steps: list[int] = []
-
-        def counted(real=optimizer.step, calls=plain_steps) -> None:
-            calls.append(1)
-            real()
-
-        optimizer.step = counted  # type: ignore[method-assign]
-        step = AdamStep(optimizer) if lean else optimizer.step
-        g = torch.Generator().manual_seed(1)
-        for i in range(6):
-            for grad in grads:
-                grad.copy_(torch.randn(grad.shape, generator=g))
-            step()
-            if i == 2:  # a resume replaces the state tensors
-                optimizer.load_state_dict(optimizer.state_dict())
-        assert len(plain_steps) == (1 if lean else 6)  # only the first step (it creates the state) is plain
-        runs.append((params, optimizer.state_dict()))
-    (lean_params, lean_state), (params, state) = runs
-    for a, b in zip(lean_params, params, strict=True):
-        assert torch.equal(a, b)
-    for key in state["state"]:
-        for name in ("step", "exp_avg", "exp_avg_sq"):
-            assert torch.equal(lean_state["state"][key][name], state["state"][key][name])

@@ -54,14 +54,14 @@ def test_optimizer_built_in_the_background_is_the_one_training_uses(monkeypatch)
     import relayrl.learning.learner as learner_module
 
     built = []
-    real_adam = learner_module._adam
+    real_adam = learner_module.build_adam
 
     def slow_counting_adam(*args):
         time.sleep(0.2)  # still building when training starts
         built.append(real_adam(*args))
         return built[-1]
 
-    monkeypatch.setattr(learner_module, "_adam", slow_counting_adam)
+    monkeypatch.setattr(learner_module, "build_adam", slow_counting_adam)
     learner, batch = learner_and_batch("none", 0)
     learner.prepare_in_background()
     learner.prepare_in_background()  # a second call starts nothing new

@@ -212,68 +212,6 @@ class ClosedFormPPO:
                 g = self._linear_backward(lin.weight, lin.bias, hs[i], g)
 
 
-class AdamStep:
-    """``optimizer.step()`` of a fused torch Adam with one parameter group, minus the Python work
-    that ``Optimizer.step`` repeats at every call (grouping tensors by device, checking each
-    parameter's state): about 0.2 ms per step, a tenth of a small MLP's closed-form step on CPU.
-    The same kernel (``torch._fused_adam_``) on the same state tensors, so the same arithmetic and
-    the same ``state_dict``. Falls back to ``optimizer.step()`` for anything else (the first step,
-    which creates the state; an unfused optimizer; AMSGrad, weight decay ...).
-
-    The gradient tensors are read once, when the state is first seen: use it with parameters whose
-    ``.grad`` stay the same tensors (``ClosedFormPPO``)."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
-        self.optimizer = optimizer
-        self._state: object = None
-        self._lists: tuple[list[Tensor], ...] = ()
-
-    def _plain(self) -> bool:
-        groups = self.optimizer.param_groups
-        if len(groups) != 1 or not hasattr(torch, "_fused_adam_"):
-            return False
-        g = groups[0]
-        return bool(g.get("fused")) and not any(
-            g.get(k)
-            for k in ("amsgrad", "weight_decay", "maximize", "capturable", "differentiable", "decoupled_weight_decay")
-        )
-
-    def __call__(self) -> None:
-        opt = self.optimizer
-        if self._state is not opt.state:  # first call, or a load_state_dict replaced the state
-            self._lists = ()
-            params = opt.param_groups[0]["params"]
-            if self._plain() and all(p.grad is not None and p in opt.state for p in params):
-                states = [opt.state[p] for p in params]
-                grads = [p.grad for p in params]
-                self._lists = (params, grads, *([s[k] for s in states] for k in ("exp_avg", "exp_avg_sq", "step")))
-                self._state = opt.state
-        if not self._lists:
-            opt.step()
-            return
-        params, grads, exp_avgs, exp_avg_sqs, steps = self._lists
-        group = opt.param_groups[0]
-        beta1, beta2 = group["betas"]
-        torch._foreach_add_(steps, 1)
-        torch._fused_adam_(
-            params,
-            grads,
-            exp_avgs,
-            exp_avg_sqs,
-            [],
-            steps,
-            amsgrad=False,
-            lr=group["lr"],
-            beta1=beta1,
-            beta2=beta2,
-            weight_decay=0.0,
-            eps=group["eps"],
-            maximize=False,
-            grad_scale=None,
-            found_inf=None,
-        )
-
-
 def clip_flat_grad_(grad: Tensor, max_norm: float) -> Tensor:
     """``torch.nn.utils.clip_grad_norm_`` on one flat gradient buffer: scale it so that its norm is
     at most ``max_norm``; returns the norm before clipping."""

@@ -12,7 +12,8 @@ import torch
 
 from relayrl.algo import PPOLossTerms, explained_variance, gae, normalize_advantages, ppo_loss, vtrace
 from relayrl.config import Config
-from relayrl.learning.closed_form import AdamStep, ClosedFormPPO, clip_flat_grad_
+from relayrl.learning.adam import FusedAdam, build_adam
+from relayrl.learning.closed_form import ClosedFormPPO, clip_flat_grad_
 from relayrl.models import build_actor_critic
 from relayrl.models.normalization import RunningMeanStd
 from relayrl.shared.trajectories import Batch
@@ -22,15 +23,6 @@ from relayrl.utils.obs_tree import map_obs
 def _flat(x: torch.Tensor) -> torch.Tensor:
     """[T, B, ...] -> [T * B, ...]"""
     return x.reshape(-1, *x.shape[2:])
-
-
-def _adam(params: list[torch.nn.Parameter], lr: float, eps: float) -> torch.optim.Adam:
-    """Adam with the fused kernel where this torch has it: with small networks the default
-    per-parameter loop was 18% of the learner's time (measured by py-spy on CartPole)."""
-    try:
-        return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=lr, eps=eps)
 
 
 def own_minibatches(own_steps: int, batch_steps: int, num_minibatches: int) -> int:
@@ -125,8 +117,7 @@ class Learner:
         supported = closed_form and ClosedFormPPO.supports(self.model)
         self.closed_form = ClosedFormPPO(self.model, self.params) if supported else None
         """The closed-form gradients in use, or None (autograd)."""
-        self._adam_step: AdamStep | None = None
-        self._optimizer: torch.optim.Adam | None = None
+        self._optimizer: FusedAdam | torch.optim.Adam | None = None
         self._building: threading.Thread | None = None
         self.policy_version = 0
         normalizer = self.model.return_normalizer
@@ -136,9 +127,10 @@ class Learner:
         these; the learner has its own only when returns are not normalized."""
 
     @property
-    def optimizer(self) -> torch.optim.Adam:
-        """Created on first use: building a torch optimizer imports ``torch._dynamo`` (about 1 s of
-        CPU), which the trainer overlaps with the workers' start-up (``prepare_in_background``)."""
+    def optimizer(self) -> FusedAdam | torch.optim.Adam:
+        """Created on first use (``relayrl.learning.adam.build_adam``): where it falls back to
+        ``torch.optim.Adam``, building it imports ``torch._dynamo`` (about 1 s of CPU), which the
+        trainer overlaps with the workers' start-up (``prepare_in_background``)."""
         if self._building is not None:  # started in the background: wait for it, never build twice
             self._building.join()
             self._building = None
@@ -148,7 +140,7 @@ class Learner:
         return self._optimizer
 
     def _build_optimizer(self) -> None:
-        self._optimizer = _adam(self.params, self.cfg.algorithm.lr, self.cfg.algorithm.adam_eps)
+        self._optimizer = build_adam(self.params, self.cfg.algorithm.lr, self.cfg.algorithm.adam_eps)
 
     def prepare(self) -> None:
         """Do the one-off set-up work now (the optimizer) rather than in the first update."""
@@ -244,9 +236,6 @@ class Learner:
         closed_form = self.closed_form
         step: Callable[[], Any] = self.optimizer.step
         if closed_form is not None:
-            if self._adam_step is None or self._adam_step.optimizer is not self.optimizer:
-                self._adam_step = AdamStep(self.optimizer)
-            step = self._adam_step
             with torch.no_grad():  # normalized once per update, not per minibatch (the same statistics)
                 data.features = self.model.obs_preprocessor(data.obs)[0]
         for epoch in range(a.num_epochs):
