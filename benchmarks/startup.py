@@ -2,9 +2,11 @@
 
     python -m benchmarks.startup                                  # this checkout, 5 runs
     python -m benchmarks.startup --checkout before=/path/to/old   # interleaved with another checkout
+    python -m benchmarks.startup --backend local                  # a fixed backend (default: the run's own)
 
 Each run is a fresh process: ``python -m relayrl.cli.main train`` on CartPole-v1 (16,384 env steps,
-default workers), with the env wrapped so that its first step in each worker writes a timestamp.
+default workers; ``--backend`` as given, else the version's default), with the env wrapped so that its
+first step in each worker writes a timestamp.
 Measured from outside, the same way for any version of relayrl:
 
 - ``cli import``: a separate process, start -> ``relayrl.cli.main`` imported;
@@ -63,7 +65,9 @@ def cli_import_seconds(checkout: Path, python: str, env: dict[str, str]) -> floa
     return float(out.stdout) - t0
 
 
-def one_run(checkout: Path, python: str, steps: int, workdir: Path, index: int) -> dict[str, float]:
+def one_run(
+    checkout: Path, python: str, steps: int, workdir: Path, index: int, backend: str | None = None
+) -> dict[str, float]:
     stamp_dir = workdir / f"stamps_{index}"
     cmd = [
         python,
@@ -83,6 +87,7 @@ def one_run(checkout: Path, python: str, steps: int, workdir: Path, index: int) 
         "--no-progress-bar",
         "--seed",
         str(index),
+        *(["--backend", backend] if backend else []),
     ]
     # the checkout's relayrl first; this file, copied to workdir, provides the env to any version
     env = dict(os.environ, PYTHONPATH=f"{checkout}{os.pathsep}{workdir.parent}")
@@ -114,6 +119,9 @@ def main() -> None:
         help="another relayrl checkout to measure, interleaved with this one (repeatable)",
     )
     parser.add_argument("--python", default=sys.executable, help="interpreter with relayrl's dependencies")
+    parser.add_argument(
+        "--backend", default=None, help="--backend of every run (default: none given, each version's default)"
+    )
     args = parser.parse_args()
     checkouts = {"this": HERE.parent}
     for spec in args.checkout:
@@ -124,10 +132,13 @@ def main() -> None:
         (Path(tmp) / f"{ENV_MODULE}.py").write_text(Path(__file__).read_text())
         for i in range(args.runs):
             for label, path in checkouts.items():  # interleaved: machine noise hits every checkout alike
-                row = one_run(path, args.python, args.steps, Path(tmp) / label, i)
+                row = one_run(path, args.python, args.steps, Path(tmp) / label, i, args.backend)
                 rows[label].append(row)
                 print(f"run {i + 1} {label}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
-    print(f"\nmedians over {args.runs} runs, seconds since process start ({args.steps} env steps of CartPole-v1)")
+    backend = f", --backend {args.backend}" if args.backend else ""
+    print(
+        f"\nmedians over {args.runs} runs, seconds since process start ({args.steps} env steps of CartPole-v1{backend})"
+    )
     for label, runs in rows.items():
         phases = [k for k in runs[0] if all(k in r for r in runs)]
         print(f"{label:>8}: " + " | ".join(f"{k} {statistics.median(r[k] for r in runs):.2f}" for k in phases))
