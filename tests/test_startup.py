@@ -2,7 +2,12 @@
 
 import queue
 
-from relayrl.config import Config
+import pytest
+
+from relayrl.cli.train import flags_before_parsing, parse_train_args
+from relayrl.config import Config, replace
+from relayrl.config.presets import PRESETS
+from relayrl.trainer.sources import layout
 from relayrl.trainer.sources.base import SlotLayout
 from relayrl.trainer.sources.processes import ProcessSource
 from relayrl.worker.messages import Ready
@@ -31,3 +36,51 @@ def test_process_source_is_ready_at_the_last_ready_message() -> None:
     source.wait_ready(stop=lambda: False)
     assert source.ready == {0, 1}
     assert source.outbox.gets == 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--backend", "serial"],
+        ["--backend=ray", "--device=cuda"],
+        ["--backend", "serial", "--backend", "local", "--device", "auto"],
+        *(["--preset", name] for name in sorted(PRESETS)),
+    ],
+)
+def test_the_flags_read_before_parsing_are_the_parsed_ones(argv) -> None:
+    """``relayrl train`` starts the chosen backend's workers before it parses its flags (the local
+    forkserver's imports then overlap the parsing), from a light reading of ``--backend`` and ``--device``."""
+    argv = ["--env", "CartPole-v1", *argv]
+    cfg = parse_train_args(argv)
+    assert flags_before_parsing(argv) == {"--backend": cfg.sampling.backend, "--device": cfg.device}
+
+
+def test_nothing_starts_early_for_help() -> None:
+    assert flags_before_parsing(["--help"]) is None and flags_before_parsing(["--env", "x", "-h"]) is None
+
+
+@pytest.mark.parametrize("backend", ["auto", "local", "serial"])
+@pytest.mark.parametrize("device", ["cpu", "auto", "cuda"])
+@pytest.mark.parametrize("busy", [0.0, 1.0, None])
+def test_the_early_backend_is_the_one_auto_resolves_to(backend, device, busy) -> None:
+    seen = layout.Machine(2.0, busy)
+    cfg = replace(Config(env="CartPole-v1"), sampling__backend=backend, device=device)
+    assert layout.backend_for(backend, device, seen) == layout.resolve(cfg, seen).sampling.backend
+
+
+def test_train_starts_the_backend_before_parsing_its_flags(monkeypatch) -> None:
+    import relayrl.cli.train as cli_train
+
+    calls: list[tuple] = []
+
+    def parse(argv):
+        calls.append(("parse",))
+        raise SystemExit(2)
+
+    monkeypatch.setattr(layout, "measure", lambda: layout.Machine(2.0, 0.0))
+    monkeypatch.setattr(cli_train.sources, "start_early", lambda backend: calls.append(("start", backend)))
+    monkeypatch.setattr(cli_train, "parse_train_args", parse)
+    with pytest.raises(SystemExit):
+        cli_train.run(["--env", "CartPole-v1"])
+    assert calls == [("start", "local"), ("parse",)]

@@ -6,24 +6,43 @@ import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from relayrl.cli.parsing import parse
-from relayrl.config import Config
-from relayrl.presets import preset_defaults, preset_name_in
 from relayrl.trainer import sources
 from relayrl.trainer.sources import layout
 from relayrl.utils import startup
 from relayrl.utils.logs import setup_logging
 
 if TYPE_CHECKING:
+    from relayrl.config import Config
     from relayrl.trainer.trainer import TrainSummary
 
 PROG = "relayrl"
+FLAG_DEFAULTS = {"--backend": "auto", "--device": "cpu"}
+"""The defaults of the flags read before parsing (``SamplingConfig.backend``, ``Config.device``), known
+here without importing the config (tests/test_startup.py checks that they agree)."""
 
 
 def parse_train_args(argv: Sequence[str]) -> Config:
     """``relayrl train`` flags -> Config (every nested field is a flat flag). With ``--preset NAME``
     the flags are parsed over the preset's defaults, so explicit flags win over the preset."""
+    from relayrl.cli.parsing import parse
+    from relayrl.config import Config
+    from relayrl.presets import preset_defaults, preset_name_in
+
     return parse(Config, argv, "train", default=preset_defaults(preset_name_in(argv)))
+
+
+def flags_before_parsing(argv: Sequence[str]) -> dict[str, str] | None:
+    """``--backend`` and ``--device`` as ``argv`` gives them (the last of each, else the default), read
+    without the parser (which imports tyro and the config: ~0.15 s); None with ``--help`` (nothing
+    will run). Only for starting the workers early: the parsed config decides."""
+    if "-h" in argv or "--help" in argv:
+        return None
+    flags = dict(FLAG_DEFAULTS)
+    for i, arg in enumerate(argv):
+        name, eq, value = arg.partition("=")
+        if name in flags and (eq or i + 1 < len(argv)):
+            flags[name] = value if eq else argv[i + 1]
+    return flags
 
 
 def best_policy(rewards: dict[int, float | None]) -> int | None:
@@ -63,11 +82,20 @@ def format_summary(cfg: Config, summary: TrainSummary) -> str:
 
 
 def run(argv: Sequence[str]) -> int:
+    # The early start (e.g. the local worker processes' imports, beside this process's own) comes before
+    # the parsing, from the flags read without it; with --backend auto, on one look at the machine (taken
+    # before any worker process runs) that decides again once the flags are parsed.
+    flags = flags_before_parsing(argv)
+    seen = None
+    if flags is not None:
+        if flags["--backend"] == "auto":
+            seen = layout.measure()
+        sources.start_early(layout.backend_for(flags["--backend"], flags["--device"], seen))
     cfg = parse_train_args(argv)
     startup.mark("config")
     setup_logging("main")
-    cfg = layout.resolve(cfg)  # --backend auto: before the early start, which depends on the backend
-    sources.start_early(cfg)  # e.g. local worker processes' imports start now, beside this process's own
+    cfg = layout.resolve(cfg, seen)
+    sources.start_early(sources.backend_name(cfg))  # a no-op when started above already
     from relayrl.trainer.trainer import train  # torch: imported while the forkserver imports it too
 
     summary = train(cfg)

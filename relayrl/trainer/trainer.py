@@ -94,7 +94,8 @@ class Trainer:
         refuse_in_worker_bootstrap()
         cfg.validate()
         cfg = sampling_layout.resolve(cfg)  # --backend auto: local or serial, by the machine now (logged)
-        sources.start_early(cfg)  # e.g. the worker forkserver imports torch while this process builds the rest
+        # e.g. the worker forkserver imports torch while this process builds the rest
+        sources.start_early(backend_name(cfg))
         if cfg.seed is None:
             cfg = dataclasses.replace(cfg, seed=random.SystemRandom().randrange(2**31))
         assert cfg.seed is not None

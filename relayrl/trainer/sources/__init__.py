@@ -32,11 +32,11 @@ def backend_name(cfg: Config) -> str:
     return cfg.sampling.backend
 
 
-def start_early(cfg: Config) -> None:
-    """Run the chosen backend's early start, if it registered one (``EARLY_START``)."""
-    spec = EARLY_START.get(backend_name(cfg))
+def start_early(backend: str) -> None:
+    """Run backend ``backend``'s early start, if it registered one (``EARLY_START``)."""
+    spec = EARLY_START.get(backend)
     if spec is not None:
-        import_object(spec, f"--backend {backend_name(cfg)}")()
+        import_object(spec, f"--backend {backend}")()
 
 
 def source_class(name: str) -> SourceFactory:

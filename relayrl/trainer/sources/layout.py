@@ -9,16 +9,21 @@ through the scheduler and with the copies between processes on top; ``serial`` t
 workers in the trainer's process, between updates, without those costs (docs/benchmarks.md,
 "Sampling layout"). A learner on a GPU keeps ``local`` (its updates leave the CPU to the workers), and
 ``ray`` is never chosen: it needs a cluster, named with ``--backend ray``. Any explicit ``--backend``
-is used as given.
+is used as given. ``relayrl train`` looks at the machine once (``measure``), before any worker process
+runs: ``backend_for`` decides from it and the two flags, read before parsing, whether to start the
+workers early, and ``resolve`` decides from it again once the config is parsed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import TYPE_CHECKING
 
-from relayrl.config import Config
 from relayrl.utils import machine
+
+if TYPE_CHECKING:  # not imported at run time: ``backend_for`` runs before the flags are parsed
+    from relayrl.config import Config
 
 log = logging.getLogger("relayrl")
 
@@ -48,14 +53,41 @@ def choose(usable: float, busy: float | None, device: str) -> LayoutChoice:
     return LayoutChoice("local", f"{seen}: sampling in worker processes beside the learner")
 
 
-def resolve(cfg: Config) -> Config:
-    """``cfg`` with ``--backend auto`` replaced by the chosen backend (logged); any other ``cfg`` as it is."""
+@dataclasses.dataclass(frozen=True)
+class Machine:
+    """What ``choose`` is told about the machine: usable cores, and how many are busy (None: unknown)."""
+
+    usable: float
+    busy: float | None
+
+
+def measure() -> Machine:
+    """The machine now (``relayrl.utils.machine``; about 40 ms of samples)."""
+    return Machine(machine.usable_cores(), machine.busy_cores())
+
+
+def _device(device: str) -> str:
+    return ("cuda" if _cuda_available() else "cpu") if device == "auto" else device
+
+
+def backend_for(backend: str, device: str, seen: Machine | None) -> str:
+    """The backend that ``resolve`` picks for ``--backend backend --device device`` on ``seen`` (None:
+    measured now if needed). The command line reads it before parsing its flags, to start the workers early."""
+    if backend != "auto":
+        return backend
+    seen = measure() if seen is None else seen
+    if device == "auto" and choose(seen.usable, seen.busy, "cpu").backend == "local":
+        return "local"  # on either device: no need to look for CUDA (which may import torch)
+    return choose(seen.usable, seen.busy, _device(device)).backend
+
+
+def resolve(cfg: Config, seen: Machine | None = None) -> Config:
+    """``cfg`` with ``--backend auto`` replaced by the chosen backend (logged), for the machine ``seen``
+    (None: measured now); any other ``cfg`` as it is."""
     if cfg.sampling.backend != "auto":
         return cfg
-    device = cfg.device
-    if device == "auto":
-        device = "cuda" if _cuda_available() else "cpu"
-    choice = choose(machine.usable_cores(), machine.busy_cores(), device)
+    seen = measure() if seen is None else seen
+    choice = choose(seen.usable, seen.busy, _device(cfg.device))
     log.info("sampling layout: %s (--backend auto: %s; give --backend to choose)", choice.backend, choice.reason)
     return dataclasses.replace(cfg, sampling=dataclasses.replace(cfg.sampling, backend=choice.backend))
 
