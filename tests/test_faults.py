@@ -354,12 +354,13 @@ def torch_load_ok(path: Path) -> bool:
 
 @pytest.mark.multiprocess
 def test_script_without_main_guard_is_a_clear_error(tmp_path):
-    # the classic spawn mistake: train() at the top level of a script runs again in every worker
+    # the classic spawn mistake: train() at the top level of a script runs again in every worker process
+    # (--backend local; a serial run has none)
     script = tmp_path / "unguarded.py"
     script.write_text(
         "import relayrl\n"
         f"relayrl.train(relayrl.Config(env='CartPole-v1', train_dir={str(tmp_path)!r}, "
-        "train_for_env_steps=2048))\n"
+        "train_for_env_steps=2048, sampling=relayrl.SamplingConfig(backend='local')))\n"
     )
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)

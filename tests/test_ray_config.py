@@ -30,7 +30,7 @@ def test_ray_flags_parse_and_bad_values_are_rejected():
         relayrl.config.validate(replace(cfg, ray__cpus_per_worker=0.0))
     with pytest.raises(relayrl.ConfigError, match="--ray-placement-strategy must be PACK or SPREAD"):
         relayrl.config.validate(replace(cfg, ray__placement_strategy="STRICT_PACK"))
-    with pytest.raises(relayrl.ConfigError, match="--backend 'dask' is not one of local, ray"):
+    with pytest.raises(relayrl.ConfigError, match="--backend 'dask' is not one of auto, local, ray"):
         relayrl.config.validate(replace(cfg, sampling__backend="dask"))
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from relayrl.utils import machine
 
@@ -33,7 +33,7 @@ MIN_FREE_CORES = 1.5
 
 @dataclasses.dataclass(frozen=True)
 class LayoutChoice:
-    backend: str
+    backend: Literal["local", "serial"]
     reason: str
 
 
