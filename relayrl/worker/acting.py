@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from relayrl.worker.mapping import AgentMapping
-from relayrl.worker.policies import WorkerPolicies
+from relayrl.worker.policies import RowGroups, WorkerPolicies
 
 
 class Controllers:
@@ -31,7 +31,7 @@ class Controllers:
         agents per env); else ``policy_steps`` is None."""
         self.acting: np.ndarray | None = None
         self.serial = -1
-        self.groups: list[tuple[int, torch.Tensor | None]] | None = None
+        self.groups: RowGroups | None = None
         """``WorkerPolicies.groups`` of ``acting`` (None: one policy acts on every row)."""
         self.ids = torch.zeros(0, dtype=torch.int16)
         """``acting`` as the slot's ``policy_ids`` dtype."""
