@@ -14,14 +14,17 @@ The results are those of ``ActorCritic.act`` on each controller's rows: the same
 same random draws in the same order (the rows of each controller in turn, lowest id first, as the
 separate calls draw them), so the same actions; log-probs and values differ only by the rounding of
 the batched products (about 1e-7). It covers MLP models: vector and discrete observation leaves (no
-CNN), no GRU, categorical, multi-categorical or Gaussian heads (``supports``). Parameters are copied
-in by ``refresh`` after a model's weights change.
+CNN), no GRU, categorical, multi-categorical or Gaussian heads (``supports``). A model's parameters
+and statistics are copied in by ``refresh`` after its weights change; it reads the tensors the models
+held when stacked, so new weights must be loaded into them in place (``load_state_dict``, as a
+worker's weight readers do).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,35 +72,32 @@ class StackLayout:
 
     @staticmethod
     def build(controller: np.ndarray) -> StackLayout:
-        """The layout of the row controllers ``controller`` (``[N]`` ids)."""
-        ids, group, counts = np.unique(controller, return_inverse=True, return_counts=True)
-        n, width = len(controller), int(counts.max())
+        """The layout of the row controllers ``controller`` (``[N]`` non-negative ids)."""
+        n = len(controller)
+        counts_all = np.bincount(controller)
+        present = counts_all > 0
+        ids = np.flatnonzero(present)
+        counts = counts_all[ids]
+        group = (np.cumsum(present) - 1)[controller]
         order = np.argsort(group, kind="stable")  # group order, rows ascending within a group
         first = np.cumsum(counts) - counts  # each group's start in group order
+        width = int(counts.max())
+        ordered_group, arange = group[order], np.arange(n)
         position = np.empty(n, dtype=np.int64)
-        position[order] = group[order] * width + (np.arange(n) - first[group[order]])
+        position[order] = ordered_group * width + (arange - first[ordered_group])
         gather = np.repeat(order[first], width)
-        gather[position] = np.arange(n)
+        gather[position] = arange
         rank = np.empty(n, dtype=np.int64)
-        rank[order] = np.arange(n)
+        rank[order] = arange
         return StackLayout(
-            tuple(int(c) for c in ids),
+            tuple(ids.tolist()),
             width,
             torch.from_numpy(gather),
             torch.from_numpy(position),
             torch.from_numpy(rank),
-            torch.from_numpy(group.astype(np.int64)),
-            tuple(int(k) for k in counts),
+            torch.from_numpy(group),
+            tuple(counts.tolist()),
         )
-
-
-@dataclasses.dataclass
-class _Fill:
-    """How ``refresh`` fills one entry of a stacked tensor: ``tensors[index][offset + c] = get(model c)``."""
-
-    index: int
-    get: Callable[[ActorCritic], Tensor]
-    offset: int
 
 
 class StackedActorCritic:
@@ -133,25 +133,28 @@ class StackedActorCritic:
         self.activation = _ACTIVATIONS[m.cfg.activation]
         self.head = m.policy_head
         self.tensors: list[Tensor] = []
-        """Every stacked tensor; the fields below are indices into it."""
-        self.fills: list[_Fill] = []
+        """The stacked tensors ``act`` reads; the fields below are indices into it."""
         self.body: set[int] = set()
         """The tensors of the bodies' layers: ``[2C, ...]`` (actors, then critics) with separate bodies."""
+        self._copies: list[list[tuple[Tensor, Tensor]]] = [[] for _ in range(c)]
+        """Per model: ``(its entry of a stacked tensor, the model's tensor that refresh copies into it)``."""
+        self._derived: list[Callable[[], None]] = []
+        """Recompute the tensors derived from stacked statistics (e.g. ``1 / std``), for every model."""
         names = ["actor_body"] if self.shared else ["actor_body", "critic_body"]
         self.layers: list[tuple[int, int]] = []
         """Per layer: ``(weight [C or 2C, in, out], bias [C or 2C, 1, out])``."""
         for i, lin in enumerate(m.actor_body.linears):
-            w = torch.empty(c * len(names), lin.in_features, lin.out_features)
-            b = torch.empty(c * len(names), 1, lin.out_features)
+            w = self._stack(torch.empty(c * len(names), lin.in_features, lin.out_features), body=True)
+            b = self._stack(torch.empty(c * len(names), 1, lin.out_features), body=True)
             for k, name in enumerate(names):
-                iw = self._add(w, lambda x, i=i, n=name: getattr(x, n).linears[i].weight.t(), k * c, body=True)
-                ib = self._add(b, lambda x, i=i, n=name: getattr(x, n).linears[i].bias, k * c, body=True)
-            self.layers.append((iw, ib))
-        head = m.policy_head.linear
-        self.head_w = self._add(self._like(head.weight.t()), lambda x: x.policy_head.linear.weight.t())
-        self.head_b = self._add(self._like(head.bias.unsqueeze(0)), lambda x: x.policy_head.linear.bias)
-        self.value_w = self._add(self._like(m.value_head.weight.t()), lambda x: x.value_head.weight.t())
-        self.value_b = self._add(self._like(m.value_head.bias.unsqueeze(0)), lambda x: x.value_head.bias)
+                self._fill(w, lambda x, i=i, n=name: getattr(x, n).linears[i].weight.t(), k * c)
+                self._fill(b, lambda x, i=i, n=name: getattr(x, n).linears[i].bias, k * c)
+            self.layers.append((w, b))
+        head, value = m.policy_head.linear, m.value_head
+        self.head_w = self._fill(self._stack(self._like(head.weight.t())), lambda x: x.policy_head.linear.weight.t())
+        self.head_b = self._fill(self._stack(self._like(head.bias[None])), lambda x: x.policy_head.linear.bias)
+        self.value_w = self._fill(self._stack(self._like(value.weight.t())), lambda x: x.value_head.weight.t())
+        self.value_b = self._fill(self._stack(self._like(value.bias[None])), lambda x: x.value_head.bias)
         self.leaves: list[tuple[Leaf, int, int, float]] = []
         """Per observation leaf: ``(leaf, mean [C, 1, size], 1 / std [C, 1, size], clip)``; -1 without
         normalization."""
@@ -160,28 +163,29 @@ class StackedActorCritic:
             if not isinstance(norm, RunningMeanStd):
                 self.leaves.append((leaf, -1, -1, 0.0))
                 continue
-            stats = self._like(norm.mean.unsqueeze(0))
-            mean = self._add(stats, lambda x, i=i: self._normalizer(x, i).mean)
-            scale = self._add(
-                torch.empty_like(stats), lambda x, i=i, e=norm.eps: torch.rsqrt(self._normalizer(x, i).var + e)
-            )
+            mean = self._fill(self._stack(self._like(norm.mean[None])), lambda x, i=i: self._normalizer(x, i).mean)
+            var = self._fill(self._like(norm.var[None]), lambda x, i=i: self._normalizer(x, i).var)
+            scale = self._stack(torch.empty_like(var))
+            self._derive(lambda var=var, out=self.tensors[scale], eps=norm.eps: torch.rsqrt(var + eps, out=out))
             self.leaves.append((leaf, mean, scale, norm.clip))
         self.returns: tuple[int, int] | None = None
         """``(mean [C, 1], std [C, 1])`` of the return normalizers (float32, as ``denormalize`` applies them)."""
         if m.return_normalizer is not None:
-            eps = m.return_normalizer.eps
-            self.returns = (
-                self._add(torch.empty(c, 1), lambda x: self._returns(x).mean.float()),
-                self._add(torch.empty(c, 1), lambda x: torch.sqrt(self._returns(x).var + eps).float()),
-            )
+            stats = self._returns(m)
+            raw_mean = self._fill(self._like(stats.mean[None]), lambda x: self._returns(x).mean)
+            raw_var = self._fill(self._like(stats.var[None]), lambda x: self._returns(x).var)
+            self.returns = (self._stack(torch.empty(c, 1)), self._stack(torch.empty(c, 1)))
+            mean, std = (self.tensors[k] for k in self.returns)
+            self._derive(lambda out=mean, raw=raw_mean: out.copy_(raw))
+            self._derive(lambda out=std, raw=raw_var, eps=stats.eps: out.copy_(torch.sqrt(raw + eps)))
         self.gaussian: tuple[int, int] | None = None
         """``(std [C, D], -log_std - log(sqrt(2 pi)) [C, D])`` of Gaussian heads."""
         if isinstance(self.head, GaussianHead):
-            d = self.head.log_std.shape[0]
-            self.gaussian = (
-                self._add(torch.empty(c, d), lambda x: self._log_std(x).exp()),
-                self._add(torch.empty(c, d), lambda x: -self._log_std(x) - LOG_SQRT_2PI),
-            )
+            log_std = self._fill(torch.empty(c, self.head.log_std.shape[0]), self._log_std)
+            self.gaussian = (self._stack(torch.empty_like(log_std)), self._stack(torch.empty_like(log_std)))
+            gaussian_std, const = (self.tensors[k] for k in self.gaussian)
+            self._derive(lambda out=gaussian_std, raw=log_std: torch.exp(raw, out=out))
+            self._derive(lambda out=const, raw=log_std: torch.sub(-raw, LOG_SQRT_2PI, out=out))
         self._selected: dict[tuple[int, ...], list[Tensor]] = {}
         self.refresh(range(c))
 
@@ -191,15 +195,24 @@ class StackedActorCritic:
         """An empty ``[C, *x.shape]`` tensor of ``x``'s dtype."""
         return torch.empty((self.num_models, *x.shape), dtype=x.dtype)
 
-    def _add(self, tensor: Tensor, get: Callable[[ActorCritic], Tensor], offset: int = 0, body: bool = False) -> int:
-        """Register ``tensor`` (its entries ``offset + c`` filled from ``get`` by ``refresh``); its index."""
-        index = next((i for i, t in enumerate(self.tensors) if t is tensor), len(self.tensors))
-        if index == len(self.tensors):
-            self.tensors.append(tensor)
+    def _stack(self, tensor: Tensor, body: bool = False) -> int:
+        """Add ``tensor`` to the ones ``act`` reads; its index."""
+        self.tensors.append(tensor)
         if body:
-            self.body.add(index)
-        self.fills.append(_Fill(index, get, offset))
-        return index
+            self.body.add(len(self.tensors) - 1)
+        return len(self.tensors) - 1
+
+    def _fill(self, at: int | Tensor, get: Callable[[ActorCritic], Tensor], offset: int = 0) -> Any:
+        """``refresh`` copies ``get(model c)`` (a tensor the model holds, or a view of one) into entry
+        ``offset + c`` of ``at`` (a tensor, or the index of one in ``tensors``); returns ``at``."""
+        tensor = self.tensors[at] if isinstance(at, int) else at
+        for c, copies in enumerate(self._copies):
+            entry = tensor[offset + c]
+            copies.append((entry, get(self.models[c]).detach().view(entry.shape)))
+        return at
+
+    def _derive(self, compute: Callable[[], Any]) -> None:
+        self._derived.append(compute)
 
     @staticmethod
     def _normalizer(model: ActorCritic, i: int) -> RunningMeanStd:
@@ -223,10 +236,10 @@ class StackedActorCritic:
         """Copy the current parameters and normalizer statistics of these models in (after their
         weights were loaded)."""
         for c in controllers:
-            model = self.models[c]
-            for f in self.fills:
-                t = self.tensors[f.index]
-                t[f.offset + c].copy_(f.get(model).reshape(t.shape[1:]))
+            for entry, source in self._copies[c]:
+                entry.copy_(source)
+        for compute in self._derived:
+            compute()
         self._selected.clear()
 
     def _select(self, ids: tuple[int, ...]) -> list[Tensor]:

@@ -32,7 +32,7 @@ class RowGroups:
     """The rows of each controller of one step's row controllers."""
 
     parts: list[tuple[int, torch.Tensor | None]]
-    """``[(controller id, its rows)]``, ids ascending (rows None: all of them)."""
+    """``[(controller id, its rows)]``, ids ascending (rows None: all of them); empty with ``layout``."""
     layout: StackLayout | None = None
     """Where the rows go in the stacked ``act`` (None: separate calls, or one controller)."""
 
@@ -90,9 +90,12 @@ class WorkerPolicies:
     def groups(self, controller: np.ndarray | None) -> RowGroups:
         """The rows of each controller in ``controller`` (``[N]`` ids; None: policy 0 on every row);
         pass it to ``act`` while ``controller`` does not change."""
-        parts = self._parts(controller)
-        several = len(parts) > 1 and self.stacked is not None
-        return RowGroups(parts, StackLayout.build(controller) if several and controller is not None else None)
+        if controller is None or self.stacked is None:
+            return RowGroups(self._parts(controller))
+        layout = StackLayout.build(controller)
+        if len(layout.ids) == 1:
+            return RowGroups([(layout.ids[0], None)])
+        return RowGroups([], layout)
 
     @staticmethod
     def _parts(controller: np.ndarray | None) -> list[tuple[int, torch.Tensor | None]]:
@@ -114,11 +117,11 @@ class WorkerPolicies:
         """``model.act`` of each row's controller (``controller``: ``[N]`` ids, None: all policy 0;
         ``groups``: ``groups(controller)`` when the caller keeps it)."""
         groups = self.groups(controller) if groups is None else groups
+        if groups.layout is not None and self.stacked is not None:
+            return self.stacked.act(obs, groups.layout)
         parts = groups.parts
         if len(parts) == 1 and parts[0][1] is None:
             return self.models[parts[0][0]].act(obs, rnn_state, starts)
-        if groups.layout is not None and self.stacked is not None:
-            return self.stacked.act(obs, groups.layout)
         results = []
         for c, rows in parts:
             assert rows is not None
