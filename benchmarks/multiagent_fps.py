@@ -100,7 +100,8 @@ def against(args: argparse.Namespace) -> None:
         for r in range(args.repeats):
             order = [(arm, p) for arm in paths for p in (1, 2)]
             for arm, p in order if r % 2 == 0 else order[::-1]:
-                runs[arm][p].append(run_in(paths[arm], p, args, r + 1, train_dir))
+                # a directory per arm: the same experiment in one directory would resume the other's run
+                runs[arm][p].append(run_in(paths[arm], p, args, r + 1, os.path.join(train_dir, arm)))
                 fps, cpu = runs[arm][p][-1]
                 print(
                     f"repeat {r + 1}: {arm} {p} polic{'y' if p == 1 else 'ies'}: {fps:,.0f} frames/s, "
