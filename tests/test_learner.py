@@ -179,3 +179,46 @@ def test_small_images_keep_the_default_layout():
     convs = [m for m in learner.model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and all(c.weight.is_contiguous() for c in convs)
     assert not learner.model.obs_preprocessor.images_channels_last
+
+
+@pytest.mark.parametrize("closed_form", [True, False])
+def test_a_policy_sharing_the_slots_draws_only_its_own_steps_so_its_minibatches_carry_no_mask(monkeypatch, closed_form):
+    """Several policies: a learner's flat minibatches hold only its own (valid) steps, so they take the
+    mask-free loss (no masked means over an all-true mask)."""
+    import relayrl.learning.learner as learner_module
+
+    cfg = replace(
+        relayrl.Config(env="unused"),
+        sampling__num_workers=2,
+        sampling__num_envs_per_worker=4,
+        sampling__rollout_length=8,
+        multi_agent__num_policies=2,
+    )
+    torch.manual_seed(0)
+    learner = Learner(cfg, OBS, ACTIONS, torch.device("cpu"), closed_form=closed_form)
+    slots = TrajectoryBuffers.allocate(2, 8, 4, OBS, ACTIONS, 0, shared=False, num_policies=2)
+    slots.obs.uniform_(-1, 1)
+    slots.actions.random_(0, 2)
+    slots.rewards.normal_()
+    slots.log_probs.fill_(float(np.log(0.5)))
+    slots.policy_ids.copy_(torch.tensor([0, 1, 1, 0], dtype=torch.int16))  # per column
+    batch = slots.gather([0, 1]).for_policy(1)
+    masks = []
+    real_loss = learner_module.ppo_loss
+
+    def spy_loss(*args, **kwargs):
+        masks.append(kwargs.get("mask"))
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(learner_module, "ppo_loss", spy_loss)
+    if closed_form:
+        real_step = learner_module.ClosedFormPPO.step
+
+        def spy_step(self, *args, **kwargs):
+            masks.append(kwargs.get("mask"))
+            return real_step(self, *args, **kwargs)
+
+        monkeypatch.setattr(learner_module.ClosedFormPPO, "step", spy_step)
+    stats = learner.train(batch, 0)
+    assert masks and all(mask is None for mask in masks)
+    assert stats["num_minibatch_steps"] == cfg.algorithm.num_epochs * 2  # half the steps, half the minibatches

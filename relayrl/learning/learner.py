@@ -226,9 +226,11 @@ class Learner:
         # read per update instead of one per statistic per minibatch (only --target-kl reads one).
         rows: list[torch.Tensor] = []
         stop_early = False
-        # One mask-free path when every step is training data (one policy): the masked means and
-        # the boolean indexing of the advantages cost a dozen small ops per minibatch for nothing.
-        all_valid = bool(mask.all())
+        # One mask-free path when every step a minibatch draws is training data: every step of the
+        # batch (one policy), or only this policy's own steps (flat minibatches when policies share
+        # the slots, ``_minibatches``). The masked means and the boolean indexing of the advantages
+        # cost a dozen small ops per minibatch for nothing.
+        all_valid = bool(mask.all()) or (self.cfg.policies_share_rows and not self.cfg.model.use_rnn)
         if self.cfg.model.use_rnn:
             data = _Minibatches.columns(batch, obs_t, advantages, target, old_values, all_valid)
         else:

@@ -25,8 +25,12 @@ def categorical_sample(log_p: Tensor, deterministic: bool = False) -> Tensor:
     """
     if deterministic:
         return log_p.argmax(dim=-1)
-    neg_gumbel = torch.rand_like(log_p).log_().neg_().log_()
-    return (log_p - neg_gumbel).argmax(dim=-1)
+    return gumbel_argmax(log_p, torch.rand_like(log_p))
+
+
+def gumbel_argmax(log_p: Tensor, u: Tensor) -> Tensor:
+    """``argmax(log_p - log(-log(u)))`` over the last dim, for uniform noise ``u`` (overwritten)."""
+    return (log_p - u.log_().neg_().log_()).argmax(dim=-1)
 
 
 def categorical_log_prob(log_p: Tensor, idx: Tensor) -> Tensor:

@@ -2,7 +2,7 @@
 
 The agent mapping (``worker/mapping.py``) names a controller per row for the current episode of
 its env (a policy id, or ``num_policies + slot`` for a self-play snapshot); a reset inside a batch
-step may change it. ``Controllers`` takes a copy for each step and, only when the mapping changed,
+step may change it. ``Controllers`` takes a copy for each step and, only when the controllers changed,
 recomputes what depends on it: the inference groups (``WorkerPolicies.groups``), the ids written to
 the slot's ``policy_ids``, and the rows per policy. ``policy_steps`` gives the agent steps each
 policy takes in one batch step (counted live in ``StepCounters`` and summed for the rollout report).
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from relayrl.worker.mapping import AgentMapping
-from relayrl.worker.policies import WorkerPolicies
+from relayrl.worker.policies import RowGroups, WorkerPolicies
 
 
 class Controllers:
@@ -31,7 +31,7 @@ class Controllers:
         agents per env); else ``policy_steps`` is None."""
         self.acting: np.ndarray | None = None
         self.serial = -1
-        self.groups: list[tuple[int, torch.Tensor | None]] | None = None
+        self.groups: RowGroups | None = None
         """``WorkerPolicies.groups`` of ``acting`` (None: one policy acts on every row)."""
         self.ids = torch.zeros(0, dtype=torch.int16)
         """``acting`` as the slot's ``policy_ids`` dtype."""
@@ -40,11 +40,13 @@ class Controllers:
 
     def current(self) -> np.ndarray | None:
         """A copy of the row controllers now, for one step (None: policy 0 acts on every row); what
-        depends on them is recomputed only after the mapping changed."""
+        depends on them is recomputed only after they changed."""
         if self.mapping.trivial:
             return None
         if self.serial != self.mapping.serial or self.acting is None:
             self.serial = self.mapping.serial
+            if self.acting is not None and np.array_equal(self.acting, self.mapping.controller):
+                return self.acting  # new episodes with the same controllers as before
             self.acting = self.mapping.controller.copy()
             self.groups = self.policies.groups(self.acting)
             self.ids = torch.from_numpy(self.acting.astype(np.int16))

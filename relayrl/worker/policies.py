@@ -1,13 +1,18 @@
 """The policy copies a rollout worker acts with, and batched inference split by controller.
 
 With one policy (the default) this is one model and one ``act`` over all rows. With several
-policies or self-play, every row has a controller (``worker/mapping.py``): the rows of each
-controller go through that controller's model in one call, and the results are put back in row
-order. Snapshot models (self-play pool slots) are loaded like the policies, between rollouts.
+policies or self-play, every row has a controller (``worker/mapping.py``). When the models share an
+MLP architecture (``StackedActorCritic.stackable``: always so for the models a run builds, unless
+they have a CNN or a GRU) one ``act`` over the parameters of all of them, stacked, serves every row
+(``relayrl/models/stacked.py``); otherwise the rows of each controller go through that controller's
+model in one call, and the results are put back in row order. Snapshot models (self-play pool slots)
+are loaded like the policies, between rollouts; the stacked parameters of a model are refreshed
+whenever it loads new weights.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +23,18 @@ import torch
 from relayrl.config import Config
 from relayrl.models import build_actor_critic
 from relayrl.models.actor_critic import ActResult
+from relayrl.models.stacked import StackedActorCritic, StackLayout
 from relayrl.utils.obs_tree import map_obs
+
+
+@dataclasses.dataclass(frozen=True)
+class RowGroups:
+    """The rows of each controller of one step's row controllers."""
+
+    parts: list[tuple[int, torch.Tensor | None]]
+    """``[(controller id, its rows)]``, ids ascending (rows None: all of them); empty with ``layout``."""
+    layout: StackLayout | None = None
+    """Where the rows go in the stacked ``act`` (None: separate calls, or one controller)."""
 
 
 class WorkerPolicies:
@@ -31,14 +47,22 @@ class WorkerPolicies:
         action_space: gym.Space,
         readers: Sequence[Any],
         snapshots: Sequence[Any],
+        stack: bool = True,
     ) -> None:
-        """``readers``: each policy's published weights (``WeightsReader``); ``snapshots``: each pool slot's."""
+        """``readers``: each policy's published weights (``WeightsReader``); ``snapshots``: each pool
+        slot's; ``stack``: several controllers act in one stacked call where the models allow it
+        (False: one call per controller, e.g. to measure the difference)."""
         self.num_policies = len(readers)
         self.readers = list(readers) + list(snapshots)
         self.models = [build_actor_critic(obs_space, action_space, cfg.model) for _ in self.readers]
         for model in self.models:
             model.eval()
         self.held = [(-1, -1)] * len(self.readers)
+        several = len(self.models) > 1 and stack
+        self.stacked = (
+            StackedActorCritic(self.models) if several and StackedActorCritic.stackable(self.models) else None
+        )
+        """One ``act`` for every controller (None: one call per controller)."""
 
     @property
     def model(self) -> torch.nn.Module:
@@ -50,16 +74,31 @@ class WorkerPolicies:
 
     def load(self) -> list[int]:
         """Load every publication newer than the copy held; the policies' versions (index = policy id)."""
+        changed = []
         for c, reader in enumerate(self.readers):
-            self.held[c] = reader.load_into(self.models[c], self.held[c])
+            held = reader.load_into(self.models[c], self.held[c])
+            if held != self.held[c]:
+                changed.append(c)
+            self.held[c] = held
+        if self.stacked is not None and changed:
+            self.stacked.refresh(changed)
         return [version for _, version in self.held[: self.num_policies]]
 
     def snapshot_version(self, slot: int) -> int:
         return self.held[self.num_policies + slot][1]
 
-    def groups(self, controller: np.ndarray | None) -> list[tuple[int, torch.Tensor | None]]:
-        """``[(controller id, its rows)]`` (rows None: all of them); pass it to ``act`` / ``get_value``
-        while ``controller`` does not change."""
+    def groups(self, controller: np.ndarray | None) -> RowGroups:
+        """The rows of each controller in ``controller`` (``[N]`` ids; None: policy 0 on every row);
+        pass it to ``act`` while ``controller`` does not change."""
+        if controller is None or self.stacked is None:
+            return RowGroups(self._parts(controller))
+        layout = StackLayout.build(controller)
+        if len(layout.ids) == 1:
+            return RowGroups([(layout.ids[0], None)])
+        return RowGroups([], layout)
+
+    @staticmethod
+    def _parts(controller: np.ndarray | None) -> list[tuple[int, torch.Tensor | None]]:
         if controller is None:
             return [(0, None)]
         ids = np.unique(controller)
@@ -73,25 +112,28 @@ class WorkerPolicies:
         rnn_state: torch.Tensor | None,
         starts: torch.Tensor,
         controller: np.ndarray | None,
-        groups: list[tuple[int, torch.Tensor | None]] | None = None,
+        groups: RowGroups | None = None,
     ) -> ActResult:
         """``model.act`` of each row's controller (``controller``: ``[N]`` ids, None: all policy 0;
         ``groups``: ``groups(controller)`` when the caller keeps it)."""
         groups = self.groups(controller) if groups is None else groups
-        if len(groups) == 1 and groups[0][1] is None:
-            return self.models[groups[0][0]].act(obs, rnn_state, starts)
-        parts = []
-        for c, rows in groups:
+        if groups.layout is not None and self.stacked is not None:
+            return self.stacked.act(obs, groups.layout)
+        parts = groups.parts
+        if len(parts) == 1 and parts[0][1] is None:
+            return self.models[parts[0][0]].act(obs, rnn_state, starts)
+        results = []
+        for c, rows in parts:
             assert rows is not None
             sub_obs = map_obs(obs, lambda x, rows=rows: x.index_select(0, rows))
             sub_rnn = rnn_state.index_select(0, rows) if rnn_state is not None else None
-            parts.append((rows, self.models[c].act(sub_obs, sub_rnn, starts.index_select(0, rows))))
-        first = parts[0][1]
+            results.append((rows, self.models[c].act(sub_obs, sub_rnn, starts.index_select(0, rows))))
+        first = results[0][1]
         n = len(starts)
         actions = torch.empty((n, *first.actions.shape[1:]), dtype=first.actions.dtype)
         log_probs, values = torch.empty(n), torch.empty(n)
         new_rnn = torch.empty_like(rnn_state) if rnn_state is not None else None
-        for rows, res in parts:
+        for rows, res in results:
             actions[rows], log_probs[rows], values[rows] = res.actions, res.log_probs, res.values
             if new_rnn is not None and res.rnn_state is not None:
                 new_rnn[rows] = res.rnn_state
@@ -100,11 +142,13 @@ class WorkerPolicies:
     def get_value(
         self, obs: Any, rnn_state: torch.Tensor | None, starts: torch.Tensor, controller: np.ndarray | None
     ) -> torch.Tensor:
-        groups = self.groups(controller)
-        if len(groups) == 1 and groups[0][1] is None:
-            return self.models[groups[0][0]].get_value(obs, rnn_state, starts)
+        """The value of each row under its controller (one call per controller: used once per
+        rollout and for truncated episodes only)."""
+        parts = self._parts(controller)
+        if len(parts) == 1 and parts[0][1] is None:
+            return self.models[parts[0][0]].get_value(obs, rnn_state, starts)
         values = torch.empty(len(starts))
-        for c, rows in groups:
+        for c, rows in parts:
             assert rows is not None
             sub_obs = map_obs(obs, lambda x, rows=rows: x.index_select(0, rows))
             sub_rnn = rnn_state.index_select(0, rows) if rnn_state is not None else None

@@ -1,0 +1,313 @@
+"""One ``act`` for several actor-critics of one architecture: parameters stacked, rows padded.
+
+A rollout worker with several controllers (policies, self-play snapshots) would call each model on
+its own rows. For the small MLPs that CPU runs train, one call is about 30 tensor ops of a few
+microseconds each whatever the rows, so two calls cost twice one. ``StackedActorCritic`` keeps the
+models' parameters stacked along a leading controller dimension (``[C, ...]``), puts the rows of the
+``G`` controllers present in a step into a ``[G, width, ...]`` batch (``StackLayout``: padded to the
+largest group, built once per change of the controllers), and runs every layer as one batched
+matrix product (``torch.baddbmm``) for all of them; with separate actor and critic bodies both run
+in the same products (``2G`` networks). Observation and return normalization use each model's own
+statistics.
+
+The results are those of ``ActorCritic.act`` on each controller's rows: the same formulas, and the
+same random draws in the same order (the rows of each controller in turn, lowest id first, as the
+separate calls draw them), so the same actions; log-probs and values differ only by the rounding of
+the batched products (about 1e-7). It covers MLP models: vector and discrete observation leaves (no
+CNN), no GRU, categorical, multi-categorical or Gaussian heads (``supports``). A model's parameters
+and statistics are copied in by ``refresh`` after its weights change; it reads the tensors the models
+held when stacked, so new weights must be loaded into them in place (``load_state_dict``, as a
+worker's weight readers do).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from relayrl.models.actor_critic import ActorCritic, ActResult
+from relayrl.models.distributions import (
+    LOG_SQRT_2PI,
+    CategoricalHead,
+    GaussianHead,
+    MultiCategoricalHead,
+    categorical_log_prob,
+    gumbel_argmax,
+)
+from relayrl.models.encoders import Leaf, Obs, get_leaf
+from relayrl.models.normalization import RunningMeanStd
+
+_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "tanh": torch.tanh_,
+    "relu": torch.relu_,
+    "elu": lambda x: F.elu(x, inplace=True),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class StackLayout:
+    """Where each row of a step goes in the padded ``[G, width]`` batch of its controllers."""
+
+    ids: tuple[int, ...]
+    """The controllers present, ascending (``G`` of them)."""
+    width: int
+    """Rows of the largest group."""
+    gather: Tensor
+    """``[G * width]`` the row at each padded position (padding repeats its group's first row)."""
+    position: Tensor
+    """``[N]`` each row's padded position."""
+    rank: Tensor
+    """``[N]`` each row's index in group order (the rows of ``ids[0]``, then ``ids[1]`` ...): the order of
+    the random draws of separate calls."""
+    group: Tensor
+    """``[N]`` each row's index in ``ids``."""
+    counts: tuple[int, ...]
+    """Rows per controller (in ``ids`` order)."""
+
+    @staticmethod
+    def build(controller: np.ndarray) -> StackLayout:
+        """The layout of the row controllers ``controller`` (``[N]`` non-negative ids)."""
+        n = len(controller)
+        counts_all = np.bincount(controller)
+        present = counts_all > 0
+        ids = np.flatnonzero(present)
+        counts = counts_all[ids]
+        group = (np.cumsum(present) - 1)[controller]
+        order = np.argsort(group, kind="stable")  # group order, rows ascending within a group
+        first = np.cumsum(counts) - counts  # each group's start in group order
+        width = int(counts.max())
+        ordered_group, arange = group[order], np.arange(n)
+        position = np.empty(n, dtype=np.int64)
+        position[order] = ordered_group * width + (arange - first[ordered_group])
+        gather = np.repeat(order[first], width)
+        gather[position] = arange
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = arange
+        return StackLayout(
+            tuple(ids.tolist()),
+            width,
+            torch.from_numpy(gather),
+            torch.from_numpy(position),
+            torch.from_numpy(rank),
+            torch.from_numpy(group),
+            tuple(counts.tolist()),
+        )
+
+
+class StackedActorCritic:
+    """``act`` of several ``ActorCritic`` of one MLP architecture in one pass (module docstring)."""
+
+    @staticmethod
+    def supports(model: ActorCritic) -> bool:
+        """An MLP actor-critic: vector / discrete observation leaves, no GRU, a known head and activation."""
+        return (
+            model.rnn_size == 0
+            and all(leaf.kind in ("vector", "discrete") for leaf in model.actor_body.leaves)
+            and model.cfg.activation in _ACTIVATIONS
+            and isinstance(model.policy_head, (CategoricalHead, MultiCategoricalHead, GaussianHead))
+        )
+
+    @classmethod
+    def stackable(cls, models: Sequence[ActorCritic]) -> bool:
+        """Every model is supported and they share one architecture (the same parameter shapes,
+        observation leaves, activation and body sharing)."""
+
+        def shape(m: ActorCritic) -> tuple:
+            sizes = tuple((k, tuple(v.shape)) for k, v in m.state_dict().items())
+            return sizes, m.cfg.activation, m.critic_body is None, tuple(m.actor_body.leaves)
+
+        return len(models) > 0 and all(cls.supports(m) for m in models) and len({shape(m) for m in models}) == 1
+
+    def __init__(self, models: Sequence[ActorCritic]) -> None:
+        assert self.stackable(models), "StackedActorCritic.stackable(models) is false"
+        self.models = list(models)
+        m = self.models[0]
+        c = self.num_models = len(self.models)
+        self.shared = m.critic_body is None
+        self.activation = _ACTIVATIONS[m.cfg.activation]
+        self.head = m.policy_head
+        self.tensors: list[Tensor] = []
+        """The stacked tensors ``act`` reads; the fields below are indices into it."""
+        self.body: set[int] = set()
+        """The tensors of the bodies' layers: ``[2C, ...]`` (actors, then critics) with separate bodies."""
+        self._copies: list[list[tuple[Tensor, Tensor]]] = [[] for _ in range(c)]
+        """Per model: ``(its entry of a stacked tensor, the model's tensor that refresh copies into it)``."""
+        self._derived: list[Callable[[], None]] = []
+        """Recompute the tensors derived from stacked statistics (e.g. ``1 / std``), for every model."""
+        names = ["actor_body"] if self.shared else ["actor_body", "critic_body"]
+        self.layers: list[tuple[int, int]] = []
+        """Per layer: ``(weight [C or 2C, in, out], bias [C or 2C, 1, out])``."""
+        for i, lin in enumerate(m.actor_body.linears):
+            w = self._stack(torch.empty(c * len(names), lin.in_features, lin.out_features), body=True)
+            b = self._stack(torch.empty(c * len(names), 1, lin.out_features), body=True)
+            for k, name in enumerate(names):
+                self._fill(w, lambda x, i=i, n=name: getattr(x, n).linears[i].weight.t(), k * c)
+                self._fill(b, lambda x, i=i, n=name: getattr(x, n).linears[i].bias, k * c)
+            self.layers.append((w, b))
+        head, value = m.policy_head.linear, m.value_head
+        self.head_w = self._fill(self._stack(self._like(head.weight.t())), lambda x: x.policy_head.linear.weight.t())
+        self.head_b = self._fill(self._stack(self._like(head.bias[None])), lambda x: x.policy_head.linear.bias)
+        self.value_w = self._fill(self._stack(self._like(value.weight.t())), lambda x: x.value_head.weight.t())
+        self.value_b = self._fill(self._stack(self._like(value.bias[None])), lambda x: x.value_head.bias)
+        self.leaves: list[tuple[Leaf, int, int, float]] = []
+        """Per observation leaf: ``(leaf, mean [C, 1, size], 1 / std [C, 1, size], clip)``; -1 without
+        normalization."""
+        for i, leaf in enumerate(m.actor_body.leaves):
+            norm = m.obs_preprocessor.normalizers[str(i)] if str(i) in m.obs_preprocessor.normalizers else None
+            if not isinstance(norm, RunningMeanStd):
+                self.leaves.append((leaf, -1, -1, 0.0))
+                continue
+            mean = self._fill(self._stack(self._like(norm.mean[None])), lambda x, i=i: self._normalizer(x, i).mean)
+            var = self._fill(self._like(norm.var[None]), lambda x, i=i: self._normalizer(x, i).var)
+            scale = self._stack(torch.empty_like(var))
+            self._derive(lambda var=var, out=self.tensors[scale], eps=norm.eps: torch.rsqrt(var + eps, out=out))
+            self.leaves.append((leaf, mean, scale, norm.clip))
+        self.returns: tuple[int, int] | None = None
+        """``(mean [C, 1], std [C, 1])`` of the return normalizers (float32, as ``denormalize`` applies them)."""
+        if m.return_normalizer is not None:
+            stats = self._returns(m)
+            raw_mean = self._fill(self._like(stats.mean[None]), lambda x: self._returns(x).mean)
+            raw_var = self._fill(self._like(stats.var[None]), lambda x: self._returns(x).var)
+            self.returns = (self._stack(torch.empty(c, 1)), self._stack(torch.empty(c, 1)))
+            mean, std = (self.tensors[k] for k in self.returns)
+            self._derive(lambda out=mean, raw=raw_mean: out.copy_(raw))
+            self._derive(lambda out=std, raw=raw_var, eps=stats.eps: out.copy_(torch.sqrt(raw + eps)))
+        self.gaussian: tuple[int, int] | None = None
+        """``(std [C, D], -log_std - log(sqrt(2 pi)) [C, D])`` of Gaussian heads."""
+        if isinstance(self.head, GaussianHead):
+            log_std = self._fill(torch.empty(c, self.head.log_std.shape[0]), self._log_std)
+            self.gaussian = (self._stack(torch.empty_like(log_std)), self._stack(torch.empty_like(log_std)))
+            gaussian_std, const = (self.tensors[k] for k in self.gaussian)
+            self._derive(lambda out=gaussian_std, raw=log_std: torch.exp(raw, out=out))
+            self._derive(lambda out=const, raw=log_std: torch.sub(-raw, LOG_SQRT_2PI, out=out))
+        self._selected: dict[tuple[int, ...], list[Tensor]] = {}
+        self.refresh(range(c))
+
+    # ----- parameters -----
+
+    def _like(self, x: Tensor) -> Tensor:
+        """An empty ``[C, *x.shape]`` tensor of ``x``'s dtype."""
+        return torch.empty((self.num_models, *x.shape), dtype=x.dtype)
+
+    def _stack(self, tensor: Tensor, body: bool = False) -> int:
+        """Add ``tensor`` to the ones ``act`` reads; its index."""
+        self.tensors.append(tensor)
+        if body:
+            self.body.add(len(self.tensors) - 1)
+        return len(self.tensors) - 1
+
+    def _fill(self, at: int | Tensor, get: Callable[[ActorCritic], Tensor], offset: int = 0) -> Any:
+        """``refresh`` copies ``get(model c)`` (a tensor the model holds, or a view of one) into entry
+        ``offset + c`` of ``at`` (a tensor, or the index of one in ``tensors``); returns ``at``."""
+        tensor = self.tensors[at] if isinstance(at, int) else at
+        for c, copies in enumerate(self._copies):
+            entry = tensor[offset + c]
+            copies.append((entry, get(self.models[c]).detach().view(entry.shape)))
+        return at
+
+    def _derive(self, compute: Callable[[], Any]) -> None:
+        self._derived.append(compute)
+
+    @staticmethod
+    def _normalizer(model: ActorCritic, i: int) -> RunningMeanStd:
+        norm = model.obs_preprocessor.normalizers[str(i)]
+        assert isinstance(norm, RunningMeanStd)
+        return norm
+
+    @staticmethod
+    def _returns(model: ActorCritic) -> RunningMeanStd:
+        assert model.return_normalizer is not None
+        return model.return_normalizer
+
+    @staticmethod
+    def _log_std(model: ActorCritic) -> Tensor:
+        head = model.policy_head
+        assert isinstance(head, GaussianHead)
+        return head.log_std.detach()
+
+    @torch.no_grad()
+    def refresh(self, controllers: Iterable[int]) -> None:
+        """Copy the current parameters and normalizer statistics of these models in (after their
+        weights were loaded)."""
+        for c in controllers:
+            for entry, source in self._copies[c]:
+                entry.copy_(source)
+        for compute in self._derived:
+            compute()
+        self._selected.clear()
+
+    def _select(self, ids: tuple[int, ...]) -> list[Tensor]:
+        """Every stacked tensor (``self.tensors`` order) for the controllers ``ids`` only."""
+        if len(ids) == self.num_models:  # every controller present: ids == 0 .. C-1
+            return self.tensors
+        picked = self._selected.get(ids)
+        if picked is None:
+            idx = torch.tensor(ids)
+            body = idx if self.shared else torch.cat([idx, idx + self.num_models])
+            picked = [t.index_select(0, body if i in self.body else idx) for i, t in enumerate(self.tensors)]
+            if len(self._selected) >= 64:  # many snapshot combinations: keep the cache small
+                self._selected.clear()
+            self._selected[ids] = picked
+        return picked
+
+    # ----- inference -----
+
+    @torch.no_grad()
+    def act(self, obs: Obs, layout: StackLayout) -> ActResult:
+        """``ActorCritic.act`` of each row's controller (``layout``: ``StackLayout.build`` of them) on
+        raw ``obs [N, ...]``."""
+        p = self._select(layout.ids)
+        g, width = len(layout.ids), layout.width
+        xs = []
+        for leaf, mean, scale, clip in self.leaves:
+            raw = get_leaf(obs, leaf.path).index_select(0, layout.gather)
+            if leaf.kind == "vector":
+                x = raw.reshape(g, width, leaf.size).float()
+                if mean >= 0:
+                    x = ((x - p[mean]) * p[scale]).clamp_(-clip, clip).to(x.dtype)
+            else:
+                idx = raw.reshape(-1, 1).long()
+                x = torch.zeros(idx.shape[0], leaf.n).scatter_(1, idx, 1.0).view(g, width, leaf.n)
+            xs.append(x)
+        h = xs[0] if len(xs) == 1 else torch.cat(xs, dim=-1)
+        if not self.shared:
+            h = torch.cat([h, h])
+        for w, b in self.layers:
+            h = self.activation(torch.baddbmm(p[b], h, p[w]))
+        actor, critic = (h, h) if self.shared else (h[:g], h[g:])
+        out = torch.baddbmm(p[self.head_b], actor, p[self.head_w])
+        values = torch.baddbmm(p[self.value_b], critic, p[self.value_w]).squeeze(-1)
+        if self.returns is not None:
+            values = torch.addcmul(p[self.returns[0]], values, p[self.returns[1]])
+        values = values.reshape(-1).index_select(0, layout.position)
+        out = out.reshape(g * width, -1).index_select(0, layout.position)
+        actions, log_probs = self._sample(out, layout, p)
+        return ActResult(actions, log_probs, values, None)
+
+    def _sample(self, out: Tensor, layout: StackLayout, p: list[Tensor]) -> tuple[Tensor, Tensor]:
+        """Actions and log-probs from the heads' outputs ``out [N, ...]`` (row order), the noise
+        drawn in group order, as separate calls draw it."""
+        head = self.head
+        if self.gaussian is not None:
+            std, const = (p[i].index_select(0, layout.group) for i in self.gaussian)
+            # one draw per controller, as separate calls make (normal draws of different sizes
+            # do not concatenate into one draw of the total size, uniform ones do)
+            d = out.shape[1]
+            noise = torch.cat([torch.randn(k, d) for k in layout.counts]).index_select(0, layout.rank)
+            return torch.addcmul(out, noise, std), (const - 0.5 * noise.square()).sum(-1)
+        if isinstance(head, MultiCategoricalHead):
+            logits = out.view(out.shape[0], head.k, head.n)
+            if head.padded:
+                logits = logits + head.mask
+            log_p = torch.log_softmax(logits, dim=-1)
+            idx = gumbel_argmax(log_p, torch.rand_like(log_p).index_select(0, layout.rank))
+            return idx, categorical_log_prob(log_p, idx).sum(-1)
+        log_p = torch.log_softmax(out, dim=-1)
+        idx = gumbel_argmax(log_p, torch.rand_like(log_p).index_select(0, layout.rank))
+        return idx, categorical_log_prob(log_p, idx)
