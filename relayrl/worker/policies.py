@@ -63,6 +63,7 @@ class WorkerPolicies:
             StackedActorCritic(self.models) if several and StackedActorCritic.stackable(self.models) else None
         )
         """One ``act`` for every controller (None: one call per controller)."""
+        self._policy_0 = RowGroups([(0, None)])
 
     @property
     def model(self) -> torch.nn.Module:
@@ -90,7 +91,9 @@ class WorkerPolicies:
     def groups(self, controller: np.ndarray | None) -> RowGroups:
         """The rows of each controller in ``controller`` (``[N]`` ids; None: policy 0 on every row);
         pass it to ``act`` while ``controller`` does not change."""
-        if controller is None or self.stacked is None:
+        if controller is None:
+            return self._policy_0
+        if self.stacked is None:
             return RowGroups(self._parts(controller))
         layout = StackLayout.build(controller)
         if len(layout.ids) == 1:
