@@ -23,6 +23,7 @@ worker's weight readers do).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -147,8 +148,8 @@ class StackedActorCritic:
             w = self._stack(torch.empty(c * len(names), lin.in_features, lin.out_features), body=True)
             b = self._stack(torch.empty(c * len(names), 1, lin.out_features), body=True)
             for k, name in enumerate(names):
-                self._fill(w, lambda x, i=i, n=name: getattr(x, n).linears[i].weight.t(), k * c)
-                self._fill(b, lambda x, i=i, n=name: getattr(x, n).linears[i].bias, k * c)
+                self._fill(w, functools.partial(_body_weight, body=name, layer=i), k * c)
+                self._fill(b, functools.partial(_body_bias, body=name, layer=i), k * c)
             self.layers.append((w, b))
         head, value = m.policy_head.linear, m.value_head
         self.head_w = self._fill(self._stack(self._like(head.weight.t())), lambda x: x.policy_head.linear.weight.t())
@@ -163,10 +164,12 @@ class StackedActorCritic:
             if not isinstance(norm, RunningMeanStd):
                 self.leaves.append((leaf, -1, -1, 0.0))
                 continue
-            mean = self._fill(self._stack(self._like(norm.mean[None])), lambda x, i=i: self._normalizer(x, i).mean)
-            var = self._fill(self._like(norm.var[None]), lambda x, i=i: self._normalizer(x, i).var)
+            mean = self._fill(
+                self._stack(self._like(norm.mean[None])), functools.partial(_normalizer_stat, leaf=i, stat="mean")
+            )
+            var = self._fill(self._like(norm.var[None]), functools.partial(_normalizer_stat, leaf=i, stat="var"))
             scale = self._stack(torch.empty_like(var))
-            self._derive(lambda var=var, out=self.tensors[scale], eps=norm.eps: torch.rsqrt(var + eps, out=out))
+            self._derive(functools.partial(_rsqrt_into, var, norm.eps, self.tensors[scale]))
             self.leaves.append((leaf, mean, scale, norm.clip))
         self.returns: tuple[int, int] | None = None
         """``(mean [C, 1], std [C, 1])`` of the return normalizers (float32, as ``denormalize`` applies them)."""
@@ -176,16 +179,16 @@ class StackedActorCritic:
             raw_var = self._fill(self._like(stats.var[None]), lambda x: self._returns(x).var)
             self.returns = (self._stack(torch.empty(c, 1)), self._stack(torch.empty(c, 1)))
             mean, std = (self.tensors[k] for k in self.returns)
-            self._derive(lambda out=mean, raw=raw_mean: out.copy_(raw))
-            self._derive(lambda out=std, raw=raw_var, eps=stats.eps: out.copy_(torch.sqrt(raw + eps)))
+            self._derive(functools.partial(mean.copy_, raw_mean))
+            self._derive(functools.partial(_sqrt_into, raw_var, stats.eps, std))
         self.gaussian: tuple[int, int] | None = None
         """``(std [C, D], -log_std - log(sqrt(2 pi)) [C, D])`` of Gaussian heads."""
         if isinstance(self.head, GaussianHead):
             log_std = self._fill(torch.empty(c, self.head.log_std.shape[0]), self._log_std)
             self.gaussian = (self._stack(torch.empty_like(log_std)), self._stack(torch.empty_like(log_std)))
             gaussian_std, const = (self.tensors[k] for k in self.gaussian)
-            self._derive(lambda out=gaussian_std, raw=log_std: torch.exp(raw, out=out))
-            self._derive(lambda out=const, raw=log_std: torch.sub(-raw, LOG_SQRT_2PI, out=out))
+            self._derive(functools.partial(torch.exp, log_std, out=gaussian_std))
+            self._derive(functools.partial(_neg_minus_into, log_std, LOG_SQRT_2PI, const))
         self._selected: dict[tuple[int, ...], list[Tensor]] = {}
         self.refresh(range(c))
 
@@ -311,3 +314,29 @@ class StackedActorCritic:
         log_p = torch.log_softmax(out, dim=-1)
         idx = gumbel_argmax(log_p, torch.rand_like(log_p).index_select(0, layout.rank))
         return idx, categorical_log_prob(log_p, idx)
+
+
+def _body_weight(model: ActorCritic, body: str, layer: int) -> Tensor:
+    """Layer ``layer``'s weight of ``model``'s ``body`` (``actor_body`` / ``critic_body``), as ``[in, out]``."""
+    return getattr(model, body).linears[layer].weight.t()
+
+
+def _body_bias(model: ActorCritic, body: str, layer: int) -> Tensor:
+    return getattr(model, body).linears[layer].bias
+
+
+def _normalizer_stat(model: ActorCritic, leaf: int, stat: str) -> Tensor:
+    """``mean`` or ``var`` of ``model``'s observation normalizer of leaf ``leaf``."""
+    return getattr(StackedActorCritic._normalizer(model, leaf), stat)
+
+
+def _rsqrt_into(var: Tensor, eps: float, out: Tensor) -> None:
+    torch.rsqrt(var + eps, out=out)
+
+
+def _sqrt_into(var: Tensor, eps: float, out: Tensor) -> None:
+    out.copy_(torch.sqrt(var + eps))
+
+
+def _neg_minus_into(x: Tensor, c: float, out: Tensor) -> None:
+    torch.sub(-x, c, out=out)
