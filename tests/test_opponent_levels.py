@@ -37,14 +37,15 @@ def test_an_unrated_level_counts_one_step_per_level_above_the_rated_levels_below
     assert rated_level_mu({}, 0) is None and rated_level_mu({2: 30.0}, 1) is None
 
 
-def test_rating_step_promotes_past_the_next_level_and_demotes_below_the_one_under():
+def test_rating_step_promotes_past_the_next_level_and_demotes_below_its_own():
     mus = {0: 20.0, 1: 26.0, 2: 31.0}
     assert rating_step(27.0, mus, 1, 4, demote=True) == 1  # below level 2
     assert rating_step(31.5, mus, 1, 4, demote=True) == 2
     assert rating_step(34.0, mus, 2, 4, demote=True) == 2  # level 3 unrated: 31 + 25/6 = 35.17
     assert rating_step(35.5, mus, 2, 4, demote=True) == 3
-    assert rating_step(25.0, mus, 2, 4, demote=True) == 1  # below level 1
-    assert rating_step(25.0, mus, 2, 4, demote=False) == 2
+    assert rating_step(30.0, mus, 2, 4, demote=True) == 1  # below level 2's own 31
+    assert rating_step(30.0, mus, 2, 4, demote=False) == 2
+    assert rating_step(20.0, {0: 22.0}, 1, 4, demote=True) == 1  # level 1 unrated: nothing to fall below
     assert rating_step(99.0, mus, 4, 4, demote=True) == 4  # the top level
 
 
@@ -81,9 +82,9 @@ def test_the_rating_gate_moves_an_instance_by_the_published_ratings():
     env.set_training_info({info_schema.POLICY_ID: 0, info_schema.LEAGUE: _league(29.0, l0=22.0, l1=25.0)})
     _finish_episode(env)
     assert env.level == 1
-    env.set_training_info({info_schema.POLICY_ID: 0, info_schema.LEAGUE: _league(21.0, l0=22.0, l1=25.0)})
+    env.set_training_info({info_schema.POLICY_ID: 0, info_schema.LEAGUE: _league(24.0, l0=22.0, l1=25.0)})
     _finish_episode(env)
-    assert env.level == 0  # fell below level 0: demoted
+    assert env.level == 0  # fell below level 1's own rating: demoted
 
 
 def test_the_rating_gate_reads_its_own_policys_rating():

@@ -16,7 +16,8 @@ env instance as a game of the policy against the level it played and publishes t
 level's; a level nobody has played yet counts as one rating-model beta (25/6) stronger per level than
 the rated levels below it (``rated_level_mu``): the gap at which the stronger player wins about 76% of
 its games, close to the win-rate gate's default 0.7. With ``demote_threshold`` set (the default) it moves one level down when the
-policy's mu has fallen below the level under the current one. A share of the episodes
+policy's mu is below the current level's, so an instance settles at the highest level its policy is
+rated above. A share of the episodes
 (``probe_probability``, default 0.1) plays the level above the current one: the ratings only learn
 about a level that is played, so without these probes a policy that has improved could never show
 that it passes the next level. Probe episodes report their own level (so they are rated) and do not
@@ -57,12 +58,13 @@ def rated_level_mu(level_mus: Mapping[int, float], level: int) -> float | None:
 
 def rating_step(mu: float, level_mus: Mapping[int, float], level: int, max_level: int, demote: bool) -> int:
     """The level after a rating check: up when ``mu`` has passed the next level's (``rated_level_mu``),
-    down (``demote``) when it has fallen below the rated level under ``level``, else ``level``."""
+    down (``demote``) when it is below this level's own rating, else ``level``: an instance settles at the
+    highest level its policy is rated above."""
     if level < max_level:
         target = rated_level_mu(level_mus, level + 1)
         if target is not None and mu > target:
             return level + 1
-    if demote and level > 0 and level - 1 in level_mus and mu < level_mus[level - 1]:
+    if demote and level > 0 and level in level_mus and mu < level_mus[level]:
         return level - 1
     return level
 
