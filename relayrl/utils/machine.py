@@ -12,7 +12,6 @@ processes are running on them (for the automatic sampling layout, relayrl/traine
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 import time
@@ -66,10 +65,3 @@ def busy_cores(samples: int = 9, interval: float = 0.005, path: Path = LOADAVG) 
         if i + 1 < samples:
             time.sleep(interval)
     return max(0.0, statistics.median(counts) - 1)  # this process is running while it reads
-
-
-def free_cores() -> float:
-    """``usable_cores`` minus ``busy_cores`` (all usable cores when the load is unknown), at least 0."""
-    busy = busy_cores()
-    cores = usable_cores()
-    return cores if busy is None or math.isnan(busy) else max(0.0, cores - busy)
