@@ -160,3 +160,46 @@ def test_a_worker_acts_in_one_stacked_call_with_each_policys_latest_weights():
     rows = torch.from_numpy(controller == 1)
     assert not torch.allclose(before.values[rows], after.values[rows])
     torch.testing.assert_close(before.values[~rows], after.values[~rows])
+
+
+@pytest.mark.parametrize("action", sorted(ACTIONS))
+def test_one_policy_acts_through_numpy_as_its_torch_act(action):
+    """The default run's one policy: a worker acts through the stacked (numpy) path, with the
+    actions, log-probs and values of ``ActorCritic.act`` on the same torch random draws, and follows
+    the policy's publications."""
+    cfg = Config(env="CartPole-v1")
+    model = _models(VEC, ACTIONS[action], cfg.model, 1)[0]
+    weights = [SharedWeights(model.state_dict())]
+    fast = WorkerPolicies(cfg, VEC, ACTIONS[action], weights, [])
+    torch_act = WorkerPolicies(cfg, VEC, ACTIONS[action], weights, [], stack=False)
+    assert fast.stacked is not None and torch_act.stacked is None
+    obs = _sample_obs(VEC, 16, np.random.default_rng(1))
+    starts = torch.zeros(16, dtype=torch.bool)
+    for version in range(2):
+        if version:
+            new = _models(VEC, ACTIONS[action], cfg.model, 2)[1]
+            weights[0].publish(new.state_dict(), version=1)
+        assert fast.load() == torch_act.load() == [version]
+        with torch.inference_mode():
+            torch.manual_seed(5)
+            got = fast.act(obs, None, starts, None)
+            torch.manual_seed(5)
+            want = torch_act.act(obs, None, starts, None)
+        if action == "box":
+            torch.testing.assert_close(got.actions, want.actions, rtol=0, atol=2e-6)
+        else:
+            assert torch.equal(got.actions, want.actions)
+        assert got.actions.dtype == want.actions.dtype and got.log_probs.dtype == torch.float32
+        torch.testing.assert_close(got.log_probs, want.log_probs, rtol=0, atol=2e-6)
+        torch.testing.assert_close(got.values, want.values, rtol=1e-6, atol=2e-6)
+
+
+def test_a_uniform_draw_of_zero_never_picks_its_choice():
+    """torch.rand can return exactly 0 (its float32 draws are multiples of 2^-24): the Gumbel noise
+    of that choice is -inf, as in torch, without a numpy warning."""
+    from relayrl.models.stacked import _gumbel_argmax
+
+    log_p = np.log(np.array([[0.9, 0.1], [0.5, 0.5]], dtype=np.float32))
+    u = np.array([[0.0, 0.5], [0.3, 0.0]], dtype=np.float32)
+    with np.errstate(all="raise"):
+        assert _gumbel_argmax(log_p, u).tolist() == [1, 0]

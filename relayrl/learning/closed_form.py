@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from relayrl.algo import PPOLossTerms, ppo_loss
 from relayrl.models.actor_critic import ActorCritic, Body
+from relayrl.models.cpu_ops import tanh_
 from relayrl.models.distributions import LOG_SQRT_2PI, CategoricalHead, GaussianHead
 
 _ACTIVATIONS = ("tanh", "relu")
@@ -188,7 +189,7 @@ class ClosedFormPPO:
         hs = [x]
         for lin in body.linears:
             pre = torch.addmm(lin.bias, hs[-1], lin.weight.t())
-            hs.append(torch.relu_(pre) if relu else torch.tanh_(pre))
+            hs.append(torch.relu_(pre) if relu else tanh_(pre))
         return hs
 
     def _linear_backward(self, weight: Tensor, bias: Tensor, h: Tensor, g: Tensor) -> Tensor:

@@ -1,14 +1,17 @@
-"""One ``act`` for several actor-critics of one architecture: parameters stacked, rows padded.
+"""A rollout worker's ``act`` for one or several actor-critics of one MLP architecture, in numpy.
 
-A rollout worker with several controllers (policies, self-play snapshots) would call each model on
-its own rows. For the small MLPs that CPU runs train, one call is about 30 tensor ops of a few
-microseconds each whatever the rows, so two calls cost twice one. ``StackedActorCritic`` keeps the
-models' parameters stacked along a leading controller dimension (``[C, ...]``), puts the rows of the
-``G`` controllers present in a step into a ``[G, width, ...]`` batch (``StackLayout``: padded to the
-largest group, built once per change of the controllers), and runs every layer as one batched
-matrix product (``torch.baddbmm``) for all of them; with separate actor and critic bodies both run
-in the same products (``2G`` networks). Observation and return normalization use each model's own
-statistics.
+A rollout worker acts on a few dozen rows per step. For the small MLPs that CPU runs train, one
+``ActorCritic.act`` is about 30 torch ops of 2-5 microseconds each whatever the rows (about 115 us
+for 16 CartPole rows), and with several controllers (policies, self-play snapshots) one call per
+controller costs that many times one. ``StackedActorCritic`` keeps the models' parameters stacked
+along a leading controller dimension (``[C, ...]``), puts the rows of the ``G`` controllers present
+in a step into a ``[G, width, ...]`` batch (``StackLayout``: padded to the largest group, built once
+per change of the controllers; one controller needs no padding), and runs every layer as one
+batched matrix product for all of them; with separate actor and critic bodies both run in the same
+products (``2G`` networks). Observation and return normalization use each model's own statistics.
+The arithmetic runs in numpy on views of the stacked tensors: numpy's per-call cost is a fraction of
+torch's on arrays this small, and its ``tanh`` is several times faster (about 35 us for the same 16
+rows; ``benchmarks/stacked_inference.py``). A worker limits numpy's BLAS to one thread, as torch's.
 
 The results are those of ``ActorCritic.act`` on each controller's rows: the same formulas, and the
 same random draws in the same order (the rows of each controller in turn, lowest id first, as the
@@ -30,7 +33,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from relayrl.models.actor_critic import ActorCritic, ActResult
 from relayrl.models.distributions import (
@@ -38,17 +40,27 @@ from relayrl.models.distributions import (
     CategoricalHead,
     GaussianHead,
     MultiCategoricalHead,
-    categorical_log_prob,
-    gumbel_argmax,
 )
 from relayrl.models.encoders import Leaf, Obs, get_leaf
 from relayrl.models.normalization import RunningMeanStd
 
-_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
-    "tanh": torch.tanh_,
-    "relu": torch.relu_,
-    "elu": lambda x: F.elu(x, inplace=True),
-}
+
+def _tanh_(x: np.ndarray) -> None:
+    np.tanh(x, out=x)
+
+
+def _relu_(x: np.ndarray) -> None:
+    np.maximum(x, 0.0, out=x)
+
+
+def _elu_(x: np.ndarray) -> None:
+    negative = np.minimum(x, 0.0)
+    np.expm1(negative, out=negative)
+    np.maximum(x, 0.0, out=x)
+    x += negative
+
+
+_ACTIVATIONS: dict[str, Callable[[np.ndarray], None]] = {"tanh": _tanh_, "relu": _relu_, "elu": _elu_}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,17 +71,23 @@ class StackLayout:
     """The controllers present, ascending (``G`` of them)."""
     width: int
     """Rows of the largest group."""
-    gather: Tensor
-    """``[G * width]`` the row at each padded position (padding repeats its group's first row)."""
-    position: Tensor
+    gather: np.ndarray | None
+    """``[G * width]`` the row at each padded position (padding repeats its group's first row);
+    None with one controller (this and the fields below: the rows as they are)."""
+    position: np.ndarray | None
     """``[N]`` each row's padded position."""
-    rank: Tensor
+    rank: np.ndarray | None
     """``[N]`` each row's index in group order (the rows of ``ids[0]``, then ``ids[1]`` ...): the order of
     the random draws of separate calls."""
-    group: Tensor
+    group: np.ndarray | None
     """``[N]`` each row's index in ``ids``."""
     counts: tuple[int, ...]
     """Rows per controller (in ``ids`` order)."""
+
+    @staticmethod
+    def single(controller: int, rows: int) -> StackLayout:
+        """Controller ``controller`` acts on all ``rows`` rows."""
+        return StackLayout((controller,), rows, None, None, None, None, (rows,))
 
     @staticmethod
     def build(controller: np.ndarray) -> StackLayout:
@@ -78,6 +96,8 @@ class StackLayout:
         counts_all = np.bincount(controller)
         present = counts_all > 0
         ids = np.flatnonzero(present)
+        if len(ids) == 1:
+            return StackLayout.single(int(ids[0]), n)
         counts = counts_all[ids]
         group = (np.cumsum(present) - 1)[controller]
         order = np.argsort(group, kind="stable")  # group order, rows ascending within a group
@@ -90,15 +110,7 @@ class StackLayout:
         gather[position] = arange
         rank = np.empty(n, dtype=np.int64)
         rank[order] = arange
-        return StackLayout(
-            tuple(ids.tolist()),
-            width,
-            torch.from_numpy(gather),
-            torch.from_numpy(position),
-            torch.from_numpy(rank),
-            torch.from_numpy(group),
-            tuple(counts.tolist()),
-        )
+        return StackLayout(tuple(ids.tolist()), width, gather, position, rank, group, tuple(counts.tolist()))
 
 
 class StackedActorCritic:
@@ -189,7 +201,10 @@ class StackedActorCritic:
             gaussian_std, const = (self.tensors[k] for k in self.gaussian)
             self._derive(functools.partial(torch.exp, log_std, out=gaussian_std))
             self._derive(functools.partial(_neg_minus_into, log_std, LOG_SQRT_2PI, const))
-        self._selected: dict[tuple[int, ...], list[Tensor]] = {}
+        self.head_mask = self.head.mask.numpy() if isinstance(self.head, MultiCategoricalHead) else None
+        self._selected: dict[tuple[int, ...], list[np.ndarray]] = {}
+        """``_arrays`` of controller subsets, until the next ``refresh``."""
+        self._all = [t.numpy() for t in self.tensors]
         self.refresh(range(c))
 
     # ----- parameters -----
@@ -245,15 +260,16 @@ class StackedActorCritic:
             compute()
         self._selected.clear()
 
-    def _select(self, ids: tuple[int, ...]) -> list[Tensor]:
-        """Every stacked tensor (``self.tensors`` order) for the controllers ``ids`` only."""
+    def _arrays(self, ids: tuple[int, ...]) -> list[np.ndarray]:
+        """Every stacked tensor (``self.tensors`` order) for the controllers ``ids`` only, as numpy
+        arrays (views of ``self.tensors`` when every controller is present)."""
         if len(ids) == self.num_models:  # every controller present: ids == 0 .. C-1
-            return self.tensors
+            return self._all
         picked = self._selected.get(ids)
         if picked is None:
             idx = torch.tensor(ids)
             body = idx if self.shared else torch.cat([idx, idx + self.num_models])
-            picked = [t.index_select(0, body if i in self.body else idx) for i, t in enumerate(self.tensors)]
+            picked = [t.index_select(0, body if i in self.body else idx).numpy() for i, t in enumerate(self.tensors)]
             if len(self._selected) >= 64:  # many snapshot combinations: keep the cache small
                 self._selected.clear()
             self._selected[ids] = picked
@@ -261,59 +277,95 @@ class StackedActorCritic:
 
     # ----- inference -----
 
-    @torch.no_grad()
     def act(self, obs: Obs, layout: StackLayout) -> ActResult:
         """``ActorCritic.act`` of each row's controller (``layout``: ``StackLayout.build`` of them) on
-        raw ``obs [N, ...]``."""
-        p = self._select(layout.ids)
+        raw ``obs [N, ...]`` (CPU tensors)."""
+        p = self._arrays(layout.ids)
         g, width = len(layout.ids), layout.width
         xs = []
         for leaf, mean, scale, clip in self.leaves:
-            raw = get_leaf(obs, leaf.path).index_select(0, layout.gather)
+            raw = get_leaf(obs, leaf.path).numpy()
+            if layout.gather is not None:
+                raw = raw[layout.gather]
             if leaf.kind == "vector":
-                x = raw.reshape(g, width, leaf.size).float()
-                if mean >= 0:
-                    x = ((x - p[mean]) * p[scale]).clamp_(-clip, clip).to(x.dtype)
+                x = raw.reshape(g, width, leaf.size)
+                if mean >= 0:  # in the statistics' float64, as RunningMeanStd.normalize
+                    x = (x - p[mean]) * p[scale]
+                    np.clip(x, -clip, clip, out=x)
+                x = x.astype(np.float32, copy=False)
             else:
-                idx = raw.reshape(-1, 1).long()
-                x = torch.zeros(idx.shape[0], leaf.n).scatter_(1, idx, 1.0).view(g, width, leaf.n)
+                idx = raw.reshape(-1).astype(np.int64, copy=False)
+                x = np.zeros((idx.shape[0], leaf.n), dtype=np.float32)
+                x[np.arange(idx.shape[0]), idx] = 1.0
+                x = x.reshape(g, width, leaf.n)
             xs.append(x)
-        h = xs[0] if len(xs) == 1 else torch.cat(xs, dim=-1)
+        h = xs[0] if len(xs) == 1 else np.concatenate(xs, axis=-1)
         if not self.shared:
-            h = torch.cat([h, h])
+            h = np.concatenate([h, h])
         for w, b in self.layers:
-            h = self.activation(torch.baddbmm(p[b], h, p[w]))
+            h = np.matmul(h, p[w])
+            h += p[b]
+            self.activation(h)
         actor, critic = (h, h) if self.shared else (h[:g], h[g:])
-        out = torch.baddbmm(p[self.head_b], actor, p[self.head_w])
-        values = torch.baddbmm(p[self.value_b], critic, p[self.value_w]).squeeze(-1)
+        out = np.matmul(actor, p[self.head_w])
+        out += p[self.head_b]
+        values = np.matmul(critic, p[self.value_w])
+        values += p[self.value_b]
+        values = values.reshape(g, width)
         if self.returns is not None:
-            values = torch.addcmul(p[self.returns[0]], values, p[self.returns[1]])
-        values = values.reshape(-1).index_select(0, layout.position)
-        out = out.reshape(g * width, -1).index_select(0, layout.position)
+            values = values * p[self.returns[1]] + p[self.returns[0]]
+        values, out = values.reshape(-1), out.reshape(g * width, -1)
+        if layout.position is not None:
+            values, out = values[layout.position], out[layout.position]
         actions, log_probs = self._sample(out, layout, p)
-        return ActResult(actions, log_probs, values, None)
+        return ActResult(torch.from_numpy(actions), torch.from_numpy(log_probs), torch.from_numpy(values), None)
 
-    def _sample(self, out: Tensor, layout: StackLayout, p: list[Tensor]) -> tuple[Tensor, Tensor]:
+    def _sample(self, out: np.ndarray, layout: StackLayout, p: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Actions and log-probs from the heads' outputs ``out [N, ...]`` (row order), the noise
-        drawn in group order, as separate calls draw it."""
+        drawn from torch's generator in group order, as separate calls draw it."""
         head = self.head
         if self.gaussian is not None:
-            std, const = (p[i].index_select(0, layout.group) for i in self.gaussian)
+            std, const = (p[i] if layout.group is None else p[i][layout.group] for i in self.gaussian)
             # one draw per controller, as separate calls make (normal draws of different sizes
             # do not concatenate into one draw of the total size, uniform ones do)
             d = out.shape[1]
-            noise = torch.cat([torch.randn(k, d) for k in layout.counts]).index_select(0, layout.rank)
-            return torch.addcmul(out, noise, std), (const - 0.5 * noise.square()).sum(-1)
+            noise = torch.cat([torch.randn(k, d) for k in layout.counts]).numpy()
+            if layout.rank is not None:
+                noise = noise[layout.rank]
+            return out + noise * std, (const - 0.5 * np.square(noise)).sum(-1)
         if isinstance(head, MultiCategoricalHead):
-            logits = out.view(out.shape[0], head.k, head.n)
-            if head.padded:
-                logits = logits + head.mask
-            log_p = torch.log_softmax(logits, dim=-1)
-            idx = gumbel_argmax(log_p, torch.rand_like(log_p).index_select(0, layout.rank))
-            return idx, categorical_log_prob(log_p, idx).sum(-1)
-        log_p = torch.log_softmax(out, dim=-1)
-        idx = gumbel_argmax(log_p, torch.rand_like(log_p).index_select(0, layout.rank))
-        return idx, categorical_log_prob(log_p, idx)
+            logits = out.reshape(out.shape[0], head.k, head.n)
+            if self.head_mask is not None and head.padded:
+                logits = logits + self.head_mask
+            log_p = _log_softmax(logits)
+            idx = _gumbel_argmax(log_p, self._uniform(log_p.shape, layout))
+            return idx, np.take_along_axis(log_p, idx[..., None], -1)[..., 0].sum(-1)
+        log_p = _log_softmax(out)
+        idx = _gumbel_argmax(log_p, self._uniform(log_p.shape, layout))
+        return idx, np.take_along_axis(log_p, idx[:, None], -1)[:, 0]
+
+    @staticmethod
+    def _uniform(shape: tuple[int, ...], layout: StackLayout) -> np.ndarray:
+        """``torch.rand(shape)`` (the draws ``ActorCritic.act`` makes), put in row order."""
+        u = torch.rand(shape).numpy()
+        return u if layout.rank is None else u[layout.rank]
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    """``log_softmax`` over the last axis (a new array)."""
+    z = x - x.max(-1, keepdims=True)
+    z -= np.log(np.exp(z).sum(-1, keepdims=True))
+    return z
+
+
+def _gumbel_argmax(log_p: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``distributions.gumbel_argmax`` in numpy: ``argmax(log_p - log(-log(u)))`` (``u`` overwritten;
+    a draw of exactly 0 gives that choice a noise of -inf, as in torch)."""
+    with np.errstate(divide="ignore"):
+        np.log(u, out=u)
+        np.negative(u, out=u)
+        np.log(u, out=u)
+    return (log_p - u).argmax(-1)
 
 
 def _body_weight(model: ActorCritic, body: str, layer: int) -> Tensor:

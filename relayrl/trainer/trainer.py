@@ -43,6 +43,7 @@ from relayrl.trainer.sources.base import SlotLayout
 from relayrl.trainer.state import PolicyState, TrainState
 from relayrl.utils import startup
 from relayrl.utils.logs import setup_logging
+from relayrl.utils.threads import set_math_threads
 from relayrl.worker import launcher
 from relayrl.worker.context import WorkerContexts
 from relayrl.worker.mapping import validate_mapping
@@ -110,11 +111,11 @@ class Trainer:
         np.random.seed(cfg.seed % 2**32)
         # The weights' orthogonal init runs many small LAPACK calls: one thread does them in microseconds,
         # while several threads wait on each other for tens of ms per call on a busy machine.
-        torch.set_num_threads(1)
+        set_math_threads(1)
         ids = range(cfg.multi_agent.num_policies)
         learners = {k: Learner(cfg, self.obs_space, self.action_space, self.device) for k in ids}
         if self.device.type == "cpu":
-            torch.set_num_threads(cfg.learner_threads(learners[0].model.multiply_adds_per_sample()))
+            set_math_threads(cfg.learner_threads(learners[0].model.multiply_adds_per_sample()))
         resumed = resume(self.experiment, cfg, learners)
         self.state = resumed.state if resumed is not None else TrainState()
         for k in ids:

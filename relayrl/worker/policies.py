@@ -1,11 +1,12 @@
 """The policy copies a rollout worker acts with, and batched inference split by controller.
 
-With one policy (the default) this is one model and one ``act`` over all rows. With several
-policies or self-play, every row has a controller (``worker/mapping.py``). When the models share an
-MLP architecture (``StackedActorCritic.stackable``: always so for the models a run builds, unless
-they have a CNN or a GRU) one ``act`` over the parameters of all of them, stacked, serves every row
-(``relayrl/models/stacked.py``); otherwise the rows of each controller go through that controller's
-model in one call, and the results are put back in row order. Snapshot models (self-play pool slots)
+With several policies or self-play, every row has a controller (``worker/mapping.py``); with one
+policy (the default) policy 0 acts on every row. When the models are MLPs of one architecture
+(``StackedActorCritic.stackable``: always so for the models a run builds, unless they have a CNN or
+a GRU) one numpy ``act`` over the parameters of all of them, stacked, serves every row
+(``relayrl/models/stacked.py``; also for a single policy, where it is about 3x faster than torch's
+``act``); otherwise the rows of each controller go through that controller's model in one call,
+and the results are put back in row order. Snapshot models (self-play pool slots)
 are loaded like the policies, between rollouts; the stacked parameters of a model are refreshed
 whenever it loads new weights.
 """
@@ -34,7 +35,7 @@ class RowGroups:
     parts: list[tuple[int, torch.Tensor | None]]
     """``[(controller id, its rows)]``, ids ascending (rows None: all of them); empty with ``layout``."""
     layout: StackLayout | None = None
-    """Where the rows go in the stacked ``act`` (None: separate calls, or one controller)."""
+    """Where the rows go in the stacked ``act`` (None: separate calls, or policy 0 on every row)."""
 
 
 class WorkerPolicies:
@@ -50,20 +51,19 @@ class WorkerPolicies:
         stack: bool = True,
     ) -> None:
         """``readers``: each policy's published weights (``WeightsReader``); ``snapshots``: each pool
-        slot's; ``stack``: several controllers act in one stacked call where the models allow it
-        (False: one call per controller, e.g. to measure the difference)."""
+        slot's; ``stack``: act through ``StackedActorCritic`` where the models allow it (False: one
+        torch ``act`` per controller, e.g. to measure the difference)."""
         self.num_policies = len(readers)
         self.readers = list(readers) + list(snapshots)
         self.models = [build_actor_critic(obs_space, action_space, cfg.model) for _ in self.readers]
         for model in self.models:
             model.eval()
         self.held = [(-1, -1)] * len(self.readers)
-        several = len(self.models) > 1 and stack
-        self.stacked = (
-            StackedActorCritic(self.models) if several and StackedActorCritic.stackable(self.models) else None
-        )
+        self.stacked = StackedActorCritic(self.models) if stack and StackedActorCritic.stackable(self.models) else None
         """One ``act`` for every controller (None: one call per controller)."""
         self._policy_0 = RowGroups([(0, None)])
+        self._all_rows: dict[int, StackLayout] = {}
+        """``StackLayout.single(0, rows)`` by rows: policy 0 on every row."""
 
     @property
     def model(self) -> torch.nn.Module:
@@ -95,10 +95,7 @@ class WorkerPolicies:
             return self._policy_0
         if self.stacked is None:
             return RowGroups(self._parts(controller))
-        layout = StackLayout.build(controller)
-        if len(layout.ids) == 1:
-            return RowGroups([(layout.ids[0], None)])
-        return RowGroups([], layout)
+        return RowGroups([], StackLayout.build(controller))
 
     @staticmethod
     def _parts(controller: np.ndarray | None) -> list[tuple[int, torch.Tensor | None]]:
@@ -120,8 +117,13 @@ class WorkerPolicies:
         """``model.act`` of each row's controller (``controller``: ``[N]`` ids, None: all policy 0;
         ``groups``: ``groups(controller)`` when the caller keeps it)."""
         groups = self.groups(controller) if groups is None else groups
-        if groups.layout is not None and self.stacked is not None:
-            return self.stacked.act(obs, groups.layout)
+        if self.stacked is not None:
+            layout = groups.layout
+            if layout is None:
+                layout = self._all_rows.get(len(starts)) or self._all_rows.setdefault(
+                    len(starts), StackLayout.single(0, len(starts))
+                )
+            return self.stacked.act(obs, layout)
         parts = groups.parts
         if len(parts) == 1 and parts[0][1] is None:
             return self.models[parts[0][0]].act(obs, rnn_state, starts)

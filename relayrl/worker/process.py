@@ -45,10 +45,10 @@ def worker_main(ctx: WorkerContext, inbox: Any, outbox: Any) -> None:
     w, gen = ctx.worker_index, ctx.generation
     setup_logging(f"worker{w}")
     log = logging.getLogger("relayrl.worker")
-    import torch
+    from relayrl.utils.threads import set_math_threads
 
     # One thread per worker: the workers together already occupy the cores.
-    torch.set_num_threads(1)
+    set_math_threads(1)
     # Ctrl-C (and a batch system's SIGTERM) reach the whole process group; the main process alone
     # decides how the run stops (checkpoint first, then Stop to every worker).
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -22,10 +22,10 @@ import traceback
 from typing import Any
 
 import ray
-import torch
 
 from relayrl.shared.ray_hub import PublishedWeights
 from relayrl.utils.logs import setup_logging
+from relayrl.utils.threads import set_math_threads
 from relayrl.worker.context import WorkerContext
 from relayrl.worker.ray_links import LinkedWeights
 from relayrl.worker.report import RolloutReport
@@ -73,7 +73,7 @@ class RolloutActor:
         source). Never raises: a failure is kept and reported by ``ready``."""
         setup_logging(f"worker{ctx.worker_index}")
         # One thread per worker: the workers together already occupy the node's cores.
-        torch.set_num_threads(1)
+        set_math_threads(1)
         self.log = logging.getLogger("relayrl.worker")
         self.index = ctx.worker_index
         self.buffers = ctx.buffers
