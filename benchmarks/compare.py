@@ -419,11 +419,33 @@ def run_one(fw: Framework, params: dict[str, Any], run_dir: Path, timeout: float
     return result
 
 
-def _kill_group(pgid: int) -> None:
+def _kill_group(pgid: int, wait: float = 15.0) -> None:
+    """SIGKILL the process group ``pgid``, then wait (at most ``wait`` s) until none of its processes
+    is left but zombies: a killed process is still exiting (freeing its memory, on a CPU) for a while,
+    and the next run would find the machine busy (and e.g. relayrl's ``--backend auto`` choose by it)."""
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        pass  # nothing left in the group
+        return  # nothing left in the group
+    deadline = time.monotonic() + wait
+    while _group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _group_members(pgid: int) -> list[int]:
+    """The pids of process group ``pgid`` that are not zombies (from /proc; empty where there is none)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state ppid pgrp ...
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
 
 
 def run_raw(run_dir: Path, seconds: float, env_kind: str, env: str) -> dict[str, Any]:

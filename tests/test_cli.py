@@ -117,6 +117,21 @@ def test_console_script_exit_code() -> None:
     assert "num-workers" in proc.stderr
 
 
+def test_console_exits_with_the_code_of_main_and_the_collector_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from relayrl.cli import main as cli_main
+
+    monkeypatch.setattr(cli_main, "main", lambda: 3)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli_main.console()
+        assert exit_info.value.code == 3
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     train_dir = tmp_path_factory.mktemp("train")

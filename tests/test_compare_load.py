@@ -87,3 +87,17 @@ def test_load_table_lists_every_run():
     table = bl.load_table(runs)
     assert "| 1 | relayrl | 1 | 1.50 -> 2.25 | 1.02 |" in table
     assert "| 1 | pufferlib | 1 | 2.25 -> 2.00 | - |" in table
+
+
+def test_a_finished_runs_process_group_is_gone_before_the_next_run():
+    """The runner's group is killed and waited for: its processes (here a child that ignores the
+    parent's exit) are not left running into the next measurement."""
+    code = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while len(compare._group_members(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(compare._group_members(proc.pid)) == 2
+    compare._kill_group(proc.pid)
+    assert compare._group_members(proc.pid) == []
+    proc.wait(timeout=5)

@@ -98,6 +98,7 @@ def test_one_stacked_act_gives_the_actions_log_probs_and_values_of_separate_call
             torch.testing.assert_close(got.log_probs, want.log_probs, rtol=0, atol=2e-6)
             torch.testing.assert_close(got.values, want.values, rtol=1e-6, atol=2e-6)
             assert got.rnn_state is None
+            torch.testing.assert_close(stacked.get_value(obs, layout), got.values, rtol=0, atol=1e-6)
 
 
 def test_the_layout_pads_each_controllers_rows_and_keeps_their_order():
@@ -150,6 +151,8 @@ def test_a_worker_acts_in_one_stacked_call_with_each_policys_latest_weights():
         torch.testing.assert_close(a.log_probs, b.log_probs, rtol=0, atol=2e-6)
         torch.testing.assert_close(a.values, b.values, rtol=1e-6, atol=2e-6)
         assert torch.equal(a.actions, b.actions)
+        values = stacked.get_value(obs, None, starts, controller)
+        torch.testing.assert_close(values, separate.get_value(obs, None, starts, controller), rtol=1e-6, atol=2e-6)
         return a, b
 
     before, _ = both()
@@ -192,14 +195,17 @@ def test_one_policy_acts_through_numpy_as_its_torch_act(action):
         assert got.actions.dtype == want.actions.dtype and got.log_probs.dtype == torch.float32
         torch.testing.assert_close(got.log_probs, want.log_probs, rtol=0, atol=2e-6)
         torch.testing.assert_close(got.values, want.values, rtol=1e-6, atol=2e-6)
+        value = fast.get_value(obs, None, starts, None)
+        torch.testing.assert_close(value, torch_act.get_value(obs, None, starts, None), rtol=1e-6, atol=2e-6)
+        torch.testing.assert_close(value, got.values)
 
 
 def test_a_uniform_draw_of_zero_never_picks_its_choice():
     """torch.rand can return exactly 0 (its float32 draws are multiples of 2^-24): the Gumbel noise
     of that choice is -inf, as in torch, without a numpy warning."""
-    from relayrl.models.stacked import _gumbel_argmax
+    from relayrl.models.cpu_ops import gumbel_argmax
 
     log_p = np.log(np.array([[0.9, 0.1], [0.5, 0.5]], dtype=np.float32))
     u = np.array([[0.0, 0.5], [0.3, 0.0]], dtype=np.float32)
     with np.errstate(all="raise"):
-        assert _gumbel_argmax(log_p, u).tolist() == [1, 0]
+        assert gumbel_argmax(log_p, u).tolist() == [1, 0]

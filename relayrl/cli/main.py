@@ -6,6 +6,7 @@ file's check), 2 a usage or configuration error, 130 interrupted.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -102,5 +103,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def console() -> None:
+    """The ``relayrl`` command: ``main``, then exit with its code.
+
+    The interpreter's shutdown collects every object still tracked by the garbage collector, and
+    after ``import torch`` those are a few hundred thousand: about 0.3 s of the 0.45 s a process
+    that imported torch takes to exit. Everything a command wrote is closed by then (checkpoints,
+    logs, worker processes), so the objects are moved out of the collector's reach first
+    (``gc.freeze``); the shutdown runs as usual otherwise (atexit handlers, stream flushes).
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 
 from relayrl.models.actor_critic import ActorCritic, ActResult
+from relayrl.models.cpu_ops import NUMPY_ACTIVATIONS, gumbel_argmax, log_softmax
 from relayrl.models.distributions import (
     LOG_SQRT_2PI,
     CategoricalHead,
@@ -43,24 +44,6 @@ from relayrl.models.distributions import (
 )
 from relayrl.models.encoders import Leaf, Obs, get_leaf
 from relayrl.models.normalization import RunningMeanStd
-
-
-def _tanh_(x: np.ndarray) -> None:
-    np.tanh(x, out=x)
-
-
-def _relu_(x: np.ndarray) -> None:
-    np.maximum(x, 0.0, out=x)
-
-
-def _elu_(x: np.ndarray) -> None:
-    negative = np.minimum(x, 0.0)
-    np.expm1(negative, out=negative)
-    np.maximum(x, 0.0, out=x)
-    x += negative
-
-
-_ACTIVATIONS: dict[str, Callable[[np.ndarray], None]] = {"tanh": _tanh_, "relu": _relu_, "elu": _elu_}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +105,7 @@ class StackedActorCritic:
         return (
             model.rnn_size == 0
             and all(leaf.kind in ("vector", "discrete") for leaf in model.actor_body.leaves)
-            and model.cfg.activation in _ACTIVATIONS
+            and model.cfg.activation in NUMPY_ACTIVATIONS
             and isinstance(model.policy_head, (CategoricalHead, MultiCategoricalHead, GaussianHead))
         )
 
@@ -143,7 +126,7 @@ class StackedActorCritic:
         m = self.models[0]
         c = self.num_models = len(self.models)
         self.shared = m.critic_body is None
-        self.activation = _ACTIVATIONS[m.cfg.activation]
+        self.activation = NUMPY_ACTIVATIONS[m.cfg.activation]
         self.head = m.policy_head
         self.tensors: list[Tensor] = []
         """The stacked tensors ``act`` reads; the fields below are indices into it."""
@@ -281,6 +264,27 @@ class StackedActorCritic:
         """``ActorCritic.act`` of each row's controller (``layout``: ``StackLayout.build`` of them) on
         raw ``obs [N, ...]`` (CPU tensors)."""
         p = self._arrays(layout.ids)
+        actor, critic = self._bodies(obs, layout, p, actor=True)
+        assert actor is not None
+        out = np.matmul(actor, p[self.head_w])
+        out += p[self.head_b]
+        out = out.reshape(-1, out.shape[-1])
+        if layout.position is not None:
+            out = out[layout.position]
+        actions, log_probs = self._sample(out, layout, p)
+        values = self._values(critic, layout, p)
+        return ActResult(torch.from_numpy(actions), torch.from_numpy(log_probs), torch.from_numpy(values), None)
+
+    def get_value(self, obs: Obs, layout: StackLayout) -> Tensor:
+        """``ActorCritic.get_value`` of each row's controller on raw ``obs [N, ...]`` (the critics only)."""
+        p = self._arrays(layout.ids)
+        return torch.from_numpy(self._values(self._bodies(obs, layout, p, actor=False)[1], layout, p))
+
+    def _bodies(
+        self, obs: Obs, layout: StackLayout, p: list[np.ndarray], actor: bool
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """The last layer's features ``[G, width, hidden]`` of the actors (None unless ``actor``) and
+        of the critics."""
         g, width = len(layout.ids), layout.width
         xs = []
         for leaf, mean, scale, clip in self.leaves:
@@ -300,25 +304,28 @@ class StackedActorCritic:
                 x = x.reshape(g, width, leaf.n)
             xs.append(x)
         h = xs[0] if len(xs) == 1 else np.concatenate(xs, axis=-1)
-        if not self.shared:
+        # separate bodies: actors are entries [0, G) of the body tensors, critics [G, 2G)
+        both = actor and not self.shared
+        part = slice(None) if self.shared or both else slice(g, None)
+        if both:
             h = np.concatenate([h, h])
         for w, b in self.layers:
-            h = np.matmul(h, p[w])
-            h += p[b]
+            h = np.matmul(h, p[w][part])
+            h += p[b][part]
             self.activation(h)
-        actor, critic = (h, h) if self.shared else (h[:g], h[g:])
-        out = np.matmul(actor, p[self.head_w])
-        out += p[self.head_b]
+        if self.shared:
+            return (h if actor else None), h
+        return (h[:g], h[g:]) if both else (None, h)
+
+    def _values(self, critic: np.ndarray, layout: StackLayout, p: list[np.ndarray]) -> np.ndarray:
+        """Return-unit values ``[N]`` (row order) from the critics' features."""
         values = np.matmul(critic, p[self.value_w])
         values += p[self.value_b]
-        values = values.reshape(g, width)
+        values = values.reshape(critic.shape[0], -1)
         if self.returns is not None:
             values = values * p[self.returns[1]] + p[self.returns[0]]
-        values, out = values.reshape(-1), out.reshape(g * width, -1)
-        if layout.position is not None:
-            values, out = values[layout.position], out[layout.position]
-        actions, log_probs = self._sample(out, layout, p)
-        return ActResult(torch.from_numpy(actions), torch.from_numpy(log_probs), torch.from_numpy(values), None)
+        values = values.reshape(-1)
+        return values if layout.position is None else values[layout.position]
 
     def _sample(self, out: np.ndarray, layout: StackLayout, p: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Actions and log-probs from the heads' outputs ``out [N, ...]`` (row order), the noise
@@ -337,35 +344,18 @@ class StackedActorCritic:
             logits = out.reshape(out.shape[0], head.k, head.n)
             if self.head_mask is not None and head.padded:
                 logits = logits + self.head_mask
-            log_p = _log_softmax(logits)
-            idx = _gumbel_argmax(log_p, self._uniform(log_p.shape, layout))
+            log_p = log_softmax(logits)
+            idx = gumbel_argmax(log_p, self._uniform(log_p.shape, layout))
             return idx, np.take_along_axis(log_p, idx[..., None], -1)[..., 0].sum(-1)
-        log_p = _log_softmax(out)
-        idx = _gumbel_argmax(log_p, self._uniform(log_p.shape, layout))
-        return idx, np.take_along_axis(log_p, idx[:, None], -1)[:, 0]
+        log_p = log_softmax(out)
+        idx = gumbel_argmax(log_p, self._uniform(log_p.shape, layout))
+        return idx, log_p[np.arange(idx.shape[0]), idx]
 
     @staticmethod
     def _uniform(shape: tuple[int, ...], layout: StackLayout) -> np.ndarray:
         """``torch.rand(shape)`` (the draws ``ActorCritic.act`` makes), put in row order."""
         u = torch.rand(shape).numpy()
         return u if layout.rank is None else u[layout.rank]
-
-
-def _log_softmax(x: np.ndarray) -> np.ndarray:
-    """``log_softmax`` over the last axis (a new array)."""
-    z = x - x.max(-1, keepdims=True)
-    z -= np.log(np.exp(z).sum(-1, keepdims=True))
-    return z
-
-
-def _gumbel_argmax(log_p: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """``distributions.gumbel_argmax`` in numpy: ``argmax(log_p - log(-log(u)))`` (``u`` overwritten;
-    a draw of exactly 0 gives that choice a noise of -inf, as in torch)."""
-    with np.errstate(divide="ignore"):
-        np.log(u, out=u)
-        np.negative(u, out=u)
-        np.log(u, out=u)
-    return (log_p - u).argmax(-1)
 
 
 def _body_weight(model: ActorCritic, body: str, layer: int) -> Tensor:

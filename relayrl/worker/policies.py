@@ -62,7 +62,7 @@ class WorkerPolicies:
         self.stacked = StackedActorCritic(self.models) if stack and StackedActorCritic.stackable(self.models) else None
         """One ``act`` for every controller (None: one call per controller)."""
         self._policy_0 = RowGroups([(0, None)])
-        self._all_rows: dict[int, StackLayout] = {}
+        self._layouts: dict[int, StackLayout] = {}
         """``StackLayout.single(0, rows)`` by rows: policy 0 on every row."""
 
     @property
@@ -97,6 +97,13 @@ class WorkerPolicies:
             return RowGroups(self._parts(controller))
         return RowGroups([], StackLayout.build(controller))
 
+    def _all_rows(self, rows: int) -> StackLayout:
+        """Policy 0 on each of ``rows`` rows."""
+        layout = self._layouts.get(rows)
+        if layout is None:
+            layout = self._layouts[rows] = StackLayout.single(0, rows)
+        return layout
+
     @staticmethod
     def _parts(controller: np.ndarray | None) -> list[tuple[int, torch.Tensor | None]]:
         if controller is None:
@@ -118,11 +125,7 @@ class WorkerPolicies:
         ``groups``: ``groups(controller)`` when the caller keeps it)."""
         groups = self.groups(controller) if groups is None else groups
         if self.stacked is not None:
-            layout = groups.layout
-            if layout is None:
-                layout = self._all_rows.get(len(starts)) or self._all_rows.setdefault(
-                    len(starts), StackLayout.single(0, len(starts))
-                )
+            layout = groups.layout if groups.layout is not None else self._all_rows(len(starts))
             return self.stacked.act(obs, layout)
         parts = groups.parts
         if len(parts) == 1 and parts[0][1] is None:
@@ -147,8 +150,10 @@ class WorkerPolicies:
     def get_value(
         self, obs: Any, rnn_state: torch.Tensor | None, starts: torch.Tensor, controller: np.ndarray | None
     ) -> torch.Tensor:
-        """The value of each row under its controller (one call per controller: used once per
-        rollout and for truncated episodes only)."""
+        """The value of each row under its controller (once per rollout and for truncated episodes)."""
+        if self.stacked is not None:
+            layout = self._all_rows(len(starts)) if controller is None else StackLayout.build(controller)
+            return self.stacked.get_value(obs, layout)
         parts = self._parts(controller)
         if len(parts) == 1 and parts[0][1] is None:
             return self.models[parts[0][0]].get_value(obs, rnn_state, starts)
