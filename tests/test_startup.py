@@ -62,9 +62,9 @@ def test_nothing_starts_early_for_help() -> None:
 
 @pytest.mark.parametrize("backend", ["auto", "local", "serial"])
 @pytest.mark.parametrize("device", ["cpu", "auto", "cuda"])
-@pytest.mark.parametrize("usable", [1.0, 2.0, 16.0])
-def test_the_early_backend_is_the_one_auto_resolves_to(backend, device, usable) -> None:
-    seen = layout.Machine(usable)
+@pytest.mark.parametrize("busy", [0.0, 1.0, None])
+def test_the_early_backend_is_the_one_auto_resolves_to(backend, device, busy) -> None:
+    seen = layout.Machine(2.0, busy)
     cfg = replace(Config(env="CartPole-v1"), sampling__backend=backend, device=device)
     assert layout.backend_for(backend, device, seen) == layout.resolve(cfg, seen).sampling.backend
 
@@ -78,7 +78,7 @@ def test_train_starts_the_backend_before_parsing_its_flags(monkeypatch) -> None:
         calls.append(("parse",))
         raise SystemExit(2)
 
-    monkeypatch.setattr(layout, "measure", lambda: layout.Machine(2.0))
+    monkeypatch.setattr(layout, "measure", lambda: layout.Machine(2.0, 0.0))
     monkeypatch.setattr(cli_train.sources, "start_early", lambda backend: calls.append(("start", backend)))
     monkeypatch.setattr(cli_train, "parse_train_args", parse)
     with pytest.raises(SystemExit):

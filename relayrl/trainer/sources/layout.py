@@ -1,19 +1,17 @@
 """The automatic sampling layout: ``--backend auto`` (the default) becomes ``local`` or ``serial`` at the
-start of a run, from the cores the machine gives this process, and the run's log says which and why.
+start of a run, from what the machine offers then, and the run's log says which and why.
 
 ``local`` runs the rollout workers in processes of their own beside the trainer: sampling overlaps
-the learner's updates. With fewer than ``MIN_CORES`` usable cores (the cores this process may run on,
-capped by a container's CPU quota: ``relayrl.utils.machine``) the worker processes and the learner
-only take turns on one core, through the scheduler and with the copies between processes on top;
-``serial`` then steps the same workers in the trainer's process, between updates, without those
-costs. Measured on CartPole at the defaults (docs/benchmarks.md, "Sampling layout"): on one core
-``serial`` is about 1.15x ``local``; on two cores ``local`` is ahead, also with one or two busy
-neighbours beside the run, so other processes running at the start do not change the choice. A
-learner on a GPU keeps ``local`` (its updates leave the CPU to the workers), and ``ray`` is never
-chosen: it needs a cluster, named with ``--backend ray``. Any explicit ``--backend`` is used as
-given. ``relayrl train`` looks at the machine once (``measure``), before any worker process runs:
-``backend_for`` decides from it and the two flags, read before parsing, whether to start the workers
-early, and ``resolve`` decides from it again once the config is parsed.
+the learner's updates, which pays when there are cores for both. When fewer than ``MIN_FREE_CORES``
+cores are free (the cores this process may use, minus the other processes running on them now:
+``relayrl.utils.machine``), the worker processes and the learner only take turns on the same core,
+through the scheduler and with the copies between processes on top; ``serial`` then steps the same
+workers in the trainer's process, between updates, without those costs (docs/benchmarks.md,
+"Sampling layout"). A learner on a GPU keeps ``local`` (its updates leave the CPU to the workers), and
+``ray`` is never chosen: it needs a cluster, named with ``--backend ray``. Any explicit ``--backend``
+is used as given. ``relayrl train`` looks at the machine once (``measure``), before any worker process
+runs: ``backend_for`` decides from it and the two flags, read before parsing, whether to start the
+workers early, and ``resolve`` decides from it again once the config is parsed.
 """
 
 from __future__ import annotations
@@ -29,8 +27,8 @@ if TYPE_CHECKING:  # not imported at run time: ``backend_for`` runs before the f
 
 log = logging.getLogger("relayrl")
 
-MIN_CORES = 1.5
-"""Below this many usable cores, ``auto`` samples in the trainer's process (``serial``)."""
+MIN_FREE_CORES = 1.5
+"""Below this many free cores, ``auto`` samples in the trainer's process (``serial``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,29 +37,33 @@ class LayoutChoice:
     reason: str
 
 
-def choose(usable: float, device: str) -> LayoutChoice:
-    """The backend for ``--backend auto`` on a machine with ``usable`` cores for a learner on ``device``
-    (pure: the machine is measured by ``resolve``)."""
+def choose(usable: float, busy: float | None, device: str) -> LayoutChoice:
+    """The backend for ``--backend auto`` on a machine with ``usable`` cores, ``busy`` of them running
+    other processes (None: unknown), for a learner on ``device`` (pure: the inputs are measured by
+    ``resolve``)."""
     if device.startswith("cuda"):
         return LayoutChoice("local", f"the learner is on {device}")
-    if usable < MIN_CORES:
+    free = usable if busy is None else max(0.0, usable - busy)
+    seen = f"{usable:g} usable cores" + ("" if busy is None else f", {busy:g} busy with other processes")
+    if free < MIN_FREE_CORES:
         return LayoutChoice(
             "serial",
-            f"{usable:g} usable core(s): fewer than {MIN_CORES:g}, so sampling takes turns with the learner in one process",
+            f"{seen}: fewer than {MIN_FREE_CORES:g} free, so sampling takes turns with the learner in one process",
         )
-    return LayoutChoice("local", f"{usable:g} usable cores: sampling in worker processes beside the learner")
+    return LayoutChoice("local", f"{seen}: sampling in worker processes beside the learner")
 
 
 @dataclasses.dataclass(frozen=True)
 class Machine:
-    """What ``choose`` is told about the machine: its usable cores."""
+    """What ``choose`` is told about the machine: usable cores, and how many are busy (None: unknown)."""
 
     usable: float
+    busy: float | None
 
 
 def measure() -> Machine:
-    """The machine now (``relayrl.utils.machine``)."""
-    return Machine(machine.usable_cores())
+    """The machine now (``relayrl.utils.machine``; about 40 ms of samples)."""
+    return Machine(machine.usable_cores(), machine.busy_cores())
 
 
 def _device(device: str) -> str:
@@ -74,9 +76,9 @@ def backend_for(backend: str, device: str, seen: Machine | None) -> str:
     if backend != "auto":
         return backend
     seen = measure() if seen is None else seen
-    if device == "auto" and choose(seen.usable, "cpu").backend == "local":
+    if device == "auto" and choose(seen.usable, seen.busy, "cpu").backend == "local":
         return "local"  # on either device: no need to look for CUDA (which may import torch)
-    return choose(seen.usable, _device(device)).backend
+    return choose(seen.usable, seen.busy, _device(device)).backend
 
 
 def resolve(cfg: Config, seen: Machine | None = None) -> Config:
@@ -85,7 +87,7 @@ def resolve(cfg: Config, seen: Machine | None = None) -> Config:
     if cfg.sampling.backend != "auto":
         return cfg
     seen = measure() if seen is None else seen
-    choice = choose(seen.usable, _device(cfg.device))
+    choice = choose(seen.usable, seen.busy, _device(cfg.device))
     log.info("sampling layout: %s (--backend auto: %s; give --backend to choose)", choice.backend, choice.reason)
     return dataclasses.replace(cfg, sampling=dataclasses.replace(cfg.sampling, backend=choice.backend))
 
