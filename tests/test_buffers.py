@@ -87,3 +87,39 @@ def test_weights_republished_under_the_same_version_are_loaded():
     weights.publish(partial.state_dict(), 3)
     assert weights.load_into(model, held) == (2, 3)
     assert torch.equal(model.weight, partial.weight)
+
+
+def test_a_module_is_published_and_loaded_through_its_own_tensors_as_they_change():
+    """``publish_module`` / ``load_into`` look a module's tensors up once and copy them from then on:
+    in-place updates (an optimizer step, ``load_state_dict``, a running statistic) reach the readers."""
+    source = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    weights = SharedWeights(source.state_dict())
+    reader = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    seen = []
+    weights.subscribe(lambda tensors, version, serial: seen.append((version, serial)))
+    held = (-1, -1)
+    for version in range(1, 4):
+        with torch.no_grad():
+            source[0].weight.add_(1.0)  # in place, like an optimizer step
+            source[1].running_mean.add_(0.5)  # a buffer
+        weights.publish_module(source, version)
+        held = weights.load_into(reader, held)
+        assert held == (version, version)
+        for key, value in source.state_dict().items():
+            assert torch.equal(reader.state_dict()[key], value), key
+    assert seen == [(1, 1), (2, 2), (3, 3)]
+    other = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    weights.publish_module(other, 9)  # another module: its own tensors
+    assert torch.equal(weights.tensors["0.weight"], other[0].weight.detach())
+
+
+def test_a_module_of_other_keys_gets_load_state_dicts_error():
+    weights = SharedWeights(torch.nn.Linear(2, 1).state_dict())
+    weights.publish(torch.nn.Linear(2, 1).state_dict(), 1)
+    wrong = torch.nn.Linear(3, 1)
+    try:
+        weights.load_into(wrong, (-1, -1))
+    except RuntimeError as exc:
+        assert "size mismatch" in str(exc)
+    else:
+        raise AssertionError("a module of another shape loaded the weights")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -44,6 +45,7 @@ class SharedWeights:
             self.tensors[key].copy_(value.detach())
         self.lock = ctx.Lock()
         self.listeners: list[WeightsListener] = []
+        self._pairs: dict[int, _Pairs] = {}
 
     def _views(self) -> None:
         self.tensors = {
@@ -56,13 +58,14 @@ class SharedWeights:
     def __getstate__(self) -> dict[str, Any]:
         # Listeners belong to the trainer's process (a worker process gets the memory, not them); the
         # views are rebuilt from the buffers (pickled one by one, each would carry its own descriptor).
-        skip = ("listeners", "tensors", "version", "serial")
+        skip = ("listeners", "tensors", "version", "serial", "_pairs")
         return {k: v for k, v in self.__dict__.items() if k not in skip}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._views()
         self.listeners = []
+        self._pairs = {}
 
     def subscribe(self, listener: WeightsListener) -> None:
         """Call ``listener(tensors, version, serial)`` after every publication, in the publishing thread,
@@ -81,11 +84,60 @@ class SharedWeights:
         for listener in self.listeners:
             listener(self.tensors, version, serial)
 
+    def publish_module(self, module: torch.nn.Module, version: int) -> None:
+        """``publish(module.state_dict(), version)`` without building the state dict each time (a
+        learner publishes after every epoch): ``module``'s tensors are looked up once and copied from
+        then on, so its parameters and buffers must be updated in place (optimizer steps,
+        ``load_state_dict``: as a learner's are), not replaced."""
+        pairs = self._pairs_of(module)
+        if pairs is None:
+            self.publish(module.state_dict(), version)
+            return
+        with self.lock, torch.no_grad():
+            torch._foreach_copy_(pairs.shared, pairs.own)
+            self.version[0] = version
+            self.serial[0] += 1
+            serial = int(self.serial[0])
+        for listener in self.listeners:
+            listener(self.tensors, version, serial)
+
     def load_into(self, model: torch.nn.Module, held: tuple[int, int]) -> tuple[int, int]:
         """Copy the published weights into ``model`` unless ``held`` (the ``(serial, version)`` it
-        holds) is current; return the ``(serial, version)`` that ``model`` now holds."""
+        holds) is current; return the ``(serial, version)`` that ``model`` now holds. ``model``'s
+        tensors are looked up once (``publish_module``): they are copied into in place."""
         if int(self.serial[0]) == held[0]:
             return held
+        pairs = self._pairs_of(model)
         with self.lock:
-            model.load_state_dict(self.tensors)
+            if pairs is None:
+                model.load_state_dict(self.tensors)  # keys that differ: its error names them
+            else:
+                with torch.no_grad():
+                    torch._foreach_copy_(pairs.own, pairs.shared)
             return int(self.serial[0]), int(self.version[0])
+
+    def _pairs_of(self, module: torch.nn.Module) -> _Pairs | None:
+        """``module``'s state tensors beside the shared ones, key by key (cached while ``module``
+        lives); None when its keys, shapes or dtypes are not the published ones."""
+        pairs = self._pairs.get(id(module))
+        if pairs is not None and pairs.module() is module:
+            return pairs
+        state = module.state_dict(keep_vars=True)
+        if set(state) != set(self.tensors) or any(
+            v.shape != self.tensors[k].shape or v.dtype != self.tensors[k].dtype or v.device.type != "cpu"
+            for k, v in state.items()
+        ):
+            return None
+        pairs = _Pairs(weakref.ref(module), [v.detach() for v in state.values()], [self.tensors[k] for k in state])
+        self._pairs[id(module)] = pairs
+        return pairs
+
+
+class _Pairs:
+    """A module's state tensors (``own``, detached views of its parameters and buffers) and the shared
+    tensors of the same keys, in one order."""
+
+    def __init__(self, module: weakref.ref, own: list[torch.Tensor], shared: list[torch.Tensor]) -> None:
+        self.module = module
+        self.own = own
+        self.shared = shared

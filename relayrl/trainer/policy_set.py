@@ -43,7 +43,7 @@ class Policy:
 
     def publish(self) -> None:
         """Publish the learner's current weights to the workers (labelled with its version)."""
-        self.weights.publish(self.learner.model.state_dict(), self.learner.policy_version)
+        self.weights.publish_module(self.learner.model, self.learner.policy_version)
 
 
 class PolicySet(Mapping[int, Policy]):

@@ -7,7 +7,10 @@ cores are free (the cores this process may use, minus the other processes runnin
 ``relayrl.utils.machine``), the worker processes and the learner only take turns on the same core,
 through the scheduler and with the copies between processes on top; ``serial`` then steps the same
 workers in the trainer's process, between updates, without those costs (docs/benchmarks.md,
-"Sampling layout"). A learner on a GPU keeps ``local`` (its updates leave the CPU to the workers), and
+"Sampling layout"). A neighbour in a session of its own (another job, another terminal) is what the
+rule is for: Linux's autogroup scheduling shares the CPU between sessions, so the run's processes
+together get about what the free cores offer; a busy process started from the run's own session
+shares per process, and there ``local`` would be ahead (measured: "Sampling layout, re-measured"). A learner on a GPU keeps ``local`` (its updates leave the CPU to the workers), and
 ``ray`` is never chosen: it needs a cluster, named with ``--backend ray``. Any explicit ``--backend``
 is used as given. ``relayrl train`` looks at the machine once (``measure``), before any worker process
 runs: ``backend_for`` decides from it and the two flags, read before parsing, whether to start the
