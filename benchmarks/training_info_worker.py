@@ -38,20 +38,29 @@ STATS = {
 }
 
 
-def time_worker(factory: str, rollouts: int) -> float:
-    cfg = replace(relayrl.Config(env=f"benchmarks.training_info_envs:{factory}", seed=0), sampling__num_workers=1)
+def standalone_worker(cfg: relayrl.Config, blob: SharedBlob) -> RolloutWorker:
+    """One ``RolloutWorker`` (worker 0 of ``cfg``) in this process, with its own trajectory slot and
+    the initial weights of a model built from ``cfg``; ``blob`` carries its training info."""
     obs_space, action_space = probe_spaces(cfg)
     model = build_actor_critic(obs_space, action_space, cfg.model)
     n, t_len = cfg.sampling.num_envs_per_worker, cfg.sampling.rollout_length
     buffers = TrajectoryBuffers.allocate(1, t_len, n, obs_space, action_space, model.rnn_state_size, shared=False)
     weights = SharedWeights(model.state_dict())
     weights.publish(model.state_dict(), 0)
-    counters, blob = StepCounters(1), SharedBlob(capacity=1 << 16)
+    contexts = WorkerContexts(
+        cfg, buffers, (weights,), StepCounters(1), blob, base_seed=0, curriculum_states=lambda w: {}
+    )
+    return RolloutWorker(contexts(0))
+
+
+def time_worker(factory: str, rollouts: int) -> float:
+    cfg = replace(relayrl.Config(env=f"benchmarks.training_info_envs:{factory}", seed=0), sampling__num_workers=1)
+    n, t_len = cfg.sampling.num_envs_per_worker, cfg.sampling.rollout_length
+    blob = SharedBlob(capacity=1 << 16)
     view = lambda: TrainerView(0, 0, 0.0, STATS, {}, cfg)  # type: ignore[arg-type]  # noqa: E731
     publisher = TrainingInfoPublisher(cfg, blob, TrainState(), view, lambda: {0: {"policy_version": 0, "stats": STATS}})
     publisher.maybe_publish(force=True)
-    contexts = WorkerContexts(cfg, buffers, (weights,), counters, blob, base_seed=0, curriculum_states=lambda w: {})
-    worker = RolloutWorker(contexts(0))
+    worker = standalone_worker(cfg, blob)
     try:
         for _ in range(20):  # warm-up
             worker.collect(0)

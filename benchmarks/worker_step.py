@@ -29,33 +29,14 @@ def measure(rollouts: int, repeats: int) -> dict[str, float]:
     import torch
 
     import relayrl
+    from benchmarks.training_info_worker import standalone_worker
     from relayrl.config import replace
-    from relayrl.envs import probe_spaces
-    from relayrl.models import build_actor_critic
-    from relayrl.shared.progress import SharedBlob, StepCounters
-    from relayrl.shared.trajectories import TrajectoryBuffers
-    from relayrl.shared.weights import SharedWeights
-    from relayrl.worker.context import WorkerContexts
-    from relayrl.worker.rollout import RolloutWorker
+    from relayrl.shared.progress import SharedBlob
 
     torch.set_num_threads(1)
     cfg = replace(relayrl.Config(env="CartPole-v1", seed=0), sampling__num_workers=1)
-    obs_space, action_space = probe_spaces(cfg)
-    model = build_actor_critic(obs_space, action_space, cfg.model)
     n, t_len = cfg.sampling.num_envs_per_worker, cfg.sampling.rollout_length
-    buffers = TrajectoryBuffers.allocate(1, t_len, n, obs_space, action_space, model.rnn_state_size, shared=False)
-    weights = SharedWeights(model.state_dict())
-    weights.publish(model.state_dict(), 0)
-    contexts = WorkerContexts(
-        cfg,
-        buffers,
-        (weights,),
-        StepCounters(1),
-        SharedBlob(capacity=1 << 16),
-        base_seed=0,
-        curriculum_states=lambda w: {},
-    )
-    worker = RolloutWorker(contexts(0))
+    worker = standalone_worker(cfg, SharedBlob(capacity=1 << 16))
     envs = [gym.make("CartPole-v1") for _ in range(n)]
     for i, env in enumerate(envs):
         env.reset(seed=i)
