@@ -42,7 +42,7 @@ _EXPORTS: dict[str, str] = {
     "find_training_info_interface": "relayrl.envs.info_interface",
     "Trainer": "relayrl.trainer.trainer",
     "TrainSummary": "relayrl.trainer.trainer",
-    "train": "relayrl.trainer.trainer",
+    "train": "relayrl.trainer.launch",
     "TrainerView": "relayrl.trainer.info_publisher",
 }
 
@@ -124,4 +124,5 @@ if TYPE_CHECKING:
     from relayrl.envs.info_interface import TrainingInfoInterface, find_training_info_interface
     from relayrl.errors import CheckpointError, ConfigError, TrainingInfoError, WorkerError
     from relayrl.trainer.info_publisher import TrainerView
-    from relayrl.trainer.trainer import Trainer, TrainSummary, train
+    from relayrl.trainer.launch import train
+    from relayrl.trainer.trainer import Trainer, TrainSummary

@@ -84,3 +84,28 @@ def test_train_starts_the_backend_before_parsing_its_flags(monkeypatch) -> None:
     with pytest.raises(SystemExit):
         cli_train.run(["--env", "CartPole-v1"])
     assert calls == [("start", "local"), ("parse",)]
+
+
+def test_the_python_api_is_light_to_import() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, relayrl; relayrl.train; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_python_api_starts_the_backend_before_the_trainer(monkeypatch) -> None:
+    """``relayrl.train`` runs the backend's early start (the forkserver's imports) before it imports and
+    runs the trainer, whose own ``import torch`` then runs beside the forkserver's."""
+    import relayrl
+    import relayrl.trainer.trainer as trainer_module
+    from relayrl.trainer import launch
+
+    calls: list[tuple] = []
+    monkeypatch.setattr(launch.sources, "start_early", lambda backend: calls.append(("start", backend)))
+    monkeypatch.setattr(trainer_module, "train", lambda cfg: calls.append(("train", cfg.sampling.backend)))
+    monkeypatch.setattr(layout, "measure", lambda: layout.Machine(2.0, 0.0))
+    assert relayrl.train is launch.train
+    launch.train(Config(env="CartPole-v1"))
+    assert calls == [("start", "local"), ("train", "local")]

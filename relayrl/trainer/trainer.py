@@ -46,8 +46,8 @@ from relayrl.utils.logs import setup_logging
 from relayrl.utils.threads import set_math_threads
 from relayrl.worker import launcher
 from relayrl.worker.context import WorkerContexts
+from relayrl.worker.main_guard import refuse_in_worker_bootstrap
 from relayrl.worker.mapping import validate_mapping
-from relayrl.worker.process import refuse_in_worker_bootstrap
 
 log = logging.getLogger("relayrl.trainer")
 

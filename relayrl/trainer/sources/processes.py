@@ -24,8 +24,9 @@ from relayrl.errors import ConfigError, WorkerError
 from relayrl.trainer.sources.base import ContextFactory, SlotLayout
 from relayrl.trainer.sources.restarts import RestartBudget
 from relayrl.worker import launcher
+from relayrl.worker.main_guard import UNGUARDED_MAIN_EXIT_CODE, UNGUARDED_MAIN_MESSAGE
 from relayrl.worker.messages import FromWorker, GrantSlot, Ready, RolloutDone, Stop, WorkerFailed
-from relayrl.worker.process import UNGUARDED_MAIN_EXIT_CODE, UNGUARDED_MAIN_MESSAGE, worker_main
+from relayrl.worker.process import worker_main
 from relayrl.worker.report import RolloutReport
 
 log = logging.getLogger("relayrl.workers")
