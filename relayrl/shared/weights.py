@@ -117,27 +117,31 @@ class SharedWeights:
             return int(self.serial[0]), int(self.version[0])
 
     def _pairs_of(self, module: torch.nn.Module) -> _Pairs | None:
-        """``module``'s state tensors beside the shared ones, key by key (cached while ``module``
-        lives); None when its keys, shapes or dtypes are not the published ones."""
+        """``module``'s state tensors beside the shared ones, key by key; None when its keys, shapes,
+        dtypes or device are not the published ones (e.g. a learner on a GPU). Either answer is
+        cached while ``module`` lives, so a module that does not pair is not inspected again."""
         pairs = self._pairs.get(id(module))
-        if pairs is not None and pairs.module() is module:
-            return pairs
-        state = module.state_dict(keep_vars=True)
-        if set(state) != set(self.tensors) or any(
-            v.shape != self.tensors[k].shape or v.dtype != self.tensors[k].dtype or v.device.type != "cpu"
-            for k, v in state.items()
-        ):
-            return None
-        pairs = _Pairs(weakref.ref(module), [v.detach() for v in state.values()], [self.tensors[k] for k in state])
-        self._pairs[id(module)] = pairs
-        return pairs
+        if pairs is None or pairs.module() is not module:
+            state = module.state_dict(keep_vars=True)
+            pairable = set(state) == set(self.tensors) and all(
+                v.shape == self.tensors[k].shape and v.dtype == self.tensors[k].dtype and v.device.type == "cpu"
+                for k, v in state.items()
+            )
+            own = [v.detach() for v in state.values()] if pairable else []
+            pairs = _Pairs(weakref.ref(module), pairable, own, [self.tensors[k] for k in state] if pairable else [])
+            self._pairs[id(module)] = pairs
+        return pairs if pairs.pairable else None
 
 
 class _Pairs:
     """A module's state tensors (``own``, detached views of its parameters and buffers) and the shared
     tensors of the same keys, in one order."""
 
-    def __init__(self, module: weakref.ref, own: list[torch.Tensor], shared: list[torch.Tensor]) -> None:
+    def __init__(
+        self, module: weakref.ref, pairable: bool, own: list[torch.Tensor], shared: list[torch.Tensor]
+    ) -> None:
         self.module = module
+        self.pairable = pairable
+        """False: the module's state does not match the published one (``own`` and ``shared`` empty)."""
         self.own = own
         self.shared = shared
